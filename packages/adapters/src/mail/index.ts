@@ -1,0 +1,3 @@
+export * from "./OutboxMailer.js"
+export * from "./ResendMailer.js"
+export * from "./Templates.js"

@@ -1,0 +1,3 @@
+export * from "./SandboxConsole.js"
+export * from "./SandboxLedger.js"
+export * from "./SandboxPayments.js"

@@ -1,0 +1,2 @@
+export * as SeamLockAccess from "./SeamLockAccess.js"
+export { makeSeamLockAccess, type SeamLockAccessOptions } from "./SeamLockAccess.js"

@@ -1,0 +1,2 @@
+export * from "./StaticCodeCipher.js"
+export * from "./StaticCodes.js"

@@ -1,0 +1,151 @@
+/**
+ * The embedded store: PGlite (Postgres compiled to WebAssembly) in this process, persisted
+ * under `QWIP_DATA_DIR` (default `.qwip/`, the database in `<dir>/pglite`), or in memory.
+ * Zero set-up: the migrations run at start.
+ *
+ * Only one process may open a PGlite directory. A lock file (`<dir>/pglite.lock`, holding the
+ * pid) makes a second process fail at start with one line instead of corrupting the files.
+ * Another process (the CLI) reaches a running embedded store through the service, or by the
+ * service serving its PGlite over the Postgres wire protocol (`@electric-sql/pglite-socket`)
+ * and the CLI using `DATABASE_URL`.
+ */
+import { mkdir, open, readFile, unlink } from "node:fs/promises"
+import { join, resolve } from "node:path"
+import { PGlite, type PGliteInterface } from "@electric-sql/pglite"
+import type { SessionStore } from "@qwip/core"
+import { Effect, Layer, type Scope } from "effect"
+import {
+  callStatement,
+  describeCause,
+  type StoreBackend,
+  type StoreBackendShape,
+  StoreFault,
+  StoreStartupError
+} from "./Backend.js"
+import { type MigrationTarget, migrate } from "./Migrator.js"
+import type * as Records from "./Records.js"
+import * as SqlStore from "./SqlStore.js"
+
+export interface PgliteOptions {
+  /** Directory to persist under (the database goes in `<dataDir>/pglite`); in memory when absent. */
+  readonly dataDir?: string | undefined
+  /** The setting named in start-up errors. */
+  readonly setting?: string | undefined
+}
+
+const pidAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM"
+  }
+}
+
+/** Takes `<dir>/pglite.lock` for this process, or fails naming the process that holds it. */
+const lockDirectory = (dir: string, setting: string): Effect.Effect<void, StoreStartupError, Scope.Scope> => {
+  const path = join(dir, "pglite.lock")
+  const take = Effect.tryPromise({
+    try: async () => {
+      await mkdir(dir, { recursive: true })
+      for (let attempt = 0; attempt < 2; attempt++) {
+        try {
+          const handle = await open(path, "wx")
+          await handle.writeFile(`${process.pid}\n`)
+          await handle.close()
+          return
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e
+          const holder = Number.parseInt((await readFile(path, "utf8").catch(() => "")).trim(), 10)
+          if (Number.isInteger(holder) && holder > 0 && pidAlive(holder)) {
+            throw new Error(
+              `${dir} is in use by process ${holder}${holder === process.pid ? " (this one)" : ""}; only one process can open an embedded store`
+            )
+          }
+          await unlink(path).catch(() => undefined) // left by a process that is gone
+        }
+      }
+      throw new Error(`cannot take the lock ${path}`)
+    },
+    catch: (cause) => new StoreStartupError({ setting, reason: describeCause(cause) })
+  })
+  return Effect.acquireRelease(take, () => Effect.promise(() => unlink(path).catch(() => undefined)))
+}
+
+/** Opens (and closes with the scope) a PGlite database, locked to this process when on disk. */
+export const openPglite = (options: PgliteOptions = {}): Effect.Effect<PGlite, StoreStartupError, Scope.Scope> =>
+  Effect.gen(function* () {
+    const setting = options.setting ?? "QWIP_DATA_DIR"
+    const dir = options.dataDir === undefined ? undefined : resolve(options.dataDir)
+    if (dir !== undefined) yield* lockDirectory(dir, setting)
+    return yield* Effect.acquireRelease(
+      Effect.tryPromise({
+        try: () => PGlite.create(dir === undefined ? undefined : join(dir, "pglite")),
+        catch: (cause) =>
+          new StoreStartupError({
+            setting,
+            reason: `cannot open the embedded database${dir === undefined ? "" : ` in ${dir}`}: ${describeCause(cause)}`
+          })
+      }),
+      (db) => Effect.promise(() => db.close().catch(() => undefined))
+    )
+  })
+
+export const migrationTarget = (db: PGliteInterface): MigrationTarget => ({
+  query: (text, params) =>
+    Effect.tryPromise(() => db.query<Record<string, unknown>>(text, params === undefined ? [] : [...params])).pipe(
+      Effect.map((r) => r.rows)
+    ),
+  runScript: (script) =>
+    Effect.tryPromise({
+      try: () => db.transaction((tx) => tx.exec(script)),
+      catch: (cause) => cause
+    }).pipe(Effect.asVoid)
+})
+
+/** Calls the store's SQL functions in a PGlite database (which runs one statement at a time). */
+export const makeBackend = (db: PGliteInterface): StoreBackendShape => ({
+  kind: "pglite",
+  call: (fn, args) => {
+    const { text, params } = callStatement("public", fn, args)
+    return Effect.tryPromise({
+      try: () => db.query<{ result: unknown }>(text, params),
+      catch: (cause) => new StoreFault({ store: "pglite", operation: fn, reason: describeCause(cause), cause })
+    }).pipe(
+      Effect.map((r) => r.rows[0]?.result ?? null),
+      Effect.orDie,
+      Effect.withSpan("StoreBackend.call", { attributes: { store: "pglite", fn } })
+    )
+  }
+})
+
+/** The database behind each embedded backend, so the service can serve it to the CLI (EmbeddedServer.ts). */
+const databases = new WeakMap<StoreBackendShape, PGlite>()
+
+/** The PGlite database an embedded store's backend runs on; undefined for other stores. */
+export const pgliteBehind = (backend: StoreBackendShape): PGlite | undefined => databases.get(backend)
+
+/** The backend of an open database, migrated to this build's schema. */
+export const backendFor = (
+  db: PGlite,
+  setting = "QWIP_DATA_DIR"
+): Effect.Effect<StoreBackendShape, StoreStartupError> =>
+  migrate(migrationTarget(db), { schema: "public" }).pipe(
+    Effect.mapError((e) => new StoreStartupError({ setting, reason: e.message })),
+    Effect.map(() => {
+      const backend = makeBackend(db)
+      databases.set(backend, db)
+      return backend
+    })
+  )
+
+/** The embedded store: `SessionStore`, `StoreRecords` and the raw `StoreBackend`. */
+export const layerPglite = (
+  options: PgliteOptions = {}
+): Layer.Layer<SessionStore | Records.StoreRecords | StoreBackend, StoreStartupError> =>
+  Layer.scopedContext(
+    Effect.gen(function* () {
+      const db = yield* openPglite(options)
+      return SqlStore.servicesFor(yield* backendFor(db, options.setting ?? "QWIP_DATA_DIR"))
+    })
+  )

@@ -1,0 +1,157 @@
+/**
+ * The session store over SQL: one implementation of `SessionStore` for PGlite, Postgres and
+ * Supabase. Each method is one call of one SQL function (0004_functions.sql), so each is one
+ * statement, atomic in the database; sessions and work cross as `Schema.encode`d JSON.
+ */
+import {
+  Pod,
+  PodInUse,
+  PodNotFound,
+  PodStatus,
+  Session,
+  SessionStore,
+  type SessionStoreShape,
+  StaleSession,
+  WorkItem,
+  WorkOrder
+} from "@qwip/core"
+import { Context, Duration, Effect, Layer, Option, Schema } from "effect"
+import { callAs, StoreBackend, type StoreBackendShape } from "./Backend.js"
+import * as Records from "./Records.js"
+
+const Sessions = Schema.Array(Session)
+const WorkItems = Schema.Array(WorkItem)
+const WorkOrders = Schema.Array(WorkOrder)
+const Keys = Schema.Array(Schema.String)
+const SessionWithPod = Schema.Struct({ session: Session, pod: Pod })
+
+const Opened = Schema.Union(
+  Schema.Struct({ session: Session }),
+  Schema.Struct({ error: Schema.Literal("PodInUse", "PodNotFound") })
+)
+const Committed = Schema.Union(
+  Schema.Struct({ session: Session }),
+  Schema.Struct({ error: Schema.Literal("StaleSession") })
+)
+
+const encode = <A, I>(schema: Schema.Schema<A, I>, value: A): Effect.Effect<I> =>
+  Schema.encode(schema)(value).pipe(Effect.orDie)
+
+export const make = (backend: StoreBackendShape): SessionStoreShape => {
+  const call = callAs(backend)
+  const span =
+    (name: string) =>
+    <A, E, R>(self: Effect.Effect<A, E, R>) =>
+      Effect.withSpan(self, `SessionStore.${name}`, { attributes: { store: backend.kind } })
+
+  const podStatus = (id: string) =>
+    call("qwip_pod_status", { p_pod_id: id }, Schema.NullOr(PodStatus)).pipe(Effect.map(Option.fromNullable))
+
+  return {
+    pod: (id) => podStatus(id).pipe(Effect.map(Option.map((s) => s.pod)), span("pod")),
+    pods: call("qwip_pods", {}, Schema.Array(PodStatus)).pipe(span("pods")),
+    podStatus: (id) => podStatus(id).pipe(span("podStatus")),
+    session: (id) =>
+      call("qwip_session", { p_session_id: id }, Schema.NullOr(Session)).pipe(
+        Effect.map(Option.fromNullable),
+        span("session")
+      ),
+    sessionWithPod: (id) =>
+      call("qwip_session_with_pod", { p_session_id: id }, Schema.NullOr(SessionWithPod)).pipe(
+        Effect.map(Option.fromNullable),
+        span("sessionWithPod")
+      ),
+    sessionForSetupIntent: (id) =>
+      call("qwip_session_for_setup_intent", { p_setup_intent_id: id }, Schema.NullOr(Session)).pipe(
+        Effect.map(Option.fromNullable),
+        span("sessionForSetupIntent")
+      ),
+    liveSessionsOnPod: (id) =>
+      call("qwip_live_sessions_on_pod", { p_pod_id: id }, Sessions).pipe(span("liveSessionsOnPod")),
+    liveSessionsPastWindow: (before) =>
+      call("qwip_live_sessions_past_window", { p_before: before.toISOString() }, Sessions).pipe(
+        span("liveSessionsPastWindow")
+      ),
+
+    openSession: (session, work) =>
+      Effect.gen(function* () {
+        const result = yield* call(
+          "qwip_open_session",
+          { p_session: yield* encode(Session, session), p_work: yield* encode(WorkOrders, work) },
+          Opened
+        )
+        if ("session" in result) return result.session
+        return yield* result.error === "PodInUse"
+          ? Effect.fail(new PodInUse({ podId: session.podId }))
+          : Effect.fail(new PodNotFound({ podId: session.podId }))
+      }).pipe(span("openSession")),
+
+    commit: ({ before, after, releasePod, work }) =>
+      Effect.gen(function* () {
+        const result = yield* call(
+          "qwip_commit",
+          {
+            p_before_version: before.version,
+            p_after: yield* encode(Session, after),
+            p_release_pod: releasePod,
+            p_work: yield* encode(WorkOrders, work)
+          },
+          Committed
+        )
+        if ("session" in result) return result.session
+        return yield* new StaleSession({ sessionId: before.id, expectedVersion: before.version })
+      }).pipe(span("commit")),
+
+    enqueue: (work) =>
+      Effect.gen(function* () {
+        if (work.length === 0) return []
+        return yield* call("qwip_enqueue", { p_work: yield* encode(WorkOrders, work) }, Keys)
+      }).pipe(span("enqueue")),
+
+    claimWork: ({ worker, now, leaseFor, limit }) =>
+      call(
+        "qwip_claim_work",
+        {
+          p_worker: worker,
+          p_now: now.toISOString(),
+          p_lease_ms: Math.max(0, Math.round(Duration.toMillis(leaseFor))),
+          p_limit: limit
+        },
+        WorkItems
+      ).pipe(span("claimWork")),
+
+    finishWork: (item) =>
+      call("qwip_finish_work", { p_id: item.id, p_worker: item.leasedBy }, Schema.Boolean).pipe(
+        Effect.asVoid,
+        span("finishWork")
+      ),
+    parkWork: (item, error) =>
+      call("qwip_park_work", { p_id: item.id, p_worker: item.leasedBy, p_error: error }, Schema.Boolean).pipe(
+        Effect.asVoid,
+        span("parkWork")
+      ),
+    deferWork: (item, runAt, error) =>
+      call(
+        "qwip_defer_work",
+        { p_id: item.id, p_worker: item.leasedBy, p_run_at: runAt.toISOString(), p_error: error },
+        Schema.Boolean
+      ).pipe(Effect.asVoid, span("deferWork")),
+    releaseLeases: (worker) =>
+      call("qwip_release_leases", { p_worker: worker }, Schema.Number).pipe(Effect.asVoid, span("releaseLeases"))
+  }
+}
+
+/** `SessionStore` over whichever backend is provided. */
+export const layer: Layer.Layer<SessionStore, never, StoreBackend> = Layer.effect(
+  SessionStore,
+  Effect.map(StoreBackend, make)
+)
+
+/** Every store service over one backend: `StoreBackend`, `SessionStore` and `StoreRecords`. */
+export const servicesFor = (
+  backend: StoreBackendShape
+): Context.Context<StoreBackend | SessionStore | Records.StoreRecords> =>
+  Context.make(StoreBackend, backend).pipe(
+    Context.add(SessionStore, make(backend)),
+    Context.add(Records.StoreRecords, Records.make(backend))
+  )

@@ -1,0 +1,154 @@
+/**
+ * Core's `StaffStore` over the SQL functions of `migrations/0005_staff.sql` (and a few of
+ * 0004's), for PGlite, Postgres and Supabase alike, plus the read-only queries the `qwip`
+ * CLI shows staff (charges, a session's emails).
+ */
+import {
+  AccessCode,
+  ChargeAttempt,
+  PodAlreadyExists,
+  Pod as PodSchema,
+  PodStatus,
+  Session,
+  StaffStore,
+  type StaffStoreShape,
+  StaleSession
+} from "@qwip/core"
+import { Context, Effect, Layer, Option, Schema } from "effect"
+import { callAs, StoreBackend, type StoreBackendShape } from "./Backend.js"
+import * as Records from "./Records.js"
+import { ChargeRecord, OutboxEntry } from "./Records.js"
+
+const Sessions = Schema.Array(Session)
+const Attempts = Schema.Array(ChargeAttempt)
+const Created = Schema.Union(
+  Schema.Struct({ pod: PodStatus }),
+  Schema.Struct({ error: Schema.Literal("PodAlreadyExists") })
+)
+const Replaced = Schema.Union(
+  Schema.Struct({ session: Session }),
+  Schema.Struct({ error: Schema.Literal("StaleSession") })
+)
+
+/** A session's charge with staff's retries of it: how many, and the last one's key. */
+export class StaffCharge extends ChargeRecord.extend<StaffCharge>("StaffCharge")({
+  retries: Schema.Int,
+  lastRetryKey: Schema.NullOr(Schema.String)
+}) {}
+
+/** Read-only views for staff that no use case needs. */
+export interface StaffViewsShape {
+  /** Charges newest first; `failed` keeps those that failed, need the customer or are unknown. */
+  readonly charges: (options: {
+    readonly failed: boolean
+    readonly limit: number
+  }) => Effect.Effect<ReadonlyArray<StaffCharge>>
+  /** The emails of one session, oldest first. */
+  readonly emailsFor: (sessionId: string) => Effect.Effect<ReadonlyArray<OutboxEntry>>
+}
+
+export class StaffViews extends Context.Tag("@qwip/adapters/StaffViews")<StaffViews, StaffViewsShape>() {}
+
+export const make = (backend: StoreBackendShape): StaffStoreShape => {
+  const call = callAs(backend)
+  const records = Records.make(backend)
+  const span =
+    (name: string) =>
+    <A, E, R>(self: Effect.Effect<A, E, R>) =>
+      Effect.withSpan(self, `StaffStore.${name}`, { attributes: { store: backend.kind } })
+  const encodePod = (pod: PodSchema) => Schema.encode(PodSchema)(pod).pipe(Effect.orDie)
+  return {
+    sessions: ({ filter, podId, windowClosedBefore, limit }) =>
+      call(
+        "qwip_staff_sessions",
+        {
+          p_filter: filter,
+          p_pod_id: podId ?? null,
+          p_window_before: windowClosedBefore.toISOString(),
+          p_limit: limit
+        },
+        Sessions
+      ).pipe(span("sessions")),
+    createPod: (pod) =>
+      Effect.gen(function* () {
+        const result = yield* call("qwip_staff_create_pod", { p_pod: yield* encodePod(pod) }, Created)
+        if ("pod" in result) return result.pod
+        return yield* new PodAlreadyExists({ podId: pod.id })
+      }).pipe(span("createPod")),
+    savePod: (pod) =>
+      Effect.gen(function* () {
+        return yield* call("qwip_upsert_pod", { p_pod: yield* encodePod(pod) }, PodStatus)
+      }).pipe(span("savePod")),
+    freePod: (podId) =>
+      call("qwip_staff_free_pod", { p_pod_id: podId }, Schema.NullOr(Schema.Struct({ freed: Schema.Boolean }))).pipe(
+        Effect.map(Option.fromNullable),
+        span("freePod")
+      ),
+    podCodes: (podId) =>
+      call("qwip_static_codes", { p_pod_id: podId }, Schema.Array(AccessCode)).pipe(span("podCodes")),
+    setPodCodes: (podId, codes) =>
+      call("qwip_set_static_codes", { p_pod_id: podId, p_codes: codes }, Schema.Boolean).pipe(span("setPodCodes")),
+    sealedCodeSessions: (after, limit) =>
+      call("qwip_staff_sealed_sessions", { p_after: Option.getOrNull(after), p_limit: limit }, Sessions).pipe(
+        span("sealedCodeSessions")
+      ),
+    countSealedCodeSessions: call("qwip_staff_count_sealed", {}, Schema.Number).pipe(span("countSealedCodeSessions")),
+    replaceSealedCode: (session, grant, at) =>
+      Effect.gen(function* () {
+        const result = yield* call(
+          "qwip_staff_replace_sealed_code",
+          {
+            p_session_id: session.id,
+            p_version: session.version,
+            p_ref: grant.ref,
+            p_sealed: grant.sealedCode,
+            p_at: at.toISOString()
+          },
+          Replaced
+        )
+        if ("session" in result) return result.session
+        return yield* new StaleSession({ sessionId: session.id, expectedVersion: session.version })
+      }).pipe(span("replaceSealedCode")),
+    chargeAttempts: (sessionId) =>
+      call("qwip_staff_charge_attempts", { p_session_id: sessionId }, Attempts).pipe(span("chargeAttempts")),
+    beginChargeAttempt: ({ sessionId, by, keyPrefix }) =>
+      call(
+        "qwip_staff_begin_charge_attempt",
+        { p_session_id: sessionId, p_by: by, p_key_prefix: keyPrefix },
+        ChargeAttempt
+      ).pipe(span("beginChargeAttempt")),
+    finishChargeAttempt: (attempt, result) =>
+      call(
+        "qwip_staff_finish_charge_attempt",
+        {
+          p_session_id: attempt.sessionId,
+          p_attempt: attempt.attempt,
+          p_status: result.status,
+          p_payment_intent_id: Option.getOrNull(result.paymentIntentId)
+        },
+        Schema.Boolean
+      ).pipe(Effect.asVoid, span("finishChargeAttempt")),
+    appendAudit: records.appendAudit
+  }
+}
+
+export const makeViews = (backend: StoreBackendShape): StaffViewsShape => {
+  const call = callAs(backend)
+  return {
+    charges: ({ failed, limit }) =>
+      call("qwip_staff_charges", { p_failed: failed, p_limit: limit }, Schema.Array(StaffCharge)).pipe(
+        Effect.withSpan("StaffViews.charges")
+      ),
+    emailsFor: (sessionId) =>
+      call("qwip_staff_outbox_for_session", { p_session_id: sessionId }, Schema.Array(OutboxEntry)).pipe(
+        Effect.withSpan("StaffViews.emailsFor")
+      )
+  }
+}
+
+/** `StaffStore` and `StaffViews` over whichever store backend is provided. */
+export const layer: Layer.Layer<StaffStore | StaffViews, never, StoreBackend> = Layer.effectContext(
+  Effect.map(StoreBackend, (backend) =>
+    Context.make(StaffStore, make(backend)).pipe(Context.add(StaffViews, makeViews(backend)))
+  )
+)

@@ -1,0 +1,177 @@
+/**
+ * Stripe's webhooks: the signature is checked by the SDK (an HMAC over `timestamp.body` with the
+ * endpoint's secret, and a timestamp no older than the tolerance, against replays), then the
+ * events Qwip acts on are decoded into the platform's `PaymentEvent`s. Every other event type
+ * decodes to `None`: the HTTP layer stores and acknowledges it.
+ */
+import {
+  CardSetUpSucceeded,
+  ChargeFailed,
+  ChargeNeedsAuthentication,
+  ChargeSucceeded,
+  type PaymentEvent,
+  Pence,
+  PodId,
+  SessionId,
+  SetupIntentId
+} from "@qwip/core"
+import { Clock, Context, Effect, Layer, Option, Redacted, Schema } from "effect"
+import Stripe from "stripe"
+
+/** Stripe's own default, and the window its docs recommend. */
+export const DEFAULT_TOLERANCE_SECONDS = 300
+
+/** The request did not come from Stripe, or is too old to trust. Never carries the secret. */
+export class InvalidWebhookSignature extends Schema.TaggedError<InvalidWebhookSignature>()("InvalidWebhookSignature", {
+  reason: Schema.String
+}) {
+  override get message() {
+    return `Stripe webhook rejected: ${this.reason}`
+  }
+}
+
+/** A verified Stripe event: what is needed to store it, and the event itself to decode. */
+export interface StripeEventEnvelope {
+  readonly id: string
+  /** Stripe's event type, e.g. `payment_intent.succeeded`. */
+  readonly type: string
+  /** When Stripe created the event (its `created`, whole seconds). */
+  readonly created: Date
+  readonly livemode: boolean
+  readonly event: Stripe.Event
+}
+
+export interface StripeWebhooksShape {
+  /** Checks `Stripe-Signature` against the raw body, exactly as received (not re-serialized JSON). */
+  readonly verify: (
+    rawBody: string | Uint8Array,
+    signatureHeader: string
+  ) => Effect.Effect<StripeEventEnvelope, InvalidWebhookSignature>
+  readonly decode: (envelope: StripeEventEnvelope) => Option.Option<PaymentEvent>
+}
+
+export interface StripeWebhooksOptions {
+  /** The endpoint's signing secret (`whsec_...`, `STRIPE_WEBHOOK_SECRET`). */
+  readonly webhookSecret: Redacted.Redacted<string>
+  /** How old a signature may be, in seconds. Default 300; must be positive (0 would allow replays). */
+  readonly toleranceSeconds?: number
+}
+
+/**
+ * The SDK's messages are long and end with a docs link; a person reading logs needs the gist.
+ * They never contain the secret; the header and payload the SDK attaches are left out.
+ */
+const reasonFor = (error: unknown, toleranceSeconds: number): string => {
+  if (error instanceof Stripe.errors.StripeSignatureVerificationError) {
+    if (error.message.startsWith("Timestamp outside the tolerance zone")) {
+      return `the signature is more than ${toleranceSeconds} s old (a replay, or a clock far off)`
+    }
+    if (error.message.startsWith("No signatures found matching the expected signature")) {
+      return "the signature does not match the body (another endpoint's secret, or a body changed on the way)"
+    }
+    return (error.message.split("\n")[0] ?? error.message).trim()
+  }
+  // A valid signature over something that is not a snapshot event (not JSON, or a v2 thin event).
+  if (error instanceof SyntaxError) return "the body is not JSON"
+  return error instanceof Error ? (error.message.split("\n")[0] ?? "unreadable event") : "unreadable event"
+}
+
+const decodeSessionId = Schema.decodeUnknownOption(SessionId)
+const decodePodId = Schema.decodeUnknownOption(PodId)
+const decodeSetupIntentId = Schema.decodeUnknownOption(SetupIntentId)
+const decodePence = Schema.decodeUnknownOption(Pence)
+
+/** The session a charge was for; `None` for PaymentIntents not made by this platform. */
+const sessionOf = (intent: Stripe.PaymentIntent): Option.Option<SessionId> =>
+  decodeSessionId(intent.metadata?.session_id)
+
+/**
+ * Maps the events Qwip acts on. A failure that needs the card holder's authentication decodes as
+ * `ChargeNeedsAuthentication`, not `ChargeFailed`: Stripe reports an off-session SCA challenge as
+ * `payment_intent.payment_failed` with code `authentication_required`, and `chargeSession` answers
+ * the same charge with `NeedsAuthentication`, so the event must not contradict it.
+ */
+export const decodeStripeEvent = (envelope: StripeEventEnvelope): Option.Option<PaymentEvent> => {
+  const event = envelope.event
+  switch (event.type) {
+    case "setup_intent.succeeded": {
+      const intent = event.data.object
+      return Option.map(
+        decodeSetupIntentId(intent.id),
+        (setupIntentId) => new CardSetUpSucceeded({ setupIntentId, podId: decodePodId(intent.metadata?.pod_id) })
+      )
+    }
+    case "payment_intent.succeeded": {
+      const intent = event.data.object
+      return Option.map(
+        decodePence(intent.amount_received),
+        (amountPence) => new ChargeSucceeded({ sessionId: sessionOf(intent), paymentIntentId: intent.id, amountPence })
+      )
+    }
+    case "payment_intent.payment_failed": {
+      const intent = event.data.object
+      const error = intent.last_payment_error
+      if (error?.code === "authentication_required") {
+        return Option.some(new ChargeNeedsAuthentication({ sessionId: sessionOf(intent), paymentIntentId: intent.id }))
+      }
+      return Option.some(
+        new ChargeFailed({
+          sessionId: sessionOf(intent),
+          paymentIntentId: intent.id,
+          code: error?.decline_code ?? error?.code ?? "payment_failed",
+          message: error?.message ?? "the payment failed without a reason from Stripe"
+        })
+      )
+    }
+    case "payment_intent.requires_action": {
+      const intent = event.data.object
+      return Option.some(new ChargeNeedsAuthentication({ sessionId: sessionOf(intent), paymentIntentId: intent.id }))
+    }
+    default:
+      return Option.none()
+  }
+}
+
+/**
+ * Verification reads "now" from Effect's `Clock` and hands it to the SDK (`receivedAt`), so
+ * tests can move time with `TestClock`; in production `Clock` is the system clock.
+ */
+export const makeStripeWebhooks = (options: StripeWebhooksOptions): StripeWebhooksShape => {
+  const toleranceSeconds = options.toleranceSeconds ?? DEFAULT_TOLERANCE_SECONDS
+  if (!(toleranceSeconds > 0)) {
+    throw new RangeError(`toleranceSeconds must be positive, got ${toleranceSeconds}`)
+  }
+  const verify = (rawBody: string | Uint8Array, signatureHeader: string) =>
+    Effect.gen(function* () {
+      const now = yield* Clock.currentTimeMillis
+      const event = yield* Effect.try({
+        try: () =>
+          Stripe.webhooks.constructEvent(
+            rawBody,
+            signatureHeader,
+            Redacted.value(options.webhookSecret),
+            toleranceSeconds,
+            undefined,
+            now
+          ),
+        catch: (error) => new InvalidWebhookSignature({ reason: reasonFor(error, toleranceSeconds) })
+      })
+      return {
+        id: event.id,
+        type: event.type,
+        created: new Date(event.created * 1000),
+        livemode: event.livemode,
+        event
+      } satisfies StripeEventEnvelope
+    }).pipe(Effect.withSpan("StripeWebhooks.verify"))
+  return { verify, decode: decodeStripeEvent }
+}
+
+/** Verifies and decodes Stripe's webhooks for the HTTP layer's `/webhook/stripe`. */
+export class StripeWebhooks extends Context.Tag("@qwip/adapters/StripeWebhooks")<
+  StripeWebhooks,
+  StripeWebhooksShape
+>() {
+  static readonly layer = (options: StripeWebhooksOptions): Layer.Layer<StripeWebhooks> =>
+    Layer.sync(StripeWebhooks, () => makeStripeWebhooks(options))
+}

@@ -1,0 +1,100 @@
+import { mkdtemp, readFile, rm, stat } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { describe, expect, it } from "@effect/vitest"
+import { Checkout, Payments, type PodId, SessionEnd, SessionStore, Viewing, Worker } from "@qwip/core"
+import { ConfigProvider, Effect, Exit, Layer, Option } from "effect"
+import { DEMO_POD_ID } from "../../src/platform/DemoPod.js"
+import { layerFromEnv } from "../../src/platform/Platform.js"
+import { PlatformInfo, Readiness, Sandbox } from "../../src/platform/Services.js"
+import { StoreRecords } from "../../src/store/Records.js"
+import { AccessTokens } from "../../src/tokens/AccessTokens.js"
+
+const withEnv = (env: Record<string, string>) =>
+  layerFromEnv.pipe(Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env))))))
+
+/** Runs due work until none is left. */
+const drain = Effect.gen(function* () {
+  for (let i = 0; i < 10; i++) if ((yield* Worker.runDueWork("test", 10)).claimed === 0) return
+})
+
+const tempDir = Effect.acquireRelease(
+  Effect.promise(() => mkdtemp(join(tmpdir(), "qwip-platform-"))),
+  (dir) => Effect.promise(() => rm(dir, { recursive: true, force: true }))
+)
+
+describe("platform from the environment", () => {
+  it.scoped("with nothing set: embedded store, sandbox, outbox, a seeded demo pod, a full booking", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const token = yield* Effect.gen(function* () {
+        const info = yield* PlatformInfo
+        expect(info).toMatchObject({ store: "pglite", payments: "sandbox", mail: "outbox", locks: "none" })
+        expect(yield* Effect.flatMap(Readiness, (r) => r.check)).toMatchObject({ ok: true })
+        const pods = yield* Effect.flatMap(SessionStore, (s) => s.pods)
+        expect(pods.map((p) => p.pod.id)).toEqual([DEMO_POD_ID])
+
+        const sandbox = Option.getOrThrow(yield* Sandbox)
+        const started = yield* Checkout.startCheckout(DEMO_POD_ID as PodId)
+        yield* sandbox.confirmSetupIntent(started.setupIntentId, { cardNumber: "4242424242424242", email: "a@b.co" })
+        const session = yield* Checkout.finalizeBooking(started)
+        yield* drain
+        const view = yield* Viewing.viewSession(session.id)
+        expect(view.provisioning).toBe("ready")
+        expect(Option.getOrThrow(view.accessCode)).toMatch(/^\d{5}$/)
+        yield* SessionEnd.endSession(session.id)
+        yield* drain
+        const charge = yield* Effect.flatMap(Payments, (p) =>
+          p.readCharge({ sessionId: session.id, paymentIntentId: Option.none() })
+        )
+        // Under a minute: below the 30p minimum, nothing charged.
+        expect(charge).toEqual(Option.none())
+        const outbox = yield* Effect.flatMap(StoreRecords, (r) => r.listOutbox(10))
+        expect(outbox.map((e) => e.kind).sort()).toEqual(["AccessReady", "Receipt"])
+        return yield* Effect.flatMap(AccessTokens, (t) => t.mintSession({ session_id: session.id }))
+      }).pipe(Effect.provide(withEnv({ QWIP_DATA_DIR: dir })))
+
+      const secrets = join(dir, "secrets.json")
+      expect((yield* Effect.promise(() => stat(secrets))).mode & 0o777).toBe(0o600)
+      expect(Object.keys(JSON.parse(yield* Effect.promise(() => readFile(secrets, "utf8"))))).toHaveLength(3)
+
+      // A restart on the same directory: same keys (tokens still verify), same data, no second demo pod.
+      yield* Effect.gen(function* () {
+        const claims = yield* Effect.flatMap(AccessTokens, (t) => t.verifySession(token))
+        const pods = yield* Effect.flatMap(SessionStore, (s) => s.pods)
+        expect(pods).toHaveLength(1)
+        expect(Option.isSome(yield* Effect.flatMap(SessionStore, (s) => s.session(claims.session_id)))).toBe(true)
+      }).pipe(Effect.provide(withEnv({ QWIP_DATA_DIR: dir })))
+    })
+  )
+
+  const startFailure = (env: Record<string, string>) =>
+    Effect.gen(function* () {
+      const exit = yield* Effect.exit(Layer.build(withEnv(env)).pipe(Effect.scoped))
+      if (Exit.isSuccess(exit)) throw new Error("expected start-up to fail")
+      return String(
+        Exit.causeOption(exit).pipe(
+          Option.map((c) => c.toString()),
+          Option.getOrElse(() => "")
+        )
+      )
+    })
+
+  it.scoped("half-configured adapters stop start-up with one line naming what is missing", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      expect(yield* startFailure({ QWIP_DATA_DIR: dir, STRIPE_SECRET: "sk_test_x" })).toContain("STRIPE_WEBHOOK_SECRET")
+      expect(yield* startFailure({ QWIP_DATA_DIR: dir, RESEND_API_KEY: "re_x" })).toContain("STAFF_EMAILS")
+      expect(yield* startFailure({ QWIP_DATA_DIR: dir, JWT_SECRET_KEY: "short" })).toContain("JWT_SECRET_KEY")
+      expect(yield* startFailure({ QWIP_DATA_DIR: dir, STATIC_CODE_B64_KEY: "AAAA" })).toContain("STATIC_CODE_B64_KEY")
+      expect(yield* startFailure({ SUPABASE_URL: "http://127.0.0.1:1" })).toContain("SUPABASE_KEY")
+    })
+  )
+
+  it.effect("a shared database needs the keys every instance shares", () =>
+    Effect.gen(function* () {
+      const failure = yield* startFailure({ DATABASE_URL: "postgres://postgres@127.0.0.1:1/none" })
+      expect(failure).toContain("JWT_SECRET_KEY")
+    })
+  )
+})

@@ -1,0 +1,145 @@
+/**
+ * The core's provisioning and revocation (`Access`) running on the Seam adapter against Seam's
+ * fake: the core owns the waiting policy, the adapter reports what Seam says. Other ports are
+ * the core's in-memory doubles. Live clock with a tight policy: the HTTP calls take real time.
+ */
+import { expect, layer } from "@effect/vitest"
+import {
+  Access,
+  Checkout,
+  type PodId,
+  Policy,
+  type PolicyShape,
+  type Session,
+  SessionEnd,
+  StaticCodes
+} from "@qwip/core"
+import {
+  demoPod,
+  FakePayments,
+  layerFakeMailer,
+  layerFakePayments,
+  layerFakeStaticCodes,
+  layerMemoryStore,
+  MemoryStore,
+  testPolicy
+} from "@qwip/core/testing"
+import { Duration, Effect, Fiber, Layer, Option } from "effect"
+import { SeamLockAccess } from "../../src/seam/index.js"
+import { SeamFake, type SeamFakeShape } from "../support/SeamFake.js"
+
+const POD = "pod-1" as PodId
+
+// Quick, bounded waits: each activation wait gives up after 300 ms; two attempts in all.
+const quickPolicy: Partial<PolicyShape> = {
+  ...testPolicy,
+  activationPoll: Duration.millis(20),
+  activationTimeout: Duration.millis(300),
+  provisioningBackoff: Duration.millis(10),
+  provisioningAttempts: 2
+}
+
+const kit = (fake: SeamFakeShape, deviceId: string) =>
+  Layer.mergeAll(
+    layerMemoryStore([demoPod({ id: POD, mode: "lock-provider", deviceId })]),
+    layerFakePayments,
+    layerFakeStaticCodes,
+    layerFakeMailer,
+    Policy.layer(quickPolicy),
+    SeamLockAccess.layer({ apiKey: fake.apiKey, endpoint: fake.endpoint })
+  )
+
+/** Checkout, card confirmed, finalize: a session waiting for its door code. */
+const book = Effect.gen(function* () {
+  const payments = yield* FakePayments
+  const started = yield* Checkout.startCheckout(POD)
+  payments.confirmCard(started.setupIntentId, { email: "ada@example.com" })
+  return yield* Checkout.finalizeBooking(started)
+})
+
+const stored = (id: Session["id"]) =>
+  Effect.map(MemoryStore, (store) => Option.fromNullable(store.sessions().find((s) => s.id === id)))
+
+/** Waits (real time, bounded) until the fake holds a code on the lock. */
+const firstCodeOn = (fake: SeamFakeShape, deviceId: string) =>
+  Effect.gen(function* () {
+    for (let i = 0; i < 200; i++) {
+      const codes = yield* fake.codesOn(deviceId)
+      if (codes[0] !== undefined) return codes[0]
+      yield* Effect.sleep(Duration.millis(10))
+    }
+    return yield* Effect.dieMessage("no code appeared on the lock")
+  })
+
+// Without test services: the policy's waits run on the real clock, as the HTTP calls do.
+layer(SeamFake.layer, { excludeTestServices: true })("provisioning on Seam", (it) => {
+  it.effect("waits for the lock to confirm the code, then the session is active with it", () =>
+    Effect.gen(function* () {
+      const fake = yield* SeamFake
+      const deviceId = yield* fake.addLock()
+      yield* Effect.gen(function* () {
+        const session = yield* book
+        const provisioning = yield* Effect.fork(Access.provisionAccess(session.id))
+        const code = yield* firstCodeOn(fake, deviceId)
+        yield* fake.setCodeState(code.ref, { status: "set" })
+        yield* Fiber.join(provisioning)
+
+        const active = Option.getOrThrow(yield* stored(session.id))
+        expect(active.state._tag).toBe("Active")
+        const grant = Option.getOrThrow(active.access)
+        expect(grant.ref).toBe(code.ref)
+        expect(yield* (yield* StaticCodes).open(grant.sealedCode)).toBe(code.code)
+        expect(yield* fake.codesOn(deviceId)).toHaveLength(1)
+
+        // Ending the session revokes the code: removed from the lock, confirmed by Seam.
+        yield* SessionEnd.endSession(session.id)
+        yield* Access.revokeAccess(session.id)
+        expect(yield* fake.codesOn(deviceId)).toHaveLength(0)
+        expect(Option.isSome(Option.getOrThrow(yield* stored(session.id)).accessRevokedAt)).toBe(true)
+      }).pipe(Effect.provide(kit(fake, deviceId)))
+    })
+  )
+
+  it.effect("a code never set: the core's bounded wait times out, one code only, provisioning fails", () =>
+    Effect.gen(function* () {
+      const fake = yield* SeamFake
+      const deviceId = yield* fake.addLock()
+      yield* Effect.gen(function* () {
+        const session = yield* book
+        const started = Date.now()
+        yield* Access.provisionAccess(session.id)
+        // Two attempts of at most 300 ms of checks each, plus HTTP: far below a second per attempt.
+        expect(Date.now() - started).toBeLessThan(5_000)
+
+        const failed = Option.getOrThrow(yield* stored(session.id))
+        expect(failed.state._tag).toBe("ProvisioningFailed")
+        expect((yield* MemoryStore).podInUse(POD)).toBe(false)
+        expect(failed.state._tag === "ProvisioningFailed" ? failed.state.reason : "").toContain("not active within")
+
+        // The retry found the first code by name; Seam still reports it as not set.
+        const codes = yield* fake.codesOn(deviceId)
+        expect(codes).toHaveLength(1)
+        const lock = yield* SeamLockAccess.makeSeamLockAccess({ apiKey: fake.apiKey, endpoint: fake.endpoint })
+        const read = yield* lock.readCode(deviceId, codes[0]?.ref ?? "")
+        expect(Option.map(read, (c) => c.status)).toEqual(Option.some("setting"))
+      }).pipe(Effect.provide(kit(fake, deviceId)))
+    })
+  )
+
+  it.effect("a lock that cannot take codes fails provisioning at once, without a code", () =>
+    Effect.gen(function* () {
+      const fake = yield* SeamFake
+      const deviceId = yield* fake.addLock({ canProgramOnlineCodes: false })
+      yield* Effect.gen(function* () {
+        const session = yield* book
+        yield* Access.provisionAccess(session.id)
+        const failed = Option.getOrThrow(yield* stored(session.id))
+        expect(failed.state._tag).toBe("ProvisioningFailed")
+        expect(failed.state._tag === "ProvisioningFailed" ? failed.state.reason : "").toContain(
+          "cannot program access codes"
+        )
+        expect(yield* fake.codesOn(deviceId)).toHaveLength(0)
+      }).pipe(Effect.provide(kit(fake, deviceId)))
+    })
+  )
+})

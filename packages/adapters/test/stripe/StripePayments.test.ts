@@ -1,0 +1,516 @@
+import { randomUUID } from "node:crypto"
+import { expect, layer } from "@effect/vitest"
+import {
+  type ChargeRequest,
+  chargeKeyFor,
+  type PaymentsShape,
+  PodId,
+  pence,
+  SessionId,
+  SetupIntentId
+} from "@qwip/core"
+import { Cause, Effect, Exit, Option, Redacted } from "effect"
+import { makeStripePayments, STRIPE_API_VERSION, type StripePaymentsOptions } from "../../src/stripe/StripePayments.js"
+import { Cards, Faults, StripeServer, type StripeServerShape } from "../support/StripeServer.js"
+
+const secretKey = Redacted.make("sk_test_qwip_fake_key")
+const soho = PodId.make("pod-soho-1")
+
+const paymentsFor = (server: StripeServerShape, options: Partial<StripePaymentsOptions> = {}) =>
+  makeStripePayments({ secretKey, apiBase: server.apiBase, maxNetworkRetries: 0, timeoutMs: 5_000, ...options })
+
+/** A clean fake and an adapter pointed at it (no SDK retries unless a test asks). */
+const fresh = (options: Partial<StripePaymentsOptions> = {}) =>
+  Effect.gen(function* () {
+    const server = yield* StripeServer
+    yield* server.reset
+    return { server, payments: yield* paymentsFor(server, options) }
+  })
+
+const chargeFor = (
+  card: { readonly customerId: string; readonly paymentMethodId: string },
+  overrides: Partial<ChargeRequest> = {}
+): ChargeRequest => {
+  const sessionId = SessionId.make(randomUUID())
+  return {
+    sessionId,
+    amountPence: pence(1234),
+    customerId: card.customerId,
+    paymentMethodId: card.paymentMethodId,
+    receiptEmail: "ada@example.com",
+    idempotencyKey: chargeKeyFor(sessionId),
+    ...overrides
+  }
+}
+
+/** The defect an effect died with, or a test failure if it did not die. */
+const defectOf = <A, E>(effect: Effect.Effect<A, E>) =>
+  Effect.gen(function* () {
+    const exit = yield* Effect.exit(effect)
+    if (Exit.isSuccess(exit) || !Cause.isDie(exit.cause)) {
+      throw new Error(`expected a defect, got ${Exit.isSuccess(exit) ? "success" : Cause.pretty(exit.cause)}`)
+    }
+    return Cause.squash(exit.cause)
+  })
+
+const setUpAndComplete = (
+  payments: PaymentsShape,
+  server: StripeServerShape,
+  card: Parameters<StripeServerShape["completeCardSetUp"]>[1]
+) =>
+  Effect.gen(function* () {
+    const started = yield* payments.setUpCard({ podId: soho, idempotencyKey: `qwip-checkout-${randomUUID()}` })
+    yield* server.completeCardSetUp(started.setupIntentId, card)
+    return started
+  })
+
+layer(StripeServer.layer)("StripePayments", (it) => {
+  it.effect(
+    "setUpCard creates a Customer, then an off-session card SetupIntent for the pod, each under its own key",
+    () =>
+      Effect.gen(function* () {
+        const { server, payments } = yield* fresh()
+        const started = yield* payments.setUpCard({ podId: soho, idempotencyKey: "qwip-checkout-1" })
+
+        expect(started.setupIntentId).toMatch(/^seti_/)
+        expect(started.clientSecret).toMatch(new RegExp(`^${started.setupIntentId}_secret_`))
+        expect(started.customerId).toMatch(/^cus_/)
+        const [customer] = yield* server.requestsFor("customers.create")
+        expect(customer?.idempotencyKey).toBe("qwip-checkout-1:customer")
+        expect(customer?.params).toEqual({ metadata: { pod_id: "pod-soho-1" } })
+        const [setUp] = yield* server.requestsFor("setupIntents.create")
+        expect(setUp?.idempotencyKey).toBe("qwip-checkout-1:setup-intent")
+        expect(setUp?.params).toEqual({
+          customer: started.customerId,
+          usage: "off_session",
+          allowed_payment_method_types: { "0": "card" },
+          metadata: { pod_id: "pod-soho-1" }
+        })
+      })
+  )
+
+  it.effect("sends every request pinned to the SDK's API version", () =>
+    Effect.gen(function* () {
+      const { server, payments } = yield* fresh()
+      yield* payments.setUpCard({ podId: soho, idempotencyKey: "qwip-checkout-version" })
+      const requests = yield* server.requests
+      expect(requests.length).toBeGreaterThan(0)
+      for (const request of requests) expect(request.stripeVersion).toBe(STRIPE_API_VERSION)
+    })
+  )
+
+  it.effect("a retried setUpCard with the same key is the same set-up: one Customer, one SetupIntent", () =>
+    Effect.gen(function* () {
+      const { server, payments } = yield* fresh()
+      const first = yield* payments.setUpCard({ podId: soho, idempotencyKey: "qwip-checkout-2" })
+      const again = yield* payments.setUpCard({ podId: soho, idempotencyKey: "qwip-checkout-2" })
+
+      expect(again).toEqual(first)
+      expect(yield* server.customers).toHaveLength(1)
+      expect((yield* server.requests).map((request) => request.outcome)).toEqual([
+        "handled",
+        "handled",
+        "replayed",
+        "replayed"
+      ])
+    })
+  )
+
+  it.effect("readCardSetUp reads the pod, the customer, the saved card and the card holder's email", () =>
+    Effect.gen(function* () {
+      const { server, payments } = yield* fresh()
+      const started = yield* setUpAndComplete(payments, server, { email: "ada@example.com" })
+
+      const setUp = yield* payments.readCardSetUp(started.setupIntentId)
+      expect(setUp.status).toBe("succeeded")
+      expect(setUp.podId).toEqual(Option.some("pod-soho-1"))
+      expect(setUp.customerId).toEqual(Option.some(started.customerId))
+      expect(Option.getOrThrow(setUp.paymentMethodId)).toMatch(/^pm_/)
+      expect(setUp.email).toBe("ada@example.com")
+      const [read] = yield* server.requestsFor("setupIntents.retrieve")
+      expect(read?.params).toEqual({ expand: { "0": "payment_method" } })
+    })
+  )
+
+  it.effect("readCardSetUp falls back to hello@qwip.co.uk when the card holder gave no email", () =>
+    Effect.gen(function* () {
+      const { server, payments } = yield* fresh()
+      const started = yield* setUpAndComplete(payments, server, { email: null })
+      const setUp = yield* payments.readCardSetUp(started.setupIntentId)
+      expect(setUp.email).toBe("hello@qwip.co.uk")
+    })
+  )
+
+  it.effect("a set-up the customer has not finished has no card, and its status says what is missing", () =>
+    Effect.gen(function* () {
+      const { server, payments } = yield* fresh()
+      const started = yield* payments.setUpCard({ podId: soho, idempotencyKey: "qwip-checkout-3" })
+
+      const unfinished = yield* payments.readCardSetUp(started.setupIntentId)
+      expect(unfinished.status).toBe("requires_payment_method")
+      expect(unfinished.paymentMethodId).toEqual(Option.none())
+      expect(unfinished.email).toBe("hello@qwip.co.uk")
+
+      // Attached but not confirmed: the next step is still the customer's.
+      yield* server.updateSetupIntent(started.setupIntentId, { status: "requires_confirmation" })
+      expect((yield* payments.readCardSetUp(started.setupIntentId)).status).toBe("requires_action")
+    })
+  )
+
+  it.effect("an unknown SetupIntent is SetupIntentNotFound", () =>
+    Effect.gen(function* () {
+      const { payments } = yield* fresh()
+      const error = yield* Effect.flip(payments.readCardSetUp(SetupIntentId.make("seti_does_not_exist")))
+      expect(error._tag).toBe("SetupIntentNotFound")
+      expect(error.message).toBe("card set-up seti_does_not_exist does not exist")
+    })
+  )
+
+  it.effect("Stripe failing during a set-up is PaymentsUnavailable naming the operation", () =>
+    Effect.gen(function* () {
+      const { server, payments } = yield* fresh()
+      yield* server.failNext("setupIntents.retrieve", Faults.serverError)
+      const reading = yield* Effect.flip(payments.readCardSetUp(SetupIntentId.make("seti_any")))
+      expect(reading._tag).toBe("PaymentsUnavailable")
+      expect(reading.message).toMatch(/during readCardSetUp: Stripe failed \(500\)/)
+
+      yield* server.failNext("customers.create", Faults.rateLimited)
+      const starting = yield* Effect.flip(payments.setUpCard({ podId: soho, idempotencyKey: "qwip-checkout-4" }))
+      expect(starting).toMatchObject({ _tag: "PaymentsUnavailable", operation: "setUpCard" })
+    })
+  )
+
+  it.effect("chargeSession charges the saved card off-session in GBP, tagged with the session, under its key", () =>
+    Effect.gen(function* () {
+      const { server, payments } = yield* fresh()
+      const card = yield* server.savedCard()
+      const request = chargeFor(card)
+
+      const result = yield* payments.chargeSession(request)
+      expect(result).toMatchObject({ _tag: "Succeeded", amountPence: 1234 })
+      const [sent] = yield* server.requestsFor("paymentIntents.create")
+      expect(sent?.idempotencyKey).toBe(`qwip-session-charge-${request.sessionId}`)
+      expect(sent?.params).toEqual({
+        amount: "1234",
+        currency: "gbp",
+        customer: card.customerId,
+        payment_method: card.paymentMethodId,
+        confirm: "true",
+        off_session: "true",
+        receipt_email: "ada@example.com",
+        allowed_payment_method_types: { "0": "card" },
+        metadata: { session_id: request.sessionId }
+      })
+      const [intent] = yield* server.paymentIntents
+      expect(result._tag === "Succeeded" && result.paymentIntentId).toBe(intent?.id)
+    })
+  )
+
+  it.effect("a retried charge with the same key is the same charge: one PaymentIntent", () =>
+    Effect.gen(function* () {
+      const { server, payments } = yield* fresh()
+      const request = chargeFor(yield* server.savedCard())
+
+      const first = yield* payments.chargeSession(request)
+      const again = yield* payments.chargeSession(request)
+      expect(again).toEqual(first)
+      expect(yield* server.paymentIntents).toHaveLength(1)
+      expect((yield* server.requestsFor("paymentIntents.create")).map((r) => r.outcome)).toEqual([
+        "handled",
+        "replayed"
+      ])
+    })
+  )
+
+  it.effect("a declined card is Declined with the issuer's code, message and the PaymentIntent", () =>
+    Effect.gen(function* () {
+      const { server, payments } = yield* fresh()
+      const request = chargeFor(yield* server.savedCard({ behaviour: Cards.insufficientFunds }))
+
+      const result = yield* payments.chargeSession(request)
+      const [intent] = yield* server.paymentIntents
+      expect(result).toEqual({
+        _tag: "Declined",
+        code: "insufficient_funds",
+        message: "Your card has insufficient funds.",
+        paymentIntentId: Option.some(intent?.id)
+      })
+      // Read back later, the charge says the same.
+      const reading = yield* payments.readCharge({ sessionId: request.sessionId, paymentIntentId: Option.none() })
+      expect(reading).toEqual(Option.some(result))
+    })
+  )
+
+  it.effect("a card that needs its holder's authentication (SCA) is NeedsAuthentication, not a decline", () =>
+    Effect.gen(function* () {
+      const { server, payments } = yield* fresh()
+      const request = chargeFor(yield* server.savedCard({ behaviour: Cards.needsAuthentication }))
+
+      const result = yield* payments.chargeSession(request)
+      const [intent] = yield* server.paymentIntents
+      expect(intent?.status).toBe("requires_payment_method")
+      expect(result).toEqual({ _tag: "NeedsAuthentication", paymentIntentId: intent?.id })
+      const reading = yield* payments.readCharge({
+        sessionId: request.sessionId,
+        paymentIntentId: Option.some(intent?.id ?? "")
+      })
+      expect(reading).toEqual(Option.some(result))
+    })
+  )
+
+  it.effect("a PaymentIntent left in requires_action is NeedsAuthentication", () =>
+    Effect.gen(function* () {
+      const { server, payments } = yield* fresh()
+      const result = yield* payments.chargeSession(
+        chargeFor(yield* server.savedCard({ behaviour: Cards.requiresAction }))
+      )
+      const [intent] = yield* server.paymentIntents
+      expect(result).toEqual({ _tag: "NeedsAuthentication", paymentIntentId: intent?.id })
+    })
+  )
+
+  it.effect("a charge still processing is PaymentsUnavailable (outcome unknown), and reads back as Processing", () =>
+    Effect.gen(function* () {
+      const { server, payments } = yield* fresh()
+      const request = chargeFor(yield* server.savedCard({ behaviour: Cards.processing }))
+
+      const error = yield* Effect.flip(payments.chargeSession(request))
+      expect(error.reason).toMatch(/is processing; the outcome is not known yet/)
+      const reading = yield* payments.readCharge({ sessionId: request.sessionId, paymentIntentId: Option.none() })
+      expect(Option.getOrThrow(reading)._tag).toBe("Processing")
+    })
+  )
+
+  it.effect("Stripe's 500, 429 and a refused key are PaymentsUnavailable, never a decline", () =>
+    Effect.gen(function* () {
+      const { server, payments } = yield* fresh()
+      const request = chargeFor(yield* server.savedCard())
+
+      yield* server.failNext("paymentIntents.create", Faults.serverError)
+      expect((yield* Effect.flip(payments.chargeSession(request))).reason).toMatch(/^Stripe failed \(500\)/)
+      yield* server.failNext("paymentIntents.create", Faults.rateLimited)
+      expect((yield* Effect.flip(payments.chargeSession(request))).reason).toMatch(/rate limiting/)
+      yield* server.failNext("paymentIntents.create", Faults.badApiKey)
+      expect((yield* Effect.flip(payments.chargeSession(request))).reason).toMatch(/check STRIPE_SECRET/)
+      expect(yield* server.paymentIntents).toHaveLength(0)
+      // None of those answers was stored against the key: the next try charges.
+      expect((yield* payments.chargeSession(request))._tag).toBe("Succeeded")
+    })
+  )
+
+  it.effect("a connection reset before Stripe acts is PaymentsUnavailable", () =>
+    Effect.gen(function* () {
+      const { server, payments } = yield* fresh()
+      // The SDK retries a reset connection once by itself, even with retries off.
+      yield* server.failNext("paymentIntents.create", Faults.dropBeforeHandling, 2)
+      const error = yield* Effect.flip(payments.chargeSession(chargeFor(yield* server.savedCard())))
+      expect(error).toMatchObject({ _tag: "PaymentsUnavailable", operation: "chargeSession" })
+      expect(error.reason).toMatch(/^could not reach Stripe/)
+      expect(yield* server.requestsFor("paymentIntents.create")).toHaveLength(2)
+      expect(yield* server.paymentIntents).toHaveLength(0)
+    })
+  )
+
+  it.effect("Stripe not answering in time is PaymentsUnavailable", () =>
+    Effect.gen(function* () {
+      const { server, payments } = yield* fresh({ timeoutMs: 200 })
+      yield* server.failNext("paymentIntents.create", Faults.hang)
+      const error = yield* Effect.flip(payments.chargeSession(chargeFor(yield* server.savedCard())))
+      expect(error.reason).toMatch(/timeout/)
+    })
+  )
+
+  it.effect("a charge made but unanswered is PaymentsUnavailable; retrying with the key finds that one charge", () =>
+    Effect.gen(function* () {
+      const { server, payments } = yield* fresh()
+      const request = chargeFor(yield* server.savedCard())
+      // Stripe charges; the answer is lost twice (the request and the SDK's own retry).
+      yield* server.failNext("paymentIntents.create", Faults.dropAfterHandling, 2)
+
+      const lost = yield* Effect.flip(payments.chargeSession(request))
+      expect(lost._tag).toBe("PaymentsUnavailable")
+      const [intent] = yield* server.paymentIntents
+      expect(intent?.status).toBe("succeeded")
+
+      const retried = yield* payments.chargeSession(request)
+      expect(retried).toEqual({ _tag: "Succeeded", paymentIntentId: intent?.id, amountPence: 1234 })
+      expect(yield* server.paymentIntents).toHaveLength(1)
+    })
+  )
+
+  it.effect("the SDK's own retries reuse the session's key, so a 500 then success charges once", () =>
+    Effect.gen(function* () {
+      const { server, payments } = yield* fresh({ maxNetworkRetries: 1 })
+      const request = chargeFor(yield* server.savedCard())
+      yield* server.failNext("paymentIntents.create", Faults.serverError)
+
+      expect((yield* payments.chargeSession(request))._tag).toBe("Succeeded")
+      const attempts = yield* server.requestsFor("paymentIntents.create")
+      expect(attempts.map((attempt) => [attempt.outcome, attempt.idempotencyKey])).toEqual([
+        ["faulted", request.idempotencyKey],
+        ["handled", request.idempotencyKey]
+      ])
+      expect(yield* server.paymentIntents).toHaveLength(1)
+    })
+  )
+
+  it.effect("one key used for two different charges is a defect (a bug), not a failure to handle", () =>
+    Effect.gen(function* () {
+      const { server, payments } = yield* fresh()
+      const request = chargeFor(yield* server.savedCard())
+      yield* payments.chargeSession(request)
+
+      const defect = yield* defectOf(payments.chargeSession({ ...request, amountPence: pence(999) }))
+      expect(defect).toMatchObject({ _tag: "StripeRequestRejected", errorType: "StripeIdempotencyError" })
+      expect(yield* server.paymentIntents).toHaveLength(1)
+    })
+  )
+
+  it.effect("a card deleted at Stripe is Declined with Stripe's code, so a person can follow it up", () =>
+    Effect.gen(function* () {
+      const { server, payments } = yield* fresh()
+      const card = yield* server.savedCard()
+      const result = yield* payments.chargeSession(chargeFor({ ...card, paymentMethodId: "pm_deleted" }))
+      expect(result).toEqual({
+        _tag: "Declined",
+        code: "resource_missing",
+        message: "No such PaymentMethod: 'pm_deleted'",
+        paymentIntentId: Option.none()
+      })
+    })
+  )
+
+  it.effect("a parameter Stripe does not accept, or an unknown URL, is a defect: every charge would fail alike", () =>
+    Effect.gen(function* () {
+      const { server, payments } = yield* fresh()
+      yield* server.failNext("paymentIntents.create", {
+        _tag: "Reply",
+        status: 400,
+        error: {
+          type: "invalid_request_error",
+          code: "parameter_unknown",
+          param: "x",
+          message: "Received unknown parameter: x"
+        }
+      })
+      const defect = yield* defectOf(payments.chargeSession(chargeFor(yield* server.savedCard())))
+      expect(defect).toBeInstanceOf(Error)
+      expect((defect as Error).message).toMatch(
+        /^Stripe rejected chargeSession \(StripeInvalidRequestError 400 parameter_unknown\): Received unknown parameter: x/
+      )
+
+      // No code at all (an API base that is not Stripe's): ours to fix, not the customer's.
+      yield* server.failNext("paymentIntents.create", {
+        _tag: "Reply",
+        status: 404,
+        error: { type: "invalid_request_error", message: "Unrecognized request URL (POST: /v1/payment_intents)." }
+      })
+      const unknownUrl = yield* defectOf(payments.chargeSession(chargeFor(yield* server.savedCard())))
+      expect(unknownUrl).toMatchObject({ _tag: "StripeRequestRejected", status: 404 })
+    })
+  )
+
+  it.effect("readCharge by PaymentIntent id", () =>
+    Effect.gen(function* () {
+      const { server, payments } = yield* fresh()
+      const request = chargeFor(yield* server.savedCard())
+      const charged = yield* payments.chargeSession(request)
+      const paymentIntentId = charged._tag === "Succeeded" ? charged.paymentIntentId : ""
+
+      const reading = yield* payments.readCharge({
+        sessionId: request.sessionId,
+        paymentIntentId: Option.some(paymentIntentId)
+      })
+      expect(reading).toEqual(Option.some(charged))
+      expect(yield* server.requestsFor("paymentIntents.search")).toHaveLength(0)
+    })
+  )
+
+  it.effect("readCharge by session finds the charge through search on metadata.session_id", () =>
+    Effect.gen(function* () {
+      const { server, payments } = yield* fresh()
+      const card = yield* server.savedCard()
+      yield* payments.chargeSession(chargeFor(card)) // another session's charge
+      const request = chargeFor(card)
+      const charged = yield* payments.chargeSession(request)
+
+      const reading = yield* payments.readCharge({ sessionId: request.sessionId, paymentIntentId: Option.none() })
+      expect(reading).toEqual(Option.some(charged))
+      const [search] = yield* server.requestsFor("paymentIntents.search")
+      expect(search?.params.query).toBe(`metadata['session_id']:'${request.sessionId}'`)
+      expect(yield* server.requestsFor("paymentIntents.list")).toHaveLength(0)
+    })
+  )
+
+  it.effect("readCharge by session still finds a charge search has not indexed yet, by listing the last hour", () =>
+    Effect.gen(function* () {
+      const { server, payments } = yield* fresh()
+      yield* server.setSearchIndexing(false)
+      const request = chargeFor(yield* server.savedCard({ behaviour: Cards.insufficientFunds }))
+      const charged = yield* payments.chargeSession(request)
+
+      const reading = yield* payments.readCharge({ sessionId: request.sessionId, paymentIntentId: Option.none() })
+      expect(reading).toEqual(Option.some(charged))
+      const [list] = yield* server.requestsFor("paymentIntents.list")
+      expect(list?.params).toMatchObject({ limit: "100", created: { gte: expect.any(String) } })
+    })
+  )
+
+  it.effect("readCharge with the session's customer lists that customer's charges: exact, no search", () =>
+    Effect.gen(function* () {
+      const { server, payments } = yield* fresh()
+      yield* server.setSearchIndexing(false)
+      const card = yield* server.savedCard()
+      const request = chargeFor(card)
+      const charged = yield* payments.chargeSession(request)
+
+      const reading = yield* payments.readCharge({
+        sessionId: request.sessionId,
+        paymentIntentId: Option.none(),
+        customerId: card.customerId
+      })
+      expect(reading).toEqual(Option.some(charged))
+      const [list] = yield* server.requestsFor("paymentIntents.list")
+      expect(list?.params).toMatchObject({ customer: card.customerId })
+      expect(yield* server.requestsFor("paymentIntents.search")).toHaveLength(0)
+    })
+  )
+
+  it.effect("readCharge is None when the session was never charged (searched, and the last hour listed)", () =>
+    Effect.gen(function* () {
+      const { server, payments } = yield* fresh()
+      yield* payments.chargeSession(chargeFor(yield* server.savedCard())) // another session's charge
+
+      const sessionId = SessionId.make(randomUUID())
+      expect(yield* payments.readCharge({ sessionId, paymentIntentId: Option.none() })).toEqual(Option.none())
+      expect(yield* server.requestsFor("paymentIntents.search")).toHaveLength(1)
+      expect(yield* server.requestsFor("paymentIntents.list")).toHaveLength(1)
+      expect(yield* payments.readCharge({ sessionId, paymentIntentId: Option.some("pi_does_not_exist") })).toEqual(
+        Option.none()
+      )
+    })
+  )
+
+  it.effect("readCharge of another session's PaymentIntent is a defect, never that session's outcome", () =>
+    Effect.gen(function* () {
+      const { server, payments } = yield* fresh()
+      const charged = yield* payments.chargeSession(chargeFor(yield* server.savedCard()))
+      const paymentIntentId = charged._tag === "Succeeded" ? charged.paymentIntentId : ""
+      const defect = yield* defectOf(
+        payments.readCharge({ sessionId: SessionId.make(randomUUID()), paymentIntentId: Option.some(paymentIntentId) })
+      )
+      expect(String(defect)).toMatch(/belongs to session/)
+    })
+  )
+
+  it.effect("Stripe failing while reading a charge back is PaymentsUnavailable", () =>
+    Effect.gen(function* () {
+      const { server, payments } = yield* fresh()
+      yield* server.failNext("paymentIntents.search", Faults.serverError)
+      const error = yield* Effect.flip(
+        payments.readCharge({ sessionId: SessionId.make(randomUUID()), paymentIntentId: Option.none() })
+      )
+      expect(error).toMatchObject({ _tag: "PaymentsUnavailable", operation: "readCharge" })
+    })
+  )
+})

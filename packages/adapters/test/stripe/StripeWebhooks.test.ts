@@ -1,0 +1,301 @@
+import { randomUUID } from "node:crypto"
+import { describe, expect, it } from "@effect/vitest"
+import {
+  CardSetUpSucceeded,
+  ChargeFailed,
+  ChargeNeedsAuthentication,
+  ChargeSucceeded,
+  PodId,
+  pence,
+  SessionId,
+  SetupIntentId
+} from "@qwip/core"
+import { Effect, Option, Redacted, TestClock } from "effect"
+import Stripe from "stripe"
+import { STRIPE_API_VERSION } from "../../src/stripe/StripePayments.js"
+import { makeStripeWebhooks, StripeWebhooks } from "../../src/stripe/StripeWebhooks.js"
+import { paymentIntentFixture, setupIntentFixture } from "../support/StripeServer.js"
+
+const SECRET = "whsec_test_qwip_endpoint_secret"
+const webhooks = makeStripeWebhooks({ webhookSecret: Redacted.make(SECRET) })
+/** 2026-01-01T00:00:00Z, in Stripe's seconds. */
+const NOW = 1_767_225_600
+
+const eventPayload = (type: string, object: unknown) =>
+  JSON.stringify(
+    {
+      id: `evt_${randomUUID().replaceAll("-", "")}`,
+      object: "event",
+      api_version: STRIPE_API_VERSION,
+      created: NOW - 5,
+      data: { object },
+      livemode: false,
+      pending_webhooks: 1,
+      request: { id: null, idempotency_key: null },
+      type
+    },
+    null,
+    2
+  )
+
+const signed = (payload: string, options: { readonly secret?: string; readonly signedAt?: number } = {}) =>
+  Stripe.webhooks.generateTestHeaderString({
+    payload,
+    secret: options.secret ?? SECRET,
+    timestamp: options.signedAt ?? NOW
+  })
+
+/** Verifies at `NOW` on the test clock, as the HTTP layer would on receipt. */
+const verifyNow = (payload: string | Uint8Array, header: string) =>
+  TestClock.setTime(NOW * 1000).pipe(Effect.zipRight(webhooks.verify(payload, header)))
+
+const receive = (type: string, object: unknown) =>
+  Effect.gen(function* () {
+    const payload = eventPayload(type, object)
+    const envelope = yield* verifyNow(payload, signed(payload))
+    return webhooks.decode(envelope)
+  })
+
+const sessionId = SessionId.make(randomUUID())
+
+describe("StripeWebhooks.verify", () => {
+  it.effect("accepts an event signed with the endpoint's secret and says what it is", () =>
+    Effect.gen(function* () {
+      const payload = eventPayload("customer.created", { id: "cus_1", object: "customer" })
+      const envelope = yield* verifyNow(payload, signed(payload))
+      expect(envelope.id).toBe(JSON.parse(payload).id)
+      expect(envelope.type).toBe("customer.created")
+      expect(envelope.created).toEqual(new Date((NOW - 5) * 1000))
+      expect(envelope.livemode).toBe(false)
+    })
+  )
+
+  it.effect("accepts the raw body as bytes", () =>
+    Effect.gen(function* () {
+      const payload = eventPayload("customer.created", { id: "cus_1", object: "customer" })
+      const envelope = yield* verifyNow(new TextEncoder().encode(payload), signed(payload))
+      expect(envelope.type).toBe("customer.created")
+    })
+  )
+
+  it.effect("rejects a signature older than 300 s (a replay) and accepts one just inside", () =>
+    Effect.gen(function* () {
+      const payload = eventPayload("customer.created", { id: "cus_1", object: "customer" })
+      const stale = yield* Effect.flip(verifyNow(payload, signed(payload, { signedAt: NOW - 301 })))
+      expect(stale._tag).toBe("InvalidWebhookSignature")
+      expect(stale.reason).toBe("the signature is more than 300 s old (a replay, or a clock far off)")
+
+      const fresh = yield* verifyNow(payload, signed(payload, { signedAt: NOW - 299 }))
+      expect(fresh.type).toBe("customer.created")
+    })
+  )
+
+  it.effect("uses the configured tolerance, read against Effect's clock", () =>
+    Effect.gen(function* () {
+      const strict = makeStripeWebhooks({ webhookSecret: Redacted.make(SECRET), toleranceSeconds: 60 })
+      const payload = eventPayload("customer.created", { id: "cus_1", object: "customer" })
+      const header = signed(payload)
+      yield* TestClock.setTime((NOW + 60) * 1000)
+      expect((yield* strict.verify(payload, header)).type).toBe("customer.created")
+      yield* TestClock.adjust("1 second")
+      expect((yield* Effect.flip(strict.verify(payload, header))).reason).toMatch(/more than 60 s old/)
+      expect(() => makeStripeWebhooks({ webhookSecret: Redacted.make(SECRET), toleranceSeconds: 0 })).toThrow(
+        RangeError
+      )
+    })
+  )
+
+  it.effect("rejects an event signed with another secret", () =>
+    Effect.gen(function* () {
+      const payload = eventPayload("customer.created", { id: "cus_1", object: "customer" })
+      const error = yield* Effect.flip(verifyNow(payload, signed(payload, { secret: "whsec_someone_else" })))
+      expect(error.reason).toMatch(/^the signature does not match the body/)
+    })
+  )
+
+  it.effect("rejects a body changed after signing", () =>
+    Effect.gen(function* () {
+      const payload = eventPayload(
+        "payment_intent.succeeded",
+        paymentIntentFixture({ amount: 100, amount_received: 100 })
+      )
+      const tampered = payload.replace('"amount": 100', '"amount": 1')
+      expect(tampered).not.toBe(payload)
+      const error = yield* Effect.flip(verifyNow(tampered, signed(payload)))
+      expect(error.reason).toMatch(/^the signature does not match the body/)
+    })
+  )
+
+  it.effect("rejects a missing or malformed Stripe-Signature header", () =>
+    Effect.gen(function* () {
+      const payload = eventPayload("customer.created", { id: "cus_1", object: "customer" })
+      expect((yield* Effect.flip(verifyNow(payload, ""))).reason).toBe("No stripe-signature header value was provided.")
+      expect((yield* Effect.flip(verifyNow(payload, "nonsense"))).reason).toBe(
+        "Unable to extract timestamp and signatures from header"
+      )
+    })
+  )
+
+  it.effect("rejects a correctly signed body that is not a JSON event", () =>
+    Effect.gen(function* () {
+      const error = yield* Effect.flip(verifyNow("not json", signed("not json")))
+      expect(error.reason).toBe("the body is not JSON")
+    })
+  )
+
+  it.effect("never puts the secret, the header or the body in the error", () =>
+    Effect.gen(function* () {
+      const payload = eventPayload("customer.created", { id: "cus_secretive", object: "customer" })
+      const header = signed(payload, { secret: "whsec_someone_else" })
+      const error = yield* Effect.flip(verifyNow(payload, header))
+      const shown = `${JSON.stringify(error)} ${error.message} ${String(error)}`
+      expect(shown).not.toContain(SECRET)
+      expect(shown).not.toContain(header)
+      expect(shown).not.toContain("cus_secretive")
+    })
+  )
+})
+
+describe("StripeWebhooks.decode", () => {
+  it.effect("setup_intent.succeeded is CardSetUpSucceeded with the pod from its metadata", () =>
+    Effect.gen(function* () {
+      const intent = setupIntentFixture({ status: "succeeded", metadata: { pod_id: "pod-soho-1" } })
+      const event = yield* receive("setup_intent.succeeded", intent)
+      expect(event).toEqual(
+        Option.some(
+          new CardSetUpSucceeded({
+            setupIntentId: SetupIntentId.make(intent.id),
+            podId: Option.some(PodId.make("pod-soho-1"))
+          })
+        )
+      )
+      const noPod = yield* receive("setup_intent.succeeded", setupIntentFixture({ status: "succeeded", metadata: {} }))
+      expect(Option.map(noPod, (decoded) => decoded._tag === "CardSetUpSucceeded" && decoded.podId)).toEqual(
+        Option.some(Option.none())
+      )
+    })
+  )
+
+  it.effect(
+    "payment_intent.succeeded is ChargeSucceeded for the session in its metadata, with the amount received",
+    () =>
+      Effect.gen(function* () {
+        const intent = paymentIntentFixture({
+          status: "succeeded",
+          amount: 1234,
+          amount_received: 1234,
+          metadata: { session_id: sessionId }
+        })
+        const event = yield* receive("payment_intent.succeeded", intent)
+        expect(event).toEqual(
+          Option.some(
+            new ChargeSucceeded({
+              sessionId: Option.some(sessionId),
+              paymentIntentId: intent.id,
+              amountPence: pence(1234)
+            })
+          )
+        )
+      })
+  )
+
+  it.effect("payment_intent.payment_failed is ChargeFailed with the issuer's code and message", () =>
+    Effect.gen(function* () {
+      const intent = paymentIntentFixture({
+        status: "requires_payment_method",
+        amount: 1234,
+        metadata: { session_id: sessionId },
+        last_payment_error: {
+          type: "card_error",
+          code: "card_declined",
+          decline_code: "insufficient_funds",
+          message: "Your card has insufficient funds."
+        }
+      })
+      const event = yield* receive("payment_intent.payment_failed", intent)
+      expect(event).toEqual(
+        Option.some(
+          new ChargeFailed({
+            sessionId: Option.some(sessionId),
+            paymentIntentId: intent.id,
+            code: "insufficient_funds",
+            message: "Your card has insufficient funds."
+          })
+        )
+      )
+    })
+  )
+
+  it.effect(
+    "payment_intent.payment_failed for authentication_required is ChargeNeedsAuthentication, as the charge said",
+    () =>
+      Effect.gen(function* () {
+        const intent = paymentIntentFixture({
+          status: "requires_payment_method",
+          metadata: { session_id: sessionId },
+          last_payment_error: {
+            type: "card_error",
+            code: "authentication_required",
+            decline_code: "authentication_required",
+            message: "Your card was declined. This transaction requires authentication."
+          }
+        })
+        const event = yield* receive("payment_intent.payment_failed", intent)
+        expect(event).toEqual(
+          Option.some(new ChargeNeedsAuthentication({ sessionId: Option.some(sessionId), paymentIntentId: intent.id }))
+        )
+      })
+  )
+
+  it.effect("payment_intent.requires_action is ChargeNeedsAuthentication", () =>
+    Effect.gen(function* () {
+      const intent = paymentIntentFixture({ status: "requires_action", metadata: { session_id: sessionId } })
+      const event = yield* receive("payment_intent.requires_action", intent)
+      expect(event).toEqual(
+        Option.some(new ChargeNeedsAuthentication({ sessionId: Option.some(sessionId), paymentIntentId: intent.id }))
+      )
+    })
+  )
+
+  it.effect("a charge without a valid session id decodes with no session (not ours to settle)", () =>
+    Effect.gen(function* () {
+      const untagged = paymentIntentFixture({ status: "succeeded", amount: 500, amount_received: 500 })
+      const malformed = paymentIntentFixture({
+        status: "succeeded",
+        amount: 500,
+        amount_received: 500,
+        metadata: { session_id: "not-a-uuid" }
+      })
+      for (const intent of [untagged, malformed]) {
+        const event = yield* receive("payment_intent.succeeded", intent)
+        expect(Option.map(event, (decoded) => decoded._tag === "ChargeSucceeded" && decoded.sessionId)).toEqual(
+          Option.some(Option.none())
+        )
+      }
+    })
+  )
+
+  it.effect("other event types decode to None", () =>
+    Effect.gen(function* () {
+      expect(yield* receive("customer.created", { id: "cus_1", object: "customer" })).toEqual(Option.none())
+      expect(yield* receive("payment_intent.canceled", paymentIntentFixture({ status: "canceled" }))).toEqual(
+        Option.none()
+      )
+    })
+  )
+
+  it.effect("is available as a service for the HTTP layer", () =>
+    Effect.gen(function* () {
+      const service = yield* StripeWebhooks
+      const payload = eventPayload(
+        "payment_intent.requires_action",
+        paymentIntentFixture({ status: "requires_action" })
+      )
+      yield* TestClock.setTime(NOW * 1000)
+      const envelope = yield* service.verify(payload, signed(payload))
+      expect(Option.map(service.decode(envelope), (event) => event._tag)).toEqual(
+        Option.some("ChargeNeedsAuthentication")
+      )
+    }).pipe(Effect.provide(StripeWebhooks.layer({ webhookSecret: Redacted.make(SECRET) })))
+  )
+})

@@ -1,0 +1,29 @@
+/**
+ * `qwip keys generate`: new secrets, printed once and kept nowhere.
+ */
+import { randomBytes } from "node:crypto"
+import { Command, Options } from "@effect/cli"
+import { StaticCodeTokens } from "@qwip/adapters"
+import { Effect } from "effect"
+import { note, printJson, say } from "../Output.js"
+
+const generate = Command.make(
+  "generate",
+  { json: Options.boolean("json").pipe(Options.withDescription("print JSON, for scripts")) },
+  (o) =>
+    Effect.gen(function* () {
+      const jwtSecretKey = randomBytes(48).toString("base64url")
+      const staticCodeKey = StaticCodeTokens.generateKey()
+      if (o.json) return yield* printJson({ jwtSecretKey, staticCodeKey })
+      yield* say(`JWT_SECRET_KEY=${jwtSecretKey}`)
+      yield* say(`STATIC_CODE_B64_KEY=${staticCodeKey}`)
+      yield* note(
+        "These are shown once and stored nowhere: put them in the service's secrets now. To rotate the static-code key, move the old one to STATIC_CODE_PREVIOUS_KEYS, then run qwip codes rekey; to rotate the JWT secret, move the old one to JWT_PREVIOUS_SECRET_KEYS."
+      )
+    })
+).pipe(Command.withDescription("a new JWT secret and a new static-code key"))
+
+export const keys = Command.make("keys").pipe(
+  Command.withDescription("secrets for the service"),
+  Command.withSubcommands([generate])
+)

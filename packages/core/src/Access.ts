@@ -1,0 +1,239 @@
+/**
+ * Door codes: making one for a new session (provisioning), telling the customer, and
+ * removing it from the lock once the session no longer holds the pod.
+ */
+import { Duration, Effect, Option, Ref } from "effect"
+import type { AccessCode } from "./AccessCode.js"
+import { DeviceNotFound, PodNotFound, WorkNotDone } from "./Errors.js"
+import type { SessionId } from "./Ids.js"
+import { activate, failProvisioning, markAccessRevoked } from "./Lifecycle.js"
+import { AccessReady, ProvisioningFailedNotice, StaffAlert } from "./Messages.js"
+import type { Pod } from "./Pod.js"
+import { accessModeOf, activationChecks, Policy, pickStaticCode, provisioningRetry } from "./Policy.js"
+import {
+  LockAccess,
+  type LockCode,
+  type LockError,
+  LockRejected,
+  LockUnavailable,
+  lockCodeNameFor
+} from "./ports/LockAccess.js"
+import { Mailer } from "./ports/Mailer.js"
+import { SessionStore } from "./ports/SessionStore.js"
+import { StaticCodes } from "./ports/StaticCodes.js"
+import { AccessGrant, type Session, sealedCodeOf } from "./Session.js"
+import { loadSession, now, persist, retryWhenStale } from "./SessionSteps.js"
+import { mailAccessReady, revokeAccess as revokeAccessWork, sendMail } from "./Work.js"
+
+/** The pod's other live sessions' codes, which a static pick should avoid. */
+const codesHeldByOthers = (session: Session) =>
+  Effect.gen(function* () {
+    const store = yield* SessionStore
+    const codes = yield* StaticCodes
+    const live = yield* store.liveSessionsOnPod(session.podId)
+    const held: Array<AccessCode> = []
+    for (const other of live) {
+      const sealed = Option.flatMap(other.access, sealedCodeOf)
+      if (other.id === session.id || Option.isNone(sealed)) continue
+      const opened = yield* Effect.option(codes.open(sealed.value))
+      if (Option.isSome(opened)) held.push(opened.value)
+    }
+    return held
+  })
+
+const grantStaticCode = (pod: Pod, session: Session) =>
+  Effect.gen(function* () {
+    const codes = yield* StaticCodes
+    const list = yield* codes.codesFor(pod.id)
+    const picked = yield* pickStaticCode(list, yield* codesHeldByOthers(session))
+    if (Option.isNone(picked)) {
+      return yield* new LockRejected({ deviceId: `static:${pod.id}`, reason: "the pod has no static codes" })
+    }
+    const sealed = yield* codes.seal(picked.value)
+    return new AccessGrant({ ref: sealed, sealedCode: sealed, mode: "static" })
+  })
+
+/** Waits, within the policy's bound, for the lock to report the code as set. */
+const awaitActive = (deviceId: string, created: LockCode) =>
+  Effect.gen(function* () {
+    const policy = yield* Policy
+    const lock = yield* LockAccess
+    const isActive = (found: Option.Option<LockCode>): Effect.Effect<LockCode, LockError> => {
+      if (Option.isNone(found)) {
+        return Effect.fail(new LockRejected({ deviceId, reason: "the code disappeared from the lock" }))
+      }
+      const code = found.value
+      if (code.status === "set") return Effect.succeed(code)
+      if (code.status === "failed") {
+        return Effect.fail(new LockRejected({ deviceId, reason: "the code failed to set on the device" }))
+      }
+      return Effect.fail(new LockUnavailable({ deviceId, reason: `code still ${code.status}` }))
+    }
+    const check = lock.readCode(deviceId, created.ref).pipe(Effect.flatMap(isActive))
+    return yield* check.pipe(
+      Effect.retry({ schedule: activationChecks(policy), while: (e) => e._tag === "LockUnavailable" }),
+      Effect.catchTag("LockUnavailable", () =>
+        Effect.fail(
+          new LockUnavailable({
+            deviceId,
+            reason: `code not active within ${Duration.format(policy.activationTimeout)}`
+          })
+        )
+      )
+    )
+  })
+
+/** A lock code created but not (yet) active; kept so a failed provisioning can revoke it. */
+type CreatedCode = Ref.Ref<Option.Option<AccessGrant>>
+
+const grantLockCode = (pod: Pod, session: Session, created: CreatedCode) =>
+  Effect.gen(function* () {
+    const lock = yield* LockAccess
+    const codes = yield* StaticCodes
+    const deviceId = yield* Option.match(pod.lockDeviceId, {
+      onNone: () => Effect.fail(new LockRejected({ deviceId: "(none)", reason: `pod ${pod.id} has no lock device` })),
+      onSome: Effect.succeed
+    })
+    const code = yield* lock.createCode({
+      deviceId,
+      name: lockCodeNameFor(session.id),
+      startsAt: session.startedAt,
+      endsAt: session.accessUntil
+    })
+    const grant = new AccessGrant({ ref: code.ref, sealedCode: yield* codes.seal(code.code), mode: "lock-provider" })
+    yield* Ref.set(created, Option.some(grant))
+    if (code.status !== "set") yield* awaitActive(deviceId, code)
+    return grant
+  })
+
+/**
+ * Makes the session's door code (background work). Retries with backoff per the policy;
+ * on final failure the pod is released, nothing is charged, and customer and staff are told.
+ * A session that is no longer provisioning is left alone.
+ */
+export const provisionAccess = Effect.fn("Access.provision")(function* (sessionId: SessionId) {
+  const store = yield* SessionStore
+  const policy = yield* Policy
+  const session = yield* loadSession(sessionId)
+  if (session.state._tag !== "Provisioning") return session
+  const pod = yield* store
+    .pod(session.podId)
+    .pipe(
+      Effect.flatMap(
+        Option.match({ onNone: () => Effect.fail(new PodNotFound({ podId: session.podId })), onSome: Effect.succeed })
+      )
+    )
+  const created: CreatedCode = yield* Ref.make(Option.none<AccessGrant>())
+  const make: Effect.Effect<AccessGrant, LockError, SessionStore | StaticCodes | LockAccess | Policy> =
+    accessModeOf(policy, pod) === "static" ? grantStaticCode(pod, session) : grantLockCode(pod, session, created)
+  const grant = yield* make.pipe(
+    Effect.retry({ schedule: provisioningRetry(policy), while: (e) => e._tag === "LockUnavailable" }),
+    Effect.either
+  )
+
+  return yield* retryWhenStale(
+    Effect.gen(function* () {
+      const current = yield* loadSession(sessionId)
+      const at = yield* now
+      if (grant._tag === "Right") {
+        if (current.state._tag !== "Provisioning") {
+          // Ended while we worked: the new code must not stay on the lock.
+          const deviceId = pod.lockDeviceId
+          if (grant.right.mode === "lock-provider" && Option.isSome(deviceId)) {
+            const lock = yield* LockAccess
+            yield* lock
+              .revokeCode(deviceId.value, grant.right.ref)
+              .pipe(Effect.mapError((e) => new WorkNotDone({ reason: `orphan code not revoked: ${e.message}` })))
+          }
+          return current
+        }
+        return yield* persist(current, {
+          transition: activate(current, grant.right, at),
+          work: [mailAccessReady(sessionId, at)]
+        })
+      }
+      yield* Effect.logWarning("provisioning failed for good").pipe(
+        Effect.annotateLogs({ sessionId, podId: pod.id, reason: grant.left.message })
+      )
+      const leftover = yield* Ref.get(created)
+      return yield* persist(current, {
+        transition: failProvisioning(current, grant.left.message, at, leftover),
+        releasePod: true,
+        work: [
+          // A code created but never active could still become active on the lock later.
+          ...(Option.isSome(leftover) ? [revokeAccessWork(sessionId, at)] : []),
+          sendMail(new ProvisioningFailedNotice({ to: current.card.email, sessionId, podName: pod.name }), at),
+          sendMail(
+            new StaffAlert({ topic: "provisioning_failed", sessionId, podId: pod.id, detail: grant.left.message }),
+            at
+          )
+        ]
+      })
+    })
+  )
+})
+
+/** Emails the customer their code (background work), built at send time from the session. */
+export const sendAccessReady = Effect.fn("Access.sendAccessReady")(function* (sessionId: SessionId) {
+  const store = yield* SessionStore
+  const codes = yield* StaticCodes
+  const mailer = yield* Mailer
+  const found = yield* store.sessionWithPod(sessionId)
+  if (Option.isNone(found)) return
+  const { session, pod } = found.value
+  // Only a session still active needs its code; an ended one must not be sent a code.
+  const sealed = Option.flatMap(session.access, sealedCodeOf)
+  if (session.state._tag !== "Active" || Option.isNone(sealed)) return
+  const code = yield* codes.open(sealed.value)
+  yield* mailer.send(
+    new AccessReady({
+      to: session.card.email,
+      sessionId,
+      podName: pod.name,
+      podAddress: pod.address,
+      startsAt: session.startedAt,
+      accessUntil: session.accessUntil,
+      code
+    })
+  )
+})
+
+/**
+ * Removes the door code from the lock once the session no longer holds the pod
+ * (background work). Static codes have nothing to remove. A failed removal is an error,
+ * so the worker tries again: a code is never marked revoked unless the lock confirmed it.
+ */
+export const revokeAccess = Effect.fn("Access.revoke")(function* (sessionId: SessionId) {
+  const store = yield* SessionStore
+  return yield* retryWhenStale(
+    Effect.gen(function* () {
+      const session = yield* loadSession(sessionId)
+      if (Option.isSome(session.accessRevokedAt)) return session
+      if (Option.isSome(session.access) && session.access.value.mode === "lock-provider") {
+        const pod = yield* store.pod(session.podId)
+        const deviceId = pod.pipe(Option.flatMap((p) => p.lockDeviceId))
+        if (Option.isNone(deviceId)) {
+          return yield* new WorkNotDone({ reason: `pod ${session.podId} has no lock device to revoke from` })
+        }
+        const lock = yield* LockAccess
+        yield* lock.revokeCode(deviceId.value, session.access.value.ref)
+      }
+      return yield* persist(session, { transition: markAccessRevoked(session, yield* now) })
+    })
+  )
+})
+
+/**
+ * Whether a pod's door is locked. Pods on static codes have no lock to ask, and today's
+ * service answers "locked" for them; otherwise the device must belong to a pod.
+ */
+export const lockStatus = Effect.fn("Access.lockStatus")(function* (deviceId: string) {
+  const policy = yield* Policy
+  if (policy.staticCodesOnly === true) return { isLocked: true }
+  const store = yield* SessionStore
+  const pod = (yield* store.pods).find((s) => Option.contains(s.pod.lockDeviceId, deviceId))
+  if (pod === undefined) return yield* new DeviceNotFound({ deviceId })
+  if (accessModeOf(policy, pod.pod) === "static") return { isLocked: true }
+  const lock = yield* LockAccess
+  return yield* lock.lockStatus(deviceId)
+})

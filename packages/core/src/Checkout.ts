@@ -1,0 +1,114 @@
+/**
+ * Booking a pod: start a card set-up for it, then finalize once the card is saved.
+ */
+import { Effect, Option } from "effect"
+import { CardNotSetUp, PodInUse, PodMisconfigured, PodNotFound, SetupIntentMismatch } from "./Errors.js"
+import { newProvisioningId, newSessionId, type PodId, type ProvisioningId, type SetupIntentId } from "./Ids.js"
+import { accessModeOf, accessUntil, Policy } from "./Policy.js"
+import { Payments } from "./ports/Payments.js"
+import { SessionStore } from "./ports/SessionStore.js"
+import { CardOnFile, Provisioning, Session } from "./Session.js"
+import { now } from "./SessionSteps.js"
+import { provisionAccess } from "./Work.js"
+
+/** Everything the client needs to collect a card, and what finalize will need back. */
+export interface CheckoutStarted {
+  readonly podId: PodId
+  readonly provisioningId: ProvisioningId
+  readonly setupIntentId: SetupIntentId
+  readonly clientSecret: string
+}
+
+/**
+ * Starts a checkout: the pod must exist and be free (each checkout creates a customer at
+ * the payment provider, so a held pod is refused before that).
+ */
+export const startCheckout = Effect.fn("Checkout.start")(function* (podId: PodId) {
+  const store = yield* SessionStore
+  const payments = yield* Payments
+  const status = yield* store.podStatus(podId)
+  if (Option.isNone(status)) return yield* new PodNotFound({ podId })
+  if (status.value.inUse) return yield* new PodInUse({ podId })
+  const provisioningId = yield* newProvisioningId
+  const started = yield* payments.setUpCard({ podId, idempotencyKey: `qwip-checkout-${provisioningId}` })
+  return {
+    podId,
+    provisioningId,
+    setupIntentId: started.setupIntentId,
+    clientSecret: started.clientSecret
+  } satisfies CheckoutStarted
+})
+
+export interface FinalizeRequest {
+  readonly setupIntentId: SetupIntentId
+  readonly podId: PodId
+  readonly provisioningId: ProvisioningId
+}
+
+/**
+ * Turns a saved card into a session holding the pod. Idempotent per set-up intent: a retry
+ * (or a webhook racing the client) returns the same session. The card set-up must have
+ * succeeded and must have been made for this pod. Claiming the pod, creating the session
+ * and queueing its provisioning are one atomic step in the store.
+ */
+export const finalizeBooking = Effect.fn("Checkout.finalize")(function* (request: FinalizeRequest) {
+  const store = yield* SessionStore
+  const payments = yield* Payments
+  const policy = yield* Policy
+
+  const existing = yield* store.sessionForSetupIntent(request.setupIntentId)
+  if (Option.isSome(existing)) {
+    if (existing.value.podId !== request.podId) {
+      return yield* new SetupIntentMismatch({
+        setupIntentId: request.setupIntentId,
+        expectedPodId: request.podId,
+        actualPodId: existing.value.podId
+      })
+    }
+    return existing.value
+  }
+
+  const setup = yield* payments.readCardSetUp(request.setupIntentId)
+  if (setup.status !== "succeeded") {
+    return yield* new CardNotSetUp({ setupIntentId: request.setupIntentId, status: setup.status })
+  }
+  const intentPod = Option.getOrElse(setup.podId, () => "(none)")
+  if (intentPod !== request.podId) {
+    return yield* new SetupIntentMismatch({
+      setupIntentId: request.setupIntentId,
+      expectedPodId: request.podId,
+      actualPodId: intentPod
+    })
+  }
+  if (Option.isNone(setup.customerId) || Option.isNone(setup.paymentMethodId)) {
+    return yield* new CardNotSetUp({ setupIntentId: request.setupIntentId, status: "no saved card" })
+  }
+
+  const pod = yield* store.pod(request.podId)
+  if (Option.isNone(pod)) return yield* new PodNotFound({ podId: request.podId })
+  if (accessModeOf(policy, pod.value) === "lock-provider" && Option.isNone(pod.value.lockDeviceId)) {
+    return yield* new PodMisconfigured({ podId: request.podId, reason: "lock-provider mode but no lock device" })
+  }
+
+  const startedAt = yield* now
+  const session = new Session({
+    id: yield* newSessionId,
+    podId: request.podId,
+    provisioningId: request.provisioningId,
+    setupIntentId: request.setupIntentId,
+    card: new CardOnFile({
+      customerId: setup.customerId.value,
+      paymentMethodId: setup.paymentMethodId.value,
+      email: setup.email
+    }),
+    rate: pod.value.rate,
+    startedAt,
+    accessUntil: accessUntil(policy, startedAt),
+    access: Option.none(),
+    accessRevokedAt: Option.none(),
+    state: new Provisioning(),
+    version: 0,
+    updatedAt: startedAt
+  })
+  return yield* store.openSession(session, [provisionAccess(session.id, startedAt)])
+})

@@ -1,0 +1,20 @@
+/**
+ * The customer ends their own session (the app's "end session" button). Unlike a staff or
+ * safety-net end, it refuses a session that has already ended (its token reads the session
+ * but causes nothing new) and, when the policy requires it, a session without a checkout photo.
+ */
+import { Effect } from "effect"
+import { ensurePhotoIfRequired, requireRunning } from "./CheckoutPhoto.js"
+import type { SessionId } from "./Ids.js"
+import { endSession } from "./SessionEnd.js"
+import { loadSession } from "./SessionSteps.js"
+
+export const endAsCustomer = Effect.fn("Sessions.endAsCustomer")(function* (sessionId: SessionId) {
+  const session = yield* loadSession(sessionId)
+  // An end already under way (a retry after a lost response) is finished, not refused.
+  if (session.state._tag !== "Ending") {
+    yield* requireRunning(session)
+    yield* ensurePhotoIfRequired(sessionId)
+  }
+  return yield* endSession(sessionId)
+})

@@ -1,0 +1,77 @@
+/**
+ * The emails the platform sends, as typed data. Adapters render them; the core decides
+ * when each is due. Every message has a stable key, so sending is idempotent.
+ */
+import { Schema } from "effect"
+import { AccessCode } from "./AccessCode.js"
+import { SessionId } from "./Ids.js"
+import { Pence } from "./Money.js"
+
+/** The customer's door code is working. */
+export class AccessReady extends Schema.TaggedClass<AccessReady>()("AccessReady", {
+  to: Schema.String,
+  sessionId: SessionId,
+  podName: Schema.String,
+  podAddress: Schema.String,
+  startsAt: Schema.Date,
+  accessUntil: Schema.Date,
+  code: AccessCode
+}) {}
+
+/** After the session is closed: what was charged, or that nothing was. */
+export class Receipt extends Schema.TaggedClass<Receipt>()("Receipt", {
+  to: Schema.String,
+  sessionId: SessionId,
+  podName: Schema.String,
+  startedAt: Schema.Date,
+  endedAt: Schema.Date,
+  billableSeconds: Schema.Int,
+  amountPence: Pence,
+  /** `charged`, `not_billed` (below the minimum) or `waived` (by staff). */
+  basis: Schema.Literal("charged", "not_billed", "waived")
+}) {}
+
+/** To the customer: we could not make a door code; nothing is charged. */
+export class ProvisioningFailedNotice extends Schema.TaggedClass<ProvisioningFailedNotice>()(
+  "ProvisioningFailedNotice",
+  {
+    to: Schema.String,
+    sessionId: SessionId,
+    podName: Schema.String
+  }
+) {}
+
+/** To staff: a charge failed, needs the customer's authentication, or its outcome is unknown. */
+export class PaymentProblem extends Schema.TaggedClass<PaymentProblem>()("PaymentProblem", {
+  sessionId: SessionId,
+  customerEmail: Schema.String,
+  amountPence: Pence,
+  problem: Schema.Literal("declined", "needs_authentication", "unknown"),
+  detail: Schema.String
+}) {}
+
+/** To staff: something needs a person (provisioning failed for good, a session is overdue). */
+export class StaffAlert extends Schema.TaggedClass<StaffAlert>()("StaffAlert", {
+  topic: Schema.Literal("provisioning_failed", "overdue", "work_parked"),
+  sessionId: SessionId,
+  podId: Schema.String,
+  detail: Schema.String
+}) {}
+
+export const Message = Schema.Union(AccessReady, Receipt, ProvisioningFailedNotice, PaymentProblem, StaffAlert)
+export type Message = typeof Message.Type
+
+/** The message's idempotency key: one email of each kind per session (and per problem). */
+export const messageKey = (m: Message): string => {
+  switch (m._tag) {
+    case "PaymentProblem":
+      return `${m._tag}:${m.sessionId}:${m.problem}`
+    case "StaffAlert":
+      return `${m._tag}:${m.sessionId}:${m.topic}`
+    default:
+      return `${m._tag}:${m.sessionId}`
+  }
+}
+
+/** Whether the message goes to staff (`STAFF_EMAILS`) rather than a customer. */
+export const isForStaff = (m: Message): boolean => m._tag === "PaymentProblem" || m._tag === "StaffAlert"

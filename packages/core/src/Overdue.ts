@@ -1,0 +1,35 @@
+/**
+ * Sessions still holding their pod past their door-code window plus a grace period.
+ * They are reported to staff once each; ending them stays a staff decision.
+ */
+import { Duration, Effect } from "effect"
+import { StaffAlert } from "./Messages.js"
+import { Policy } from "./Policy.js"
+import { SessionStore } from "./ports/SessionStore.js"
+import { now } from "./SessionSteps.js"
+import { sendMail } from "./Work.js"
+
+export const reportOverdueSessions = Effect.fn("Sessions.reportOverdue")(function* () {
+  const store = yield* SessionStore
+  const policy = yield* Policy
+  const at = yield* now
+  const overdue = yield* store.liveSessionsPastWindow(new Date(at.getTime() - Duration.toMillis(policy.overdueGrace)))
+  const alerts = overdue.map((s) =>
+    sendMail(
+      new StaffAlert({
+        topic: "overdue",
+        sessionId: s.id,
+        podId: s.podId,
+        detail: `session started ${s.startedAt.toISOString()}, door code window ended ${s.accessUntil.toISOString()}, still ${s.state._tag}`
+      }),
+      at
+    )
+  )
+  const fresh = new Set(alerts.length === 0 ? [] : yield* store.enqueue(alerts))
+  for (const alert of alerts) {
+    if (fresh.has(alert.key)) {
+      yield* Effect.logWarning("session overdue").pipe(Effect.annotateLogs({ sessionId: alert.sessionId }))
+    }
+  }
+  return overdue
+})

@@ -1,0 +1,121 @@
+/**
+ * The platform's tunable rules: billing terms, how long a door code lives, how hard we try
+ * to make one, and when a session counts as overdue. One service, so every use case and
+ * adapter reads the same numbers, and tests can tighten them.
+ */
+import { Context, Duration, Effect, Layer, Option, Random, Schedule } from "effect"
+import type { AccessCode } from "./AccessCode.js"
+import type { AccessMode, Pod } from "./Pod.js"
+import type { RatePerMinute } from "./Rate.js"
+import { DEFAULT_MINIMUM_CHARGE_PENCE, PROMO_FREE_MINUTES, type Terms } from "./Tariff.js"
+
+export interface PolicyShape {
+  /** Free minutes at the start of every session (PROMO_MODE=true gives 10). */
+  readonly promoFreeMinutes: number
+  readonly minimumChargePence: number
+  readonly maxChargePence?: number | undefined
+  /** How long a door code works from the session's start. */
+  readonly accessWindow: Duration.Duration
+  /** How far past its window a live session must be before staff are told it is overdue. */
+  readonly overdueGrace: Duration.Duration
+  /** Attempts to make a door code before provisioning fails for good. */
+  readonly provisioningAttempts: number
+  /** First delay between provisioning attempts; doubles each time, with jitter. */
+  readonly provisioningBackoff: Duration.Duration
+  /** The longest we wait for the lock to report a new code as active. */
+  readonly activationTimeout: Duration.Duration
+  /** First delay between activation checks; grows by half each time. */
+  readonly activationPoll: Duration.Duration
+  /** Attempts at a charge whose requests fail transiently, before its outcome is left unknown. */
+  readonly chargeAttempts: number
+  readonly chargeBackoff: Duration.Duration
+  /** How long a worker holds claimed background work before another may take it. */
+  readonly workLease: Duration.Duration
+  /** Attempts at one piece of background work before it is parked for staff. */
+  readonly workAttempts: number
+  /** Every pod uses its static code list, whatever its access mode (`USE_STATIC_CODES=true`). */
+  readonly staticCodesOnly?: boolean | undefined
+  /** The customer must upload a checkout photo before ending (`REQUIRE_CHECKOUT_PHOTO`; default off). */
+  readonly requireCheckoutPhoto?: boolean | undefined
+}
+
+export const defaultPolicy: PolicyShape = {
+  promoFreeMinutes: 0,
+  minimumChargePence: DEFAULT_MINIMUM_CHARGE_PENCE,
+  maxChargePence: undefined,
+  accessWindow: Duration.minutes(180),
+  overdueGrace: Duration.minutes(30),
+  provisioningAttempts: 5,
+  provisioningBackoff: Duration.seconds(2),
+  activationTimeout: Duration.seconds(90),
+  activationPoll: Duration.seconds(1),
+  chargeAttempts: 3,
+  chargeBackoff: Duration.seconds(1),
+  workLease: Duration.minutes(2),
+  workAttempts: 20,
+  requireCheckoutPhoto: false
+}
+
+export class Policy extends Context.Tag("@qwip/core/Policy")<Policy, PolicyShape>() {
+  static readonly Default = Layer.succeed(Policy, defaultPolicy)
+  /** The default policy with some values replaced. */
+  static readonly layer = (overrides: Partial<PolicyShape>) => Layer.succeed(Policy, { ...defaultPolicy, ...overrides })
+  /** The policy with promo mode on or off, as `PROMO_MODE` sets it. */
+  static readonly promo = (on: boolean): Partial<PolicyShape> => ({ promoFreeMinutes: on ? PROMO_FREE_MINUTES : 0 })
+}
+
+/** The tariff terms a session at `rate` is billed under. */
+export const termsFor = (policy: PolicyShape, rate: RatePerMinute): Terms => ({
+  rate,
+  promoFreeMinutes: policy.promoFreeMinutes,
+  minimumChargePence: policy.minimumChargePence,
+  maxChargePence: policy.maxChargePence
+})
+
+/** How a pod's door codes are made under this policy. */
+export const accessModeOf = (policy: PolicyShape, pod: Pod): AccessMode =>
+  policy.staticCodesOnly === true ? "static" : pod.accessMode
+
+/** When a session starting at `startedAt` loses its door code. */
+export const accessUntil = (policy: PolicyShape, startedAt: Date): Date =>
+  new Date(startedAt.getTime() + Duration.toMillis(policy.accessWindow))
+
+/** Retries for making a door code: exponential backoff with jitter, bounded in count. */
+export const provisioningRetry = (policy: PolicyShape) =>
+  Schedule.exponential(policy.provisioningBackoff).pipe(
+    Schedule.jittered,
+    Schedule.intersect(Schedule.recurs(Math.max(0, policy.provisioningAttempts - 1)))
+  )
+
+/** Checks that a new code is active: growing delays, never past the activation timeout. */
+export const activationChecks = (policy: PolicyShape) =>
+  Schedule.exponential(policy.activationPoll, 1.5).pipe(
+    Schedule.union(Schedule.spaced(Duration.times(policy.activationPoll, 10))),
+    Schedule.upTo(policy.activationTimeout)
+  )
+
+/** Retries for a charge whose request failed transiently; the idempotency key makes them safe. */
+export const chargeRetry = (policy: PolicyShape) =>
+  Schedule.exponential(policy.chargeBackoff).pipe(
+    Schedule.jittered,
+    Schedule.intersect(Schedule.recurs(Math.max(0, policy.chargeAttempts - 1)))
+  )
+
+/** When failed background work runs again: exponential from 5 s, capped at 10 min. */
+export const nextWorkAttemptDelay = (attempts: number): Duration.Duration =>
+  Duration.millis(Math.min(10 * 60_000, 5_000 * 2 ** Math.max(0, attempts - 1)))
+
+/**
+ * Picks a static code from a pod's list, avoiding codes that other live sessions on the pod
+ * hold when a free one exists. `None` only when the list is empty.
+ */
+export const pickStaticCode = (
+  codes: ReadonlyArray<AccessCode>,
+  heldByOthers: ReadonlyArray<AccessCode>
+): Effect.Effect<Option.Option<AccessCode>> => {
+  const held = new Set<string>(heldByOthers)
+  const free = codes.filter((c) => !held.has(c))
+  const pool = free.length > 0 ? free : codes
+  if (pool.length === 0) return Effect.succeed(Option.none())
+  return Random.nextIntBetween(0, pool.length).pipe(Effect.map((i) => Option.fromNullable(pool[i])))
+}

@@ -1,0 +1,140 @@
+/**
+ * A session: one person's use of one pod, from claiming it to being charged.
+ * Its `state` is a tagged union; `Lifecycle` holds the only functions that move it.
+ */
+import { Option, Schema } from "effect"
+import { PodId, ProvisioningId, SessionId, SetupIntentId } from "./Ids.js"
+import { Pence } from "./Money.js"
+import { AccessMode } from "./Pod.js"
+import { RatePerMinute } from "./Rate.js"
+import { Quote } from "./Tariff.js"
+
+/** Who caused a change: the customer through the app, staff by name, or the platform itself. */
+export const Actor = Schema.Union(
+  Schema.TaggedStruct("Customer", {}),
+  Schema.TaggedStruct("Staff", { name: Schema.NonEmptyTrimmedString }),
+  Schema.TaggedStruct("System", { reason: Schema.String })
+)
+export type Actor = typeof Actor.Type
+export const Customer: Actor = { _tag: "Customer" }
+export const Staff = (name: string): Actor => ({ _tag: "Staff", name })
+export const System = (reason: string): Actor => ({ _tag: "System", reason })
+
+/** The saved card a session is charged to. */
+export class CardOnFile extends Schema.Class<CardOnFile>("CardOnFile")({
+  customerId: Schema.String,
+  paymentMethodId: Schema.String,
+  email: Schema.String
+}) {}
+
+/**
+ * The door code a session was given. The code itself is never stored in plain text: only
+ * `sealedCode` (encrypted, see `StaticCodes.seal`) and the reference needed to revoke it.
+ */
+export class AccessGrant extends Schema.Class<AccessGrant>("AccessGrant")({
+  /** `pod_sessions.access_code_id`: the lock provider's code id, or the sealed static code. */
+  ref: Schema.String,
+  sealedCode: Schema.String,
+  mode: AccessMode
+}) {}
+
+// ---- payment outcomes of an ended session -------------------------------------------
+
+export class Paid extends Schema.TaggedClass<Paid>()("Paid", {
+  paymentIntentId: Schema.String,
+  amountPence: Pence
+}) {}
+/** Gross below the minimum charge: nothing was charged. */
+export class NotBilled extends Schema.TaggedClass<NotBilled>()("NotBilled", {}) {}
+export class Waived extends Schema.TaggedClass<Waived>()("Waived", {
+  reason: Schema.NonEmptyTrimmedString,
+  by: Schema.String
+}) {}
+export class PaymentFailed extends Schema.TaggedClass<PaymentFailed>()("PaymentFailed", {
+  paymentIntentId: Schema.OptionFromNullOr(Schema.String),
+  declineCode: Schema.String,
+  message: Schema.String
+}) {}
+/** The bank wants the customer to authenticate (SCA); they can finish it with this PaymentIntent. */
+export class NeedsAuthentication extends Schema.TaggedClass<NeedsAuthentication>()("NeedsAuthentication", {
+  paymentIntentId: Schema.String
+}) {}
+/** The charge request's result never arrived (timeout, outage). Settled later by reading it back. */
+export class PaymentUnknown extends Schema.TaggedClass<PaymentUnknown>()("PaymentUnknown", {
+  detail: Schema.String
+}) {}
+
+export const Outcome = Schema.Union(Paid, NotBilled, Waived, PaymentFailed, NeedsAuthentication, PaymentUnknown)
+export type Outcome = typeof Outcome.Type
+
+/**
+ * The sealed door code of a grant, if one was stored. Sessions from the old service's
+ * lock-provider mode have none (the code lived only at the lock provider).
+ */
+export const sealedCodeOf = (grant: AccessGrant): Option.Option<string> =>
+  grant.sealedCode === "" ? Option.none() : Option.some(grant.sealedCode)
+
+/** Outcomes that can still change when the payment provider tells us more. */
+export const isUnsettled = (o: Outcome): boolean =>
+  o._tag === "PaymentUnknown" || o._tag === "NeedsAuthentication" || o._tag === "PaymentFailed"
+
+// ---- states -----------------------------------------------------------------------
+
+/** The pod is claimed and a door code is being made. */
+export class Provisioning extends Schema.TaggedClass<Provisioning>()("Provisioning", {}) {}
+/** The customer has a working code. */
+export class Active extends Schema.TaggedClass<Active>()("Active", {
+  activatedAt: Schema.Date
+}) {}
+/** No code could be made; the pod was released and nothing is charged. Terminal. */
+export class ProvisioningFailed extends Schema.TaggedClass<ProvisioningFailed>()("ProvisioningFailed", {
+  failedAt: Schema.Date,
+  reason: Schema.String
+}) {}
+/** The end time and price are fixed; the charge is being made. The pod is still held. */
+export class Ending extends Schema.TaggedClass<Ending>()("Ending", {
+  endedAt: Schema.Date,
+  quote: Quote,
+  waiver: Schema.OptionFromNullOr(Schema.Struct({ reason: Schema.NonEmptyTrimmedString, by: Schema.String })),
+  by: Actor
+}) {}
+/** Closed with a recorded payment outcome; the pod is free. Terminal, but for settling payment. */
+export class Ended extends Schema.TaggedClass<Ended>()("Ended", {
+  endedAt: Schema.Date,
+  quote: Quote,
+  outcome: Outcome,
+  closedAt: Schema.Date,
+  by: Actor
+}) {}
+
+export const SessionState = Schema.Union(Provisioning, Active, ProvisioningFailed, Ending, Ended)
+export type SessionState = typeof SessionState.Type
+export type SessionStateTag = SessionState["_tag"]
+
+/** States in which the session holds its pod. */
+export const isLive = (state: SessionState): boolean =>
+  state._tag === "Provisioning" || state._tag === "Active" || state._tag === "Ending"
+
+export class Session extends Schema.Class<Session>("Session")({
+  id: SessionId,
+  podId: PodId,
+  provisioningId: ProvisioningId,
+  setupIntentId: SetupIntentId,
+  card: CardOnFile,
+  /** The pod's rate when the session started: later rate changes do not reprice it. */
+  rate: RatePerMinute,
+  startedAt: Schema.Date,
+  /** When the door code stops working (start + the policy's window). */
+  accessUntil: Schema.Date,
+  access: Schema.OptionFromNullOr(AccessGrant),
+  /** Set once the door code is known to be gone from the lock. */
+  accessRevokedAt: Schema.OptionFromNullOr(Schema.Date),
+  state: SessionState,
+  /** Bumped on every change; stores apply a change only to the version it was computed from. */
+  version: Schema.Int.pipe(Schema.nonNegative()),
+  updatedAt: Schema.Date
+}) {}
+
+/** The end time of a session that has one. */
+export const endedAtOf = (s: Session): Option.Option<Date> =>
+  s.state._tag === "Ending" || s.state._tag === "Ended" ? Option.some(s.state.endedAt) : Option.none()

@@ -1,0 +1,78 @@
+/**
+ * What the customer's app reads: a session with its pod and code, its provisioning status,
+ * and what ending now would cost. Each is one store read.
+ */
+import { Effect, Option } from "effect"
+import type { AccessCode } from "./AccessCode.js"
+import type { SessionId } from "./Ids.js"
+import type { Pod } from "./Pod.js"
+import { Policy, termsFor } from "./Policy.js"
+import { StaticCodes } from "./ports/StaticCodes.js"
+import { endedAtOf, isLive, type Session, sealedCodeOf } from "./Session.js"
+import { loadSessionWithPod, now } from "./SessionSteps.js"
+import * as Tariff from "./Tariff.js"
+
+/** `pending` while the code is being made, `failed` if it never will be, else `ready`. */
+export type ProvisioningStatus = "pending" | "ready" | "failed"
+
+export const provisioningStatusOf = (session: Session): ProvisioningStatus =>
+  session.state._tag === "Provisioning" ? "pending" : session.state._tag === "ProvisioningFailed" ? "failed" : "ready"
+
+export interface SessionView {
+  readonly session: Session
+  readonly pod: Pod
+  readonly provisioning: ProvisioningStatus
+  /** The door code, only while the session is active: never once it has ended. */
+  readonly accessCode: Option.Option<AccessCode>
+  readonly isComplete: boolean
+}
+
+/** Whether the session is over for the customer (ended, or provisioning failed). */
+export const isComplete = (session: Session): boolean => !isLive(session.state)
+
+export const viewSession = Effect.fn("Sessions.view")(function* (sessionId: SessionId) {
+  const codes = yield* StaticCodes
+  const { session, pod } = yield* loadSessionWithPod(sessionId)
+  const sealed = session.state._tag === "Active" ? Option.flatMap(session.access, sealedCodeOf) : Option.none<string>()
+  const accessCode = Option.isSome(sealed)
+    ? Option.some(yield* codes.open(sealed.value).pipe(Effect.orDie))
+    : Option.none<AccessCode>()
+  return {
+    session,
+    pod,
+    provisioning: provisioningStatusOf(session),
+    accessCode,
+    isComplete: isComplete(session)
+  } satisfies SessionView
+})
+
+export interface CostPreview {
+  readonly session: Session
+  readonly pod: Pod
+  readonly isComplete: boolean
+  readonly endedAt: Option.Option<Date>
+  readonly quote: Tariff.Quote
+}
+
+/** The recorded price of an ended session, or what ending it now would cost. */
+export const previewCost = Effect.fn("Sessions.previewCost")(function* (sessionId: SessionId) {
+  const policy = yield* Policy
+  const { session, pod } = yield* loadSessionWithPod(sessionId)
+  const state = session.state
+  const quote =
+    state._tag === "Ending" || state._tag === "Ended"
+      ? state.quote
+      : state._tag === "ProvisioningFailed"
+        ? Tariff.priceSeconds(0, termsFor(policy, session.rate))
+        : yield* Tariff.quote(session.startedAt, yield* now, termsFor(policy, session.rate)).pipe(
+            // The clock cannot run backwards past a start we recorded; if it does, price zero.
+            Effect.orElseSucceed(() => Tariff.priceSeconds(0, termsFor(policy, session.rate)))
+          )
+  return {
+    session,
+    pod,
+    isComplete: isComplete(session),
+    endedAt: endedAtOf(session),
+    quote
+  } satisfies CostPreview
+})

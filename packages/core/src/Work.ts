@@ -1,0 +1,62 @@
+/**
+ * Background work kept in the store, never only in memory: a worker claims due items with
+ * a lease, so a crash or restart leaves them to be claimed again.
+ */
+import { Option, Schema } from "effect"
+import { SessionId } from "./Ids.js"
+import { Message, messageKey } from "./Messages.js"
+
+/**
+ * `mail-access-ready` carries no payload: the email is built from the session when it is
+ * sent, so a door code never sits in the work queue.
+ */
+export const WorkKind = Schema.Literal(
+  "provision-access",
+  "mail-access-ready",
+  "revoke-access",
+  "close-session",
+  "settle-charge",
+  "send-mail"
+)
+export type WorkKind = typeof WorkKind.Type
+
+/**
+ * Work to be done at or after `runAt`. `key` is unique for ever (finished work is kept as
+ * history), so enqueuing the same key twice does the work once.
+ */
+export class WorkOrder extends Schema.Class<WorkOrder>("WorkOrder")({
+  key: Schema.String,
+  kind: WorkKind,
+  sessionId: SessionId,
+  runAt: Schema.Date,
+  message: Schema.OptionFromNullOr(Message)
+}) {}
+
+/** Work a worker has claimed, with its lease. */
+export class WorkItem extends Schema.Class<WorkItem>("WorkItem")({
+  ...WorkOrder.fields,
+  id: Schema.String,
+  /** Claims so far, this one included. */
+  attempts: Schema.Int,
+  leasedBy: Schema.String,
+  leaseUntil: Schema.Date,
+  lastError: Schema.OptionFromNullOr(Schema.String)
+}) {}
+
+const order = (kind: Exclude<WorkKind, "send-mail">, sessionId: SessionId, runAt: Date): WorkOrder =>
+  new WorkOrder({ key: `${kind}:${sessionId}`, kind, sessionId, runAt, message: Option.none() })
+
+export const provisionAccess = (sessionId: SessionId, runAt: Date) => order("provision-access", sessionId, runAt)
+export const mailAccessReady = (sessionId: SessionId, runAt: Date) => order("mail-access-ready", sessionId, runAt)
+export const revokeAccess = (sessionId: SessionId, runAt: Date) => order("revoke-access", sessionId, runAt)
+/** Finishes an end that was interrupted (crash between fixing the price and closing). */
+export const closeSession = (sessionId: SessionId, runAt: Date) => order("close-session", sessionId, runAt)
+export const settleCharge = (sessionId: SessionId, runAt: Date) => order("settle-charge", sessionId, runAt)
+export const sendMail = (message: Message, runAt: Date) =>
+  new WorkOrder({
+    key: `send-mail:${messageKey(message)}`,
+    kind: "send-mail",
+    sessionId: message.sessionId,
+    runAt,
+    message: Option.some(message)
+  })

@@ -1,0 +1,98 @@
+/**
+ * Runs due background work from the store. Each item is claimed under a lease, done, and
+ * marked finished; a failure schedules it again with backoff, and work that keeps failing
+ * is parked with a staff alert instead of retrying for ever.
+ */
+import { Cause, Duration, Effect, Option } from "effect"
+import { provisionAccess, revokeAccess, sendAccessReady } from "./Access.js"
+import { WorkNotDone } from "./Errors.js"
+import { StaffAlert } from "./Messages.js"
+import { nextWorkAttemptDelay, Policy } from "./Policy.js"
+import { Mailer } from "./ports/Mailer.js"
+import { SessionStore } from "./ports/SessionStore.js"
+import { finishInterruptedEnd, settleUnknownCharge } from "./SessionEnd.js"
+import { now } from "./SessionSteps.js"
+import { sendMail, type WorkItem } from "./Work.js"
+
+const failureText = (e: unknown): string =>
+  typeof e === "object" && e !== null && "message" in e && typeof e.message === "string" && e.message.length > 0
+    ? e.message
+    : String(e)
+
+/** Does one item's work. Fails with a reason when it should be tried again. */
+export const performWork = (item: WorkItem) => {
+  const work = Effect.gen(function* () {
+    switch (item.kind) {
+      case "provision-access":
+        return yield* provisionAccess(item.sessionId)
+      case "mail-access-ready":
+        return yield* sendAccessReady(item.sessionId)
+      case "revoke-access":
+        return yield* revokeAccess(item.sessionId)
+      case "close-session":
+        return yield* finishInterruptedEnd(item.sessionId)
+      case "settle-charge":
+        return yield* settleUnknownCharge(item.sessionId)
+      case "send-mail": {
+        if (Option.isNone(item.message)) return yield* new WorkNotDone({ reason: "send-mail work without a message" })
+        const mailer = yield* Mailer
+        return yield* mailer.send(item.message.value)
+      }
+    }
+  })
+  return work.pipe(
+    Effect.asVoid,
+    Effect.mapError((e) => new WorkNotDone({ reason: failureText(e) })),
+    Effect.withSpan("Worker.perform", { attributes: { kind: item.kind, sessionId: item.sessionId } })
+  )
+}
+
+/**
+ * Claims and runs up to `limit` due items as `worker`. Returns how many were done,
+ * deferred and parked. Defects (store down, bugs) in one item defer it; they never stop the rest.
+ */
+export const runDueWork = Effect.fn("Worker.runDue")(function* (worker: string, limit = 10) {
+  const store = yield* SessionStore
+  const policy = yield* Policy
+  const items = yield* store.claimWork({ worker, now: yield* now, leaseFor: policy.workLease, limit })
+  let done = 0
+  let deferred = 0
+  let parked = 0
+  for (const item of items) {
+    const result = yield* performWork(item).pipe(Effect.sandbox, Effect.either)
+    if (result._tag === "Right") {
+      yield* store.finishWork(item)
+      done++
+      continue
+    }
+    const reason = result.left._tag === "Fail" ? result.left.error.reason : `defect: ${Cause.pretty(result.left)}`
+    const at = yield* now
+    if (item.attempts >= policy.workAttempts) {
+      yield* store.parkWork(item, reason)
+      const session = yield* store.session(item.sessionId)
+      yield* store.enqueue([
+        sendMail(
+          new StaffAlert({
+            topic: "work_parked",
+            sessionId: item.sessionId,
+            podId: Option.match(session, { onNone: () => "(unknown)", onSome: (s) => s.podId }),
+            detail: `${item.kind} failed ${item.attempts} times: ${reason}`
+          }),
+          at
+        )
+      ])
+      parked++
+    } else {
+      yield* store.deferWork(
+        item,
+        new Date(at.getTime() + Duration.toMillis(nextWorkAttemptDelay(item.attempts))),
+        reason
+      )
+      deferred++
+    }
+    yield* Effect.logWarning("background work not done").pipe(
+      Effect.annotateLogs({ kind: item.kind, sessionId: item.sessionId, attempt: item.attempts, reason })
+    )
+  }
+  return { claimed: items.length, done, deferred, parked }
+})

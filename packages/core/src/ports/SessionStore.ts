@@ -1,0 +1,72 @@
+/**
+ * Where pods, sessions and background work live. Every method is one atomic step, so a
+ * crash between two steps never leaves a half-written session:
+ * - `openSession` claims a free pod, creates the session and its first work together;
+ * - `commit` applies a lifecycle transition only to the version it was computed from,
+ *   releasing the pod and enqueuing work in the same step;
+ * - `claimWork` hands due work to one worker under a lease.
+ * Store faults (database down) are defects: no caller can handle them.
+ */
+import { Context, type Duration, type Effect, type Option } from "effect"
+import type { PodInUse, PodNotFound, StaleSession } from "../Errors.js"
+import type { PodId, SessionId, SetupIntentId } from "../Ids.js"
+import type { Pod, PodStatus } from "../Pod.js"
+import type { Session } from "../Session.js"
+import type { WorkItem, WorkOrder } from "../Work.js"
+
+/** A lifecycle transition to persist: `after` replaces `before` only if `before` is current. */
+export interface SessionChange {
+  readonly before: Session
+  readonly after: Session
+  /** Free the session's pod in the same step (the session stops being live). */
+  readonly releasePod: boolean
+  /** Work to enqueue in the same step; a key seen before is left as it is. */
+  readonly work: ReadonlyArray<WorkOrder>
+}
+
+export interface ClaimWork {
+  readonly worker: string
+  readonly now: Date
+  readonly leaseFor: Duration.Duration
+  readonly limit: number
+}
+
+export interface SessionStoreShape {
+  readonly pod: (id: PodId) => Effect.Effect<Option.Option<Pod>>
+  readonly pods: Effect.Effect<ReadonlyArray<PodStatus>>
+  readonly podStatus: (id: PodId) => Effect.Effect<Option.Option<PodStatus>>
+  readonly session: (id: SessionId) => Effect.Effect<Option.Option<Session>>
+  /** A session with its pod, in one read (the hot path of the customer's app). */
+  readonly sessionWithPod: (
+    id: SessionId
+  ) => Effect.Effect<Option.Option<{ readonly session: Session; readonly pod: Pod }>>
+  readonly sessionForSetupIntent: (id: SetupIntentId) => Effect.Effect<Option.Option<Session>>
+  /** Sessions on a pod that still hold it (provisioning, active or ending). */
+  readonly liveSessionsOnPod: (id: PodId) => Effect.Effect<ReadonlyArray<Session>>
+  /** Live sessions whose door-code window closed before `before`. */
+  readonly liveSessionsPastWindow: (before: Date) => Effect.Effect<ReadonlyArray<Session>>
+  /**
+   * Atomically: if a session exists for the set-up intent, returns it unchanged; otherwise
+   * marks the pod in use (failing if it is missing or held) and inserts the session and `work`.
+   */
+  readonly openSession: (
+    session: Session,
+    work: ReadonlyArray<WorkOrder>
+  ) => Effect.Effect<Session, PodInUse | PodNotFound>
+  /** Applies a transition if the stored version is `before.version`; `StaleSession` otherwise. */
+  readonly commit: (change: SessionChange) => Effect.Effect<Session, StaleSession>
+  /** Enqueues work on its own (e.g. a staff retry); returns the keys that were new. */
+  readonly enqueue: (work: ReadonlyArray<WorkOrder>) => Effect.Effect<ReadonlyArray<string>>
+  /** Claims up to `limit` due items not leased by anyone else, counting an attempt on each. */
+  readonly claimWork: (request: ClaimWork) => Effect.Effect<ReadonlyArray<WorkItem>>
+  /** Marks work done (kept as history); a no-op if the lease was lost to another worker. */
+  readonly finishWork: (item: WorkItem) => Effect.Effect<void>
+  /** Stops retrying work that keeps failing; it stays visible to staff with its error. */
+  readonly parkWork: (item: WorkItem, error: string) => Effect.Effect<void>
+  /** Releases the lease and schedules the item again at `runAt`, noting the error. */
+  readonly deferWork: (item: WorkItem, runAt: Date, error: string) => Effect.Effect<void>
+  /** Gives back every lease a worker holds, so others can take the work at once (shutdown). */
+  readonly releaseLeases: (worker: string) => Effect.Effect<void>
+}
+
+export class SessionStore extends Context.Tag("@qwip/core/SessionStore")<SessionStore, SessionStoreShape>() {}

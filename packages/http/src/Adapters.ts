@@ -1,0 +1,25 @@
+/**
+ * What this package uses from `@qwip/adapters`, imported in one place.
+ */
+export {
+  AccessTokens,
+  type AccessTokensShape,
+  bearerToken,
+  InvalidToken,
+  InvalidWebhookSignature,
+  layerCryptoRandom,
+  PlatformInfo,
+  type PlatformInfoShape,
+  type ProvisioningClaims,
+  Readiness,
+  type ReadinessShape,
+  Sandbox,
+  SandboxCardDeclined,
+  type SandboxConsoleShape,
+  type SessionClaims,
+  StripeWebhooks,
+  type StripeWebhooksShape,
+  TEST_CARDS,
+  WebhookEvents,
+  type WebhookEventsShape
+} from "@qwip/adapters"

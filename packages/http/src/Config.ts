@@ -1,0 +1,124 @@
+/**
+ * The HTTP service's own settings (the adapters read theirs). Every one has a default that
+ * suits a local run, so `npm start` needs no environment at all.
+ */
+import { Config, Context, Duration, Layer } from "effect"
+
+/** Requests allowed per client IP in a window. */
+export interface RateLimit {
+  readonly limit: number
+  readonly window: Duration.Duration
+}
+
+export interface HttpConfigShape {
+  readonly port: number
+  readonly host: string
+  /** Origins allowed by CORS; `["*"]` allows any (local use). */
+  readonly corsOrigins: ReadonlyArray<string>
+  /** Take the client IP from `X-Forwarded-For` (behind a proxy you trust). */
+  readonly trustProxy: boolean
+  /** Where this service is reached from outside; local checkout-photo URLs start with it. */
+  readonly publicUrl: string
+  /** Largest JSON body accepted. */
+  readonly maxJsonBytes: number
+  /** Largest Stripe webhook body accepted. */
+  readonly maxWebhookBytes: number
+  readonly rateLimits: {
+    /** `POST /api/setup-intent`: each call creates a Stripe Customer. */
+    readonly setupIntent: RateLimit
+    /** Reads by `session_id` query (no token). */
+    readonly sessionLookup: RateLimit
+    /** Every other public endpoint. */
+    readonly general: RateLimit
+  }
+  readonly worker: {
+    readonly enabled: boolean
+    /** Pause between polls when there was nothing to do. */
+    readonly interval: Duration.Duration
+    /** Items claimed per poll. */
+    readonly batchSize: number
+    readonly overdueInterval: Duration.Duration
+  }
+  /** How long shutdown waits for in-flight background work before interrupting it. */
+  readonly shutdownGrace: Duration.Duration
+}
+
+export const defaultHttpConfig: HttpConfigShape = {
+  port: 8000,
+  host: "0.0.0.0",
+  corsOrigins: ["*"],
+  trustProxy: false,
+  publicUrl: "http://localhost:8000",
+  maxJsonBytes: 64 * 1024,
+  maxWebhookBytes: 1024 * 1024,
+  rateLimits: {
+    setupIntent: { limit: 10, window: Duration.minutes(10) },
+    sessionLookup: { limit: 30, window: Duration.minutes(1) },
+    general: { limit: 300, window: Duration.minutes(1) }
+  },
+  worker: {
+    enabled: true,
+    interval: Duration.seconds(1),
+    batchSize: 10,
+    overdueInterval: Duration.minutes(5)
+  },
+  shutdownGrace: Duration.seconds(10)
+}
+
+const list = (name: string, fallback: ReadonlyArray<string>) =>
+  Config.string(name).pipe(
+    Config.map((raw) =>
+      raw
+        .split(",")
+        .map((s) => s.trim())
+        .filter((s) => s.length > 0)
+    ),
+    Config.withDefault(fallback)
+  )
+
+const perWindow = (name: string, fallback: RateLimit) =>
+  Config.integer(name).pipe(
+    Config.validate({ message: "must be a positive whole number", validation: (n) => n > 0 }),
+    Config.map((limit): RateLimit => ({ limit, window: fallback.window })),
+    Config.withDefault(fallback)
+  )
+
+/**
+ * `PORT`, `HOST`, `CORS_ORIGINS` (comma-separated), `TRUST_PROXY`, `PUBLIC_URL`,
+ * `RATE_LIMIT_SETUP_INTENT` (per 10 min), `RATE_LIMIT_SESSION_LOOKUP` and `RATE_LIMIT_GENERAL`
+ * (per minute), `WORKER_ENABLED`, `WORKER_INTERVAL`, `SHUTDOWN_GRACE`.
+ */
+export const httpConfigFromEnv: Config.Config<HttpConfigShape> = Config.all({
+  port: Config.port("PORT").pipe(Config.withDefault(defaultHttpConfig.port)),
+  host: Config.string("HOST").pipe(Config.withDefault(defaultHttpConfig.host)),
+  corsOrigins: list("CORS_ORIGINS", defaultHttpConfig.corsOrigins),
+  trustProxy: Config.boolean("TRUST_PROXY").pipe(Config.withDefault(false)),
+  publicUrl: Config.string("PUBLIC_URL").pipe(Config.option),
+  setupIntent: perWindow("RATE_LIMIT_SETUP_INTENT", defaultHttpConfig.rateLimits.setupIntent),
+  sessionLookup: perWindow("RATE_LIMIT_SESSION_LOOKUP", defaultHttpConfig.rateLimits.sessionLookup),
+  general: perWindow("RATE_LIMIT_GENERAL", defaultHttpConfig.rateLimits.general),
+  workerEnabled: Config.boolean("WORKER_ENABLED").pipe(Config.withDefault(true)),
+  workerInterval: Config.duration("WORKER_INTERVAL").pipe(Config.withDefault(defaultHttpConfig.worker.interval)),
+  shutdownGrace: Config.duration("SHUTDOWN_GRACE").pipe(Config.withDefault(defaultHttpConfig.shutdownGrace))
+}).pipe(
+  Config.map(
+    (c): HttpConfigShape => ({
+      ...defaultHttpConfig,
+      port: c.port,
+      host: c.host,
+      corsOrigins: c.corsOrigins,
+      trustProxy: c.trustProxy,
+      publicUrl: c.publicUrl._tag === "Some" ? c.publicUrl.value.replace(/\/+$/, "") : `http://localhost:${c.port}`,
+      rateLimits: { setupIntent: c.setupIntent, sessionLookup: c.sessionLookup, general: c.general },
+      worker: { ...defaultHttpConfig.worker, enabled: c.workerEnabled, interval: c.workerInterval },
+      shutdownGrace: c.shutdownGrace
+    })
+  )
+)
+
+export class HttpConfig extends Context.Tag("@qwip/http/HttpConfig")<HttpConfig, HttpConfigShape>() {
+  static readonly fromEnv = Layer.effect(HttpConfig, httpConfigFromEnv)
+  /** The defaults with some values replaced (tests). */
+  static readonly layer = (overrides: Partial<HttpConfigShape> = {}) =>
+    Layer.succeed(HttpConfig, { ...defaultHttpConfig, ...overrides })
+}

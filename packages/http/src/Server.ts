@@ -1,0 +1,113 @@
+/**
+ * The service, composed once: the API's handlers with their middleware, OpenAPI and docs,
+ * served by Node's HTTP server, with the background worker beside it. The platform's services
+ * (store, payments, locks, codes, mail, policy, tokens, ...) come from outside: `@qwip/adapters`'
+ * `layerFromEnv` in production, in-memory doubles in tests.
+ */
+import { createServer } from "node:http"
+import * as path from "node:path"
+import { HttpApiBuilder, HttpApiScalar, HttpServer } from "@effect/platform"
+import { NodeHttpServer } from "@effect/platform-node"
+import { Photos } from "@qwip/adapters"
+import type { LockAccess, Mailer, Payments, Policy, SessionStore, StaticCodes } from "@qwip/core"
+import { Effect, Layer, Option } from "effect"
+import type { AccessTokens, PlatformInfo, Readiness, Sandbox, StripeWebhooks, WebhookEvents } from "./Adapters.js"
+import { layerCryptoRandom, PlatformInfo as PlatformInfoTag } from "./Adapters.js"
+import { QwipApi } from "./Api.js"
+import { AuthLive } from "./Auth.js"
+import { BackgroundWorkLive } from "./BackgroundWork.js"
+import { HttpConfig } from "./Config.js"
+import { BookingLive } from "./handlers/Booking.js"
+import { DeprecatedLive, OperationsLive, PhotosLive } from "./handlers/Operations.js"
+import { PodsLive } from "./handlers/Pods.js"
+import { SandboxLive } from "./handlers/Sandbox.js"
+import { SessionsLive } from "./handlers/Sessions.js"
+import { WebhooksLive } from "./handlers/Webhooks.js"
+import { LoggingFromEnv } from "./Logging.js"
+import { makeServiceMiddleware } from "./Middleware.js"
+import { LocalPhotoFiles, layerLocalCheckoutPhotos } from "./photos/LocalCheckoutPhotos.js"
+
+/** What the service needs from the platform composition. */
+export type PlatformServices =
+  | SessionStore
+  | Payments
+  | LockAccess
+  | StaticCodes
+  | Mailer
+  | Policy
+  | AccessTokens
+  | PlatformInfo
+  | Sandbox
+  | Readiness
+  | WebhookEvents
+  | StripeWebhooks
+
+/**
+ * Checkout photos: with the Supabase store, in Supabase Storage's private bucket
+ * `checkout-photos` (`SUPABASE_URL` + `SUPABASE_KEY`; links are Storage's signed URLs, so this
+ * service serves none); otherwise under `<QWIP_DATA_DIR>/checkout-photos`, with signed links
+ * served by this service.
+ */
+export const CheckoutPhotosFromPlatform = Layer.unwrapEffect(
+  Effect.gen(function* () {
+    const info = yield* PlatformInfoTag
+    if (info.store === "supabase") {
+      return Layer.merge(Photos.layerFromConfig, Layer.succeed(LocalPhotoFiles, Option.none()))
+    }
+    const config = yield* HttpConfig
+    return layerLocalCheckoutPhotos({
+      directory: path.join(info.dataDir, "checkout-photos"),
+      publicUrl: config.publicUrl
+    })
+  })
+)
+
+const Handlers = Layer.mergeAll(
+  PodsLive,
+  BookingLive,
+  SessionsLive,
+  PhotosLive,
+  WebhooksLive,
+  SandboxLive,
+  DeprecatedLive,
+  OperationsLive
+)
+
+/** The API with its handlers; needs the platform's services and `HttpConfig`. */
+export const ApiLive = HttpApiBuilder.api(QwipApi).pipe(
+  Layer.provide(Handlers),
+  Layer.provide(AuthLive),
+  Layer.provide(CheckoutPhotosFromPlatform)
+)
+
+/** The HTTP app on whatever `HttpServer` is provided: routes, middleware, `/openapi.json`, `/docs`. */
+export const HttpAppLive = HttpApiBuilder.serve().pipe(
+  Layer.provide(HttpApiScalar.layer({ path: "/docs" })),
+  Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
+  Layer.provide(HttpApiBuilder.middleware(makeServiceMiddleware)),
+  Layer.provide(ApiLive)
+)
+
+/** Node's HTTP server on `HttpConfig`'s host and port. */
+export const NodeServerLive = Layer.unwrapEffect(
+  Effect.map(HttpConfig, (config) => NodeHttpServer.layer(createServer, { port: config.port, host: config.host }))
+)
+
+/**
+ * The whole service: HTTP on `HttpConfig`'s port and the background worker. Provide the
+ * platform's services and `HttpConfig`; `serve` does that from the environment.
+ */
+export const layer = Layer.mergeAll(
+  HttpAppLive.pipe(HttpServer.withLogAddress, Layer.provide(NodeServerLive)),
+  BackgroundWorkLive
+)
+
+/**
+ * Runs the service until interrupted (SIGTERM/SIGINT under `NodeRuntime.runMain`): the CLI's
+ * `serve` command and `main.ts` use it with the platform layer they built. Logging follows
+ * `LOG_LEVEL`; randomness is the operating system's (session ids must not be guessable).
+ */
+export const serve = <E, R>(platform: Layer.Layer<PlatformServices, E, R>) =>
+  Layer.launch(layer.pipe(Layer.provide(HttpConfig.fromEnv), Layer.provide(platform))).pipe(
+    Effect.provide(Layer.merge(LoggingFromEnv, layerCryptoRandom))
+  )

@@ -1,0 +1,22 @@
+/**
+ * @qwip/http: Qwip's HTTP service, a drop-in for today's API (same paths, JSON shapes and
+ * status codes) with durable background work, Stripe webhooks and generated OpenAPI docs.
+ */
+export * from "./Api.js"
+export { AuthLive, sessionFromTokenOrQuery } from "./Auth.js"
+export { BackgroundWorkLive, makeWorkerId } from "./BackgroundWork.js"
+export * from "./Config.js"
+export { LoggingFromEnv, layerLogging, logLevelFromEnv } from "./Logging.js"
+export { makeServiceMiddleware, problemResponse } from "./Middleware.js"
+export { ApiProblem, Problem, ProblemBody, problem, problemOf } from "./Problem.js"
+export * from "./photos/LocalCheckoutPhotos.js"
+export { type RunningService, type StartOptions, start } from "./Running.js"
+export {
+  ApiLive,
+  CheckoutPhotosFromPlatform,
+  HttpAppLive,
+  layer,
+  NodeServerLive,
+  type PlatformServices,
+  serve
+} from "./Server.js"

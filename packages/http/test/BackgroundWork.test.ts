@@ -1,0 +1,34 @@
+/**
+ * The worker inside the service: overdue sessions are reported to staff once, from the store.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Duration } from "effect"
+import { defaultHttpConfig } from "../src/index.js"
+import { book, eventually } from "./support/Client.js"
+import { boot } from "./support/Harness.js"
+
+describe("background work", () => {
+  it("reports a session past its window and grace to staff once", async () => {
+    const { api, platform } = await boot({
+      platformOptions: { policy: { accessWindow: Duration.minutes(1), overdueGrace: Duration.minutes(1) } },
+      config: {
+        worker: { ...defaultHttpConfig.worker, interval: Duration.millis(20), overdueInterval: Duration.millis(50) }
+      }
+    })
+    const { sessionToken } = await book(api, "pod-1")
+    await eventually(
+      () => api.get("/api/provisioning-status", { token: sessionToken }),
+      (a) => a.body.status === "ready"
+    )
+    platform.clock.advance("3 minutes")
+    const overdue = () =>
+      platform.mailer.sent().filter((m) => m._tag === "StaffAlert" && "topic" in m && m.topic === "overdue")
+    await eventually(
+      async () => overdue().length,
+      (n) => n > 0
+    )
+    await new Promise((r) => setTimeout(r, 200)) // several more overdue rounds
+    expect(overdue()).toHaveLength(1)
+    expect(platform.logs.filter((l) => l.includes('"session overdue"'))).toHaveLength(1)
+  })
+})

@@ -1,0 +1,117 @@
+/**
+ * Background work lives in the store: a server stopped mid-provisioning leaves its work (and gives
+ * its leases back), and the next server on the same data finishes it. A pod never stays held.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { defaultHttpConfig } from "../src/index.js"
+import { book, eventually } from "./support/Client.js"
+import { boot } from "./support/Harness.js"
+import { makeTestPlatform } from "./support/TestPlatform.js"
+
+const noWorker = { worker: { ...defaultHttpConfig.worker, enabled: false } }
+
+describe("restarts", () => {
+  it("work queued before a stop is done by the next server", async () => {
+    const platform = makeTestPlatform()
+    const first = await boot({ platform, config: noWorker })
+    const { sessionToken } = await book(first.api, "pod-1")
+    expect((await first.api.get("/api/provisioning-status", { token: sessionToken })).body.status).toBe("pending")
+    await first.stop()
+
+    const second = await boot({ platform })
+    const ready = await eventually(
+      () => second.api.get("/api/provisioning-status", { token: sessionToken }),
+      (a) => a.body.status !== "pending"
+    )
+    expect(ready.body).toEqual({ status: "ready", access_code: 4726, access_code_text: "04726" })
+  })
+
+  it("a stop in the middle of provisioning releases the lease; the next server finishes it at once", async () => {
+    const platform = makeTestPlatform()
+    platform.lock.setActivation("never")
+    const first = await boot({ platform })
+    const { sessionToken } = await book(first.api, "pod-lock")
+    // The worker has claimed the provisioning and waits for the lock to confirm the code.
+    await eventually(
+      async () => platform.store.work().find((w) => w.item.kind === "provision-access"),
+      (w) => w !== undefined && w.item.attempts >= 1 && w.status === "pending"
+    )
+    await first.stop()
+    const work = platform.store.work().find((w) => w.item.kind === "provision-access")
+    expect(work?.status).toBe("pending")
+    expect(work?.item.leasedBy).toBe("")
+
+    platform.lock.setActivation(1)
+    const second = await boot({ platform })
+    const ready = await eventually(
+      () => second.api.get("/api/provisioning-status", { token: sessionToken }),
+      (a) => a.body.status !== "pending",
+      { timeoutMs: 15_000 }
+    )
+    expect(ready.body.status).toBe("ready")
+    expect(ready.body.access_code_text).toMatch(/^\d{4}$/)
+    // One code on the lock: the retried provisioning found the first one instead of adding another.
+    expect(platform.lock.codesOn("device-1")).toHaveLength(1)
+  })
+
+  it("provisioning that cannot succeed fails per policy and frees the pod", async () => {
+    const platform = makeTestPlatform()
+    platform.lock.rejectDevice("device-1")
+    const { api } = await boot({ platform })
+    const { sessionToken } = await book(api, "pod-lock")
+    const failed = await eventually(
+      () => api.get("/api/provisioning-status", { token: sessionToken }),
+      (a) => a.body.status !== "pending",
+      { timeoutMs: 15_000 }
+    )
+    expect(failed.body).toEqual({ status: "failed", access_code: null, access_code_text: null })
+    expect((await api.get("/api/pod?pod_id=pod-lock")).body.in_use).toBe(false)
+    expect((await api.get("/api/is-session-complete", { token: sessionToken })).body.is_complete).toBe(true)
+    const ended = await api.post("/api/end-session", { token: sessionToken })
+    expect(ended.status).toBe(409)
+    expect(ended.body.error).toBe("session_already_ended")
+  })
+})
+
+describe("graceful shutdown", () => {
+  it("finishes a request in flight, then stops taking new ones", async () => {
+    const { api, running, stop } = await boot()
+    const { sessionToken } = await book(api, "pod-1")
+    await eventually(
+      () => api.get("/api/provisioning-status", { token: sessionToken }),
+      (a) => a.body.status === "ready"
+    )
+    const jpeg = new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3, 4])
+    const boundary = "----qwip-test"
+    const head = new TextEncoder().encode(
+      `--${boundary}\r\nContent-Disposition: form-data; name="photo"; filename="p.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`
+    )
+    const tail = new TextEncoder().encode(`\r\n--${boundary}--\r\n`)
+    let finish: () => void = () => {}
+    const body = new ReadableStream<Uint8Array>({
+      async start(controller) {
+        controller.enqueue(head)
+        controller.enqueue(jpeg)
+        await new Promise<void>((resolve) => {
+          finish = resolve
+        })
+        controller.enqueue(tail)
+        controller.close()
+      }
+    })
+    const inFlight = fetch(`${running.url}/api/session/upload-checkout-photo`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${sessionToken}`, "content-type": `multipart/form-data; boundary=${boundary}` },
+      body,
+      duplex: "half"
+    } as RequestInit)
+    await new Promise((r) => setTimeout(r, 200))
+    const stopping = stop()
+    await new Promise((r) => setTimeout(r, 100))
+    finish()
+    const response = await inFlight
+    expect(response.status).toBe(200)
+    await stopping
+    await expect(fetch(`${running.url}/healthz`)).rejects.toThrow()
+  })
+})

@@ -1,0 +1,550 @@
+/**
+ * The session store contract, run against every store ([pglite] always; [postgres] and
+ * [supabase] when QWIP_TEST_DATABASE_URL is set). The in-memory store in @qwip/core/testing
+ * is the reference: these are its semantics, plus what only SQL has (today's columns kept
+ * written, the one charge row, `invalid_payment_attempts`).
+ */
+import { expect } from "@effect/vitest"
+import {
+  AccessCode,
+  Ending,
+  NeedsAuthentication,
+  NotBilled,
+  Paid,
+  PaymentFailed,
+  PaymentUnknown,
+  type PodId,
+  PodStatus,
+  pence,
+  Session,
+  SessionStore,
+  type SetupIntentId,
+  Staff,
+  Waived
+} from "@qwip/core"
+import { Cause, Duration, Effect, Exit, Option, Schema } from "effect"
+import { StoreRecords } from "../../packages/adapters/src/store/index.js"
+import {
+  activate,
+  beginEnd,
+  close,
+  encoded,
+  failProvisioning,
+  mailFor,
+  makePod,
+  makeSession,
+  minutes,
+  newPodId,
+  next,
+  quoteFor,
+  T0,
+  workFor
+} from "../support/Fixtures.js"
+import { forEachStore, TestSql } from "../support/Stores.js"
+
+/** A pod in the store, free. */
+const freshPod = (options: Parameters<typeof makePod>[0] = {}) =>
+  Effect.flatMap(StoreRecords, (records) => records.upsertPod(makePod(options))).pipe(Effect.map((s) => s.pod))
+
+const sessionRow = (id: string) =>
+  Effect.flatMap(TestSql, (sql) =>
+    sql.query<Record<string, unknown>>(
+      "select s.*, (select to_jsonb(array_agg(sp.status)) from session_provisionings sp where sp.session_id = s.id) as provisioning from pod_sessions s where s.id = $1",
+      [id]
+    )
+  ).pipe(Effect.map((rows) => rows[0]))
+
+const podInUse = (id: PodId) =>
+  Effect.flatMap(SessionStore, (store) => store.podStatus(id)).pipe(Effect.map((s) => Option.getOrThrow(s).inUse))
+
+/** Claims everything due for `sessionId`'s work at `now` as `worker`. */
+const claimAll = (worker: string, now: Date, leaseFor = Duration.seconds(30)) =>
+  Effect.flatMap(SessionStore, (store) => store.claimWork({ worker, now, leaseFor, limit: 1000 }))
+
+forEachStore("session store contract", (it) => {
+  it.effect("pods: upserted settings are read back; a missing pod is none", () =>
+    Effect.gen(function* () {
+      const store = yield* SessionStore
+      const records = yield* StoreRecords
+      const sql = yield* TestSql
+      const pod = makePod({ rate: 1250, mode: "lock-provider", deviceId: "dev-1" })
+      const status = yield* records.upsertPod(pod)
+      expect(encoded(PodStatus, status)).toEqual(encoded(PodStatus, new PodStatus({ pod, inUse: false })))
+      expect(yield* store.pod(pod.id)).toEqual(Option.some(pod))
+      expect((yield* store.pods).map((p) => p.pod.id)).toContain(pod.id)
+      expect(yield* store.pod(newPodId("missing"))).toEqual(Option.none())
+      expect(yield* store.podStatus(newPodId("missing"))).toEqual(Option.none())
+      // today's float price is kept written for old readers
+      const [row] = yield* sql.query<{ price: number }>("select price from pods where id = $1", [pod.id])
+      expect(row?.price).toBe(0.125)
+    })
+  )
+
+  it.effect("openSession claims the pod and stores the session, its provisioning row and its work", () =>
+    Effect.gen(function* () {
+      const store = yield* SessionStore
+      const pod = yield* freshPod()
+      const session = makeSession(pod.id)
+      const opened = yield* store.openSession(session, [workFor(session.id, "provision-access", T0)])
+      expect(encoded(Session, opened)).toEqual(encoded(Session, session))
+      expect(yield* podInUse(pod.id)).toBe(true)
+      expect(Option.map(yield* store.session(session.id), (s) => encoded(Session, s))).toEqual(
+        Option.some(encoded(Session, session))
+      )
+      const withPod = Option.getOrThrow(yield* store.sessionWithPod(session.id))
+      expect(encoded(Session, withPod.session)).toEqual(encoded(Session, session))
+      expect(withPod.pod).toEqual(pod)
+      expect(Option.map(yield* store.sessionForSetupIntent(session.setupIntentId), (s) => s.id)).toEqual(
+        Option.some(session.id)
+      )
+      expect((yield* store.liveSessionsOnPod(pod.id)).map((s) => s.id)).toEqual([session.id])
+      const claimed = (yield* claimAll("w-open", T0)).filter((w) => w.sessionId === session.id)
+      expect(claimed.map((w) => w.kind)).toEqual(["provision-access"])
+
+      const row = yield* sessionRow(session.id)
+      expect(row).toMatchObject({
+        pod_id: pod.id,
+        user_email: "ada@example.com",
+        stripe_customer_id: "cus_test",
+        stripe_payment_method: "pm_test",
+        stripe_setup_intent_id: session.setupIntentId,
+        end_time: null,
+        state: "Provisioning",
+        version: 0,
+        provisioning: ["pending"]
+      })
+      expect(new Date(row?.start_time as string | Date).toISOString()).toBe(T0.toISOString())
+    })
+  )
+
+  it.effect("openSession returns the stored session for a SetupIntent seen before, unchanged", () =>
+    Effect.gen(function* () {
+      const store = yield* SessionStore
+      const pod = yield* freshPod()
+      const other = yield* freshPod()
+      const first = makeSession(pod.id)
+      yield* store.openSession(first, [])
+      const retry = makeSession(other.id, { setupIntentId: first.setupIntentId, startedAt: minutes(T0, 5) })
+      const again = yield* store.openSession(retry, [workFor(retry.id, "provision-access", T0)])
+      expect(encoded(Session, again)).toEqual(encoded(Session, first))
+      expect(yield* podInUse(other.id)).toBe(false)
+      expect(yield* store.session(retry.id)).toEqual(Option.none())
+    })
+  )
+
+  it.effect("openSession refuses a held pod and a missing one", () =>
+    Effect.gen(function* () {
+      const store = yield* SessionStore
+      const pod = yield* freshPod()
+      yield* store.openSession(makeSession(pod.id), [])
+      const held = yield* Effect.flip(store.openSession(makeSession(pod.id), []))
+      expect(held).toMatchObject({ _tag: "PodInUse", podId: pod.id })
+      const missing = newPodId("missing")
+      const notFound = yield* Effect.flip(store.openSession(makeSession(missing), []))
+      expect(notFound).toMatchObject({ _tag: "PodNotFound", podId: missing })
+    })
+  )
+
+  it.effect("commit applies a transition only to the version it was computed from", () =>
+    Effect.gen(function* () {
+      const store = yield* SessionStore
+      const pod = yield* freshPod()
+      const session = yield* store.openSession(makeSession(pod.id), [])
+      const active = activate(session, minutes(T0, 1))
+      const stored = yield* store.commit({ before: session, after: active, releasePod: false, work: [] })
+      expect(encoded(Session, stored)).toEqual(encoded(Session, active))
+      const stale = yield* Effect.flip(
+        store.commit({ before: session, after: failProvisioning(session, T0), releasePod: true, work: [] })
+      )
+      expect(stale).toMatchObject({ _tag: "StaleSession", sessionId: session.id, expectedVersion: 0 })
+      expect(Option.map(yield* store.session(session.id), (s) => encoded(Session, s))).toEqual(
+        Option.some(encoded(Session, active))
+      )
+      expect(yield* podInUse(pod.id)).toBe(true)
+      expect((yield* sessionRow(session.id))?.provisioning).toEqual(["ready"])
+      expect((yield* sessionRow(session.id))?.access_code_id).toBe(Option.getOrThrow(active.access).ref)
+    })
+  )
+
+  it.effect("ending: the end is written for old readers, the close frees the pod and records one charge", () =>
+    Effect.gen(function* () {
+      const store = yield* SessionStore
+      const records = yield* StoreRecords
+      const pod = yield* freshPod()
+      const session = yield* store.openSession(makeSession(pod.id), [])
+      const active = yield* store.commit({
+        before: session,
+        after: activate(session, minutes(T0, 1)),
+        releasePod: false,
+        work: []
+      })
+      const endedAt = minutes(T0, 20)
+      const ending = yield* store.commit({
+        before: active,
+        after: beginEnd(active, endedAt),
+        releasePod: false,
+        work: [workFor(session.id, "close-session", minutes(endedAt, 2))]
+      })
+      expect(new Date((yield* sessionRow(session.id))?.end_time as string).toISOString()).toBe(endedAt.toISOString())
+      expect(yield* podInUse(pod.id)).toBe(true)
+      expect(yield* records.chargeFor(session.id)).toEqual(Option.none())
+
+      const paid = new Paid({ paymentIntentId: "pi_1", amountPence: pence(1000) })
+      const closed = yield* store.commit({
+        before: ending,
+        after: close(ending, paid, minutes(T0, 21)),
+        releasePod: true,
+        work: [workFor(session.id, "revoke-access", minutes(T0, 21))]
+      })
+      expect(closed.state._tag).toBe("Ended")
+      expect(yield* podInUse(pod.id)).toBe(false)
+      expect(yield* store.liveSessionsOnPod(pod.id)).toEqual([])
+      const charge = Option.getOrThrow(yield* records.chargeFor(session.id))
+      expect(charge).toMatchObject({
+        sessionId: session.id,
+        amountPence: 1000,
+        paymentIntentId: "pi_1",
+        idempotencyKey: `qwip-session-charge-${session.id}`,
+        status: "succeeded",
+        currency: "gbp"
+      })
+      expect((yield* records.listCharges(1000)).map((c) => c.sessionId)).toContain(session.id)
+      expect(yield* records.paymentAttemptsFor(session.id)).toEqual([])
+      expect((yield* records.workFor(session.id)).map((w) => w.kind).sort()).toEqual(["close-session", "revoke-access"])
+    })
+  )
+
+  it.effect("a failed charge adds one invalid_payment_attempts row; settling updates the one charge row", () =>
+    Effect.gen(function* () {
+      const store = yield* SessionStore
+      const records = yield* StoreRecords
+      const pod = yield* freshPod()
+      const session = yield* store.openSession(makeSession(pod.id), [])
+      const ending = yield* store.commit({
+        before: session,
+        after: beginEnd(session, minutes(T0, 20), 1234),
+        releasePod: false,
+        work: []
+      })
+      const failed = new PaymentFailed({
+        paymentIntentId: Option.some("pi_declined"),
+        declineCode: "card_declined",
+        message: "Your card was declined."
+      })
+      const closed = yield* store.commit({
+        before: ending,
+        after: close(ending, failed, minutes(T0, 21)),
+        releasePod: true,
+        work: []
+      })
+      const refailed = new PaymentFailed({
+        paymentIntentId: Option.some("pi_declined"),
+        declineCode: "x",
+        message: "y"
+      })
+      const settledAgain = yield* store.commit({
+        before: closed,
+        after: close(closed, refailed, minutes(T0, 22)),
+        releasePod: false,
+        work: []
+      })
+      const attempts = yield* records.paymentAttemptsFor(session.id)
+      expect(attempts).toHaveLength(1)
+      expect(attempts[0]).toMatchObject({
+        sessionCost: 1234,
+        paymentIntentId: "pi_declined",
+        declineCode: "card_declined"
+      })
+      expect(Option.getOrThrow(yield* records.chargeFor(session.id))).toMatchObject({
+        status: "failed",
+        amountPence: 1234,
+        paymentIntentId: "pi_declined"
+      })
+      yield* store.commit({
+        before: settledAgain,
+        after: close(settledAgain, new Paid({ paymentIntentId: "pi_declined", amountPence: pence(1234) }), T0),
+        releasePod: false,
+        work: []
+      })
+      expect(Option.getOrThrow(yield* records.chargeFor(session.id)).status).toBe("succeeded")
+      expect(yield* records.paymentAttemptsFor(session.id)).toHaveLength(1)
+    })
+  )
+
+  it.effect("a failed provisioning frees the pod and marks today's provisioning row failed", () =>
+    Effect.gen(function* () {
+      const store = yield* SessionStore
+      const pod = yield* freshPod()
+      const session = yield* store.openSession(makeSession(pod.id), [])
+      yield* store.commit({
+        before: session,
+        after: failProvisioning(session, minutes(T0, 3)),
+        releasePod: true,
+        work: []
+      })
+      expect(yield* podInUse(pod.id)).toBe(false)
+      const row = yield* sessionRow(session.id)
+      expect(row?.provisioning).toEqual(["failed"])
+      expect(row?.end_time).not.toBeNull()
+      // the pod can be booked again
+      yield* store.openSession(makeSession(pod.id), [])
+    })
+  )
+
+  it.effect("every state and outcome round-trips exactly", () =>
+    Effect.gen(function* () {
+      const store = yield* SessionStore
+      const outcomes = [
+        new Paid({ paymentIntentId: "pi_ok", amountPence: pence(500) }),
+        new NotBilled(),
+        new Waived({ reason: "door jammed", by: "sam" }),
+        new PaymentFailed({ paymentIntentId: Option.none(), declineCode: "expired_card", message: "expired" }),
+        new NeedsAuthentication({ paymentIntentId: "pi_sca" }),
+        new PaymentUnknown({ detail: "timeout" })
+      ]
+      for (const outcome of outcomes) {
+        const pod = yield* freshPod()
+        const opened = yield* store.openSession(makeSession(pod.id), [])
+        const active = yield* store.commit({
+          before: opened,
+          after: activate(opened, minutes(T0, 1)),
+          releasePod: false,
+          work: []
+        })
+        const ending = next(
+          active,
+          {
+            state: new Ending({
+              endedAt: minutes(T0, 30),
+              quote: quoteFor(0),
+              waiver: Option.some({ reason: "staff", by: "sam" }),
+              by: Staff("sam")
+            })
+          },
+          minutes(T0, 30)
+        )
+        const e = yield* store.commit({ before: active, after: ending, releasePod: false, work: [] })
+        const ended = close(e, outcome, minutes(T0, 31))
+        const revoked = next(ended, { accessRevokedAt: Option.some(minutes(T0, 32)) }, minutes(T0, 32))
+        yield* store.commit({ before: e, after: ended, releasePod: true, work: [] })
+        yield* store.commit({ before: ended, after: revoked, releasePod: false, work: [] })
+        const read = Option.getOrThrow(yield* store.session(opened.id))
+        expect(encoded(Session, read)).toEqual(encoded(Session, revoked))
+      }
+    })
+  )
+
+  it.effect("enqueue returns only the keys that were new; finished work is kept as history", () =>
+    Effect.gen(function* () {
+      const store = yield* SessionStore
+      const records = yield* StoreRecords
+      const session = makeSession(newPodId())
+      const mail = mailFor(session.id, T0)
+      const first = yield* store.enqueue([mail, workFor(session.id, "settle-charge", T0)])
+      expect([...first].sort()).toEqual([mail.key, `settle-charge:${session.id}`].sort())
+      expect(yield* store.enqueue([mail])).toEqual([])
+      expect(yield* store.enqueue([])).toEqual([])
+      const claimed = (yield* claimAll("w-enq", T0)).filter((w) => w.sessionId === session.id)
+      expect(claimed).toHaveLength(2)
+      const mailItem = claimed.find((w) => w.kind === "send-mail")
+      expect(Option.isSome(mailItem?.message ?? Option.none())).toBe(true)
+      expect(Option.getOrThrow(mailItem?.message ?? Option.none())).toEqual(Option.getOrThrow(mail.message))
+      for (const item of claimed) yield* store.finishWork(item)
+      expect(yield* store.enqueue([mail])).toEqual([]) // keys are unique for ever
+      expect((yield* records.workFor(session.id)).map((w) => w.status)).toEqual(["done", "done"])
+      expect((yield* claimAll("w-enq", minutes(T0, 60))).filter((w) => w.sessionId === session.id)).toEqual([])
+    })
+  )
+
+  it.effect("claimWork takes due work only, up to the limit, in run order, counting attempts", () =>
+    Effect.gen(function* () {
+      const store = yield* SessionStore
+      const session = makeSession(newPodId())
+      const base = minutes(T0, 24 * 60 * 365) // a year on, so other tests' work is due too
+      yield* store.enqueue([
+        workFor(session.id, "send-mail", minutes(base, 2), `c:${session.id}`),
+        workFor(session.id, "send-mail", minutes(base, 1), `b:${session.id}`),
+        workFor(session.id, "send-mail", minutes(base, 0), `a:${session.id}`),
+        workFor(session.id, "send-mail", minutes(base, 10), `later:${session.id}`)
+      ])
+      const now = minutes(base, 5)
+      for (const w of yield* claimAll("w-drain", now, Duration.minutes(1))) yield* store.finishWork(w)
+      yield* store.enqueue([
+        workFor(session.id, "send-mail", minutes(base, 2), `f:${session.id}`),
+        workFor(session.id, "send-mail", minutes(base, 1), `e:${session.id}`),
+        workFor(session.id, "send-mail", minutes(base, 0), `d:${session.id}`)
+      ])
+      const two = yield* store.claimWork({ worker: "w1", now, leaseFor: Duration.seconds(30), limit: 2 })
+      expect(two.map((w) => w.key)).toEqual([`d:${session.id}`, `e:${session.id}`])
+      expect(two.every((w) => w.attempts === 1 && w.leasedBy === "w1")).toBe(true)
+      expect(two[0]?.leaseUntil.toISOString()).toBe(new Date(now.getTime() + 30_000).toISOString())
+      const rest = yield* store.claimWork({ worker: "w2", now, leaseFor: Duration.seconds(30), limit: 10 })
+      expect(rest.map((w) => w.key)).toEqual([`f:${session.id}`])
+    })
+  )
+
+  it.effect("a lease keeps work from others until it runs out; then it is claimed again", () =>
+    Effect.gen(function* () {
+      const store = yield* SessionStore
+      const session = makeSession(newPodId())
+      const base = minutes(T0, 2 * 24 * 60 * 365)
+      yield* store.enqueue([workFor(session.id, "revoke-access", base)])
+      const mine = <W extends { readonly sessionId: string }>(items: ReadonlyArray<W>) =>
+        items.filter((w) => w.sessionId === session.id)
+      const first = mine(yield* claimAll("w1", base, Duration.seconds(30)))
+      expect(first).toHaveLength(1)
+      expect(mine(yield* claimAll("w2", minutes(base, 0.25)))).toEqual([])
+      const again = mine(yield* claimAll("w2", minutes(base, 1), Duration.minutes(10)))
+      expect(again.map((w) => [w.leasedBy, w.attempts])).toEqual([["w2", 2]])
+      // the first worker lost the lease: its finish changes nothing
+      yield* Effect.forEach(first, (w) => store.finishWork(w))
+      expect(mine(yield* claimAll("w3", minutes(base, 2)))).toEqual([])
+      yield* Effect.forEach(again, (w) => store.finishWork(w))
+    })
+  )
+
+  it.effect("finish, park and defer act only for the worker holding the lease", () =>
+    Effect.gen(function* () {
+      const store = yield* SessionStore
+      const records = yield* StoreRecords
+      const session = makeSession(newPodId())
+      const base = minutes(T0, 3 * 24 * 60 * 365)
+      yield* store.enqueue([
+        workFor(session.id, "send-mail", base, `park:${session.id}`),
+        workFor(session.id, "send-mail", base, `defer:${session.id}`)
+      ])
+      const claimed = (yield* claimAll("w1", base)).filter((w) => w.sessionId === session.id)
+      const park = claimed.find((w) => w.key.startsWith("park"))
+      const defer = claimed.find((w) => w.key.startsWith("defer"))
+      if (park === undefined || defer === undefined) throw new Error("not claimed")
+      const impostor = { ...park, leasedBy: "w9" } as typeof park
+      yield* store.parkWork(impostor, "not mine")
+      yield* store.deferWork({ ...defer, leasedBy: "w9" } as typeof defer, minutes(base, 60), "not mine")
+      expect((yield* records.workFor(session.id)).map((w) => [w.status, w.lastError])).toEqual([
+        ["pending", null],
+        ["pending", null]
+      ])
+      yield* store.parkWork(park, "lock offline for good")
+      yield* store.deferWork(defer, minutes(base, 10), "lock busy")
+      const after = yield* records.workFor(session.id)
+      expect(after.find((w) => w.key === park.key)).toMatchObject({
+        status: "parked",
+        lastError: "lock offline for good"
+      })
+      expect(after.find((w) => w.key === defer.key)).toMatchObject({ status: "pending", lastError: "lock busy" })
+      expect((yield* claimAll("w2", minutes(base, 5))).filter((w) => w.sessionId === session.id)).toEqual([])
+      const retried = (yield* claimAll("w2", minutes(base, 10))).filter((w) => w.sessionId === session.id)
+      expect(retried.map((w) => [w.key, w.attempts, Option.getOrNull(w.lastError)])).toEqual([
+        [defer.key, 2, "lock busy"]
+      ])
+    })
+  )
+
+  it.effect("releaseLeases gives a worker's work back at once", () =>
+    Effect.gen(function* () {
+      const store = yield* SessionStore
+      const session = makeSession(newPodId())
+      const base = minutes(T0, 4 * 24 * 60 * 365)
+      yield* store.enqueue([workFor(session.id, "send-mail", base, `rel:${session.id}`)])
+      const mine = <W extends { readonly sessionId: string }>(items: ReadonlyArray<W>) =>
+        items.filter((w) => w.sessionId === session.id)
+      expect(mine(yield* claimAll("w-stop", base, Duration.minutes(10)))).toHaveLength(1)
+      expect(mine(yield* claimAll("w-other", base))).toHaveLength(0)
+      yield* store.releaseLeases("w-stop")
+      expect(mine(yield* claimAll("w-other", base)).map((w) => w.attempts)).toEqual([2])
+    })
+  )
+
+  it.effect("liveSessionsPastWindow lists live sessions whose door-code window closed", () =>
+    Effect.gen(function* () {
+      const store = yield* SessionStore
+      const start = minutes(T0, -10 * 24 * 60 * 365) // long ago: before every other test's sessions
+      const live = yield* store.openSession(makeSession((yield* freshPod()).id, { startedAt: start }), [])
+      const done = yield* store.openSession(makeSession((yield* freshPod()).id, { startedAt: start }), [])
+      yield* store.commit({ before: done, after: failProvisioning(done, start), releasePod: true, work: [] })
+      const ids = (yield* store.liveSessionsPastWindow(minutes(start, 181))).map((s) => s.id)
+      expect(ids).toContain(live.id)
+      expect(ids).not.toContain(done.id)
+      expect((yield* store.liveSessionsPastWindow(minutes(start, 179))).map((s) => s.id)).not.toContain(live.id)
+    })
+  )
+
+  it.effect("platform records: static codes, webhook events, audit log, outbox, sandbox payments", () =>
+    Effect.gen(function* () {
+      const records = yield* StoreRecords
+      const pod = yield* freshPod()
+      const codes = ["04726", "12345", "00007"].map((c) => Schema.decodeSync(AccessCode)(c))
+      expect(yield* records.setCodes(pod.id, codes)).toBe(true)
+      expect(yield* records.codesFor(pod.id)).toEqual(["00007", "04726", "12345"])
+      expect(yield* records.setCodes(pod.id, codes.slice(0, 1))).toBe(true)
+      expect(yield* records.codesFor(pod.id)).toEqual(["04726"])
+      expect(yield* records.setCodes(newPodId("missing"), codes)).toBe(false)
+      expect(yield* records.codesFor(newPodId("missing"))).toEqual([])
+
+      const eventId = `evt_${pod.id}`
+      const first = yield* records.recordWebhookEvent({ eventId, type: "setup_intent.succeeded", payload: { a: 1 } })
+      const second = yield* records.recordWebhookEvent({ eventId, type: "setup_intent.succeeded", payload: { a: 1 } })
+      expect([first.isNew, second.isNew, second.deliveries, second.status]).toEqual([true, false, 2, "received"])
+      expect(yield* records.finishWebhookEvent(eventId, { status: "failed", error: "boom" })).toBe(true)
+      const third = yield* records.recordWebhookEvent({ eventId, type: "setup_intent.succeeded", payload: {} })
+      expect([third.isNew, third.status, third.error]).toEqual([false, "failed", "boom"])
+
+      yield* records.appendAudit({
+        actor: "sam",
+        action: "end-session",
+        subject: pod.id,
+        before: { a: 1 },
+        after: null
+      })
+      yield* records.appendAudit({ actor: "sam", action: "waive", subject: pod.id, after: { b: 2 } })
+      const audit = yield* records.listAudit({ subject: pod.id })
+      expect(audit.map((a) => [a.actor, a.action, a.before, a.after])).toEqual([
+        ["sam", "waive", null, { b: 2 }],
+        ["sam", "end-session", { a: 1 }, null]
+      ])
+
+      const key = `Receipt:${pod.id}`
+      const mail = { messageKey: key, recipient: "ada@example.com", kind: "Receipt", message: { x: 1 } }
+      expect(yield* records.addToOutbox(mail)).toBe(true)
+      expect(yield* records.addToOutbox(mail)).toBe(false)
+      const listed = (yield* records.listOutbox(1000)).filter((o) => o.messageKey === key)
+      expect(listed).toHaveLength(1)
+      expect(Option.map(yield* records.outboxEntry(listed[0]?.id ?? ""), (o) => o.messageKey)).toEqual(Option.some(key))
+      expect(yield* records.outboxEntry("0")).toEqual(Option.none())
+
+      const created = yield* records.createSandboxObject({
+        id: `pi_${pod.id}`,
+        object: "payment_intent",
+        idempotencyKey: `key-${pod.id}`,
+        status: "succeeded",
+        amountPence: 500
+      })
+      const repeated = yield* records.createSandboxObject({
+        id: `pi_other_${pod.id}`,
+        object: "payment_intent",
+        idempotencyKey: `key-${pod.id}`,
+        status: "succeeded",
+        amountPence: 999
+      })
+      expect(repeated.id).toBe(created.id)
+      expect(repeated.amountPence).toBe(500)
+      const updated = yield* records.updateSandboxObject(created.id, "refunded", { refund: "re_1" })
+      expect(Option.map(updated, (o) => [o.status, o.data])).toEqual(Option.some(["refunded", { refund: "re_1" }]))
+      expect(yield* records.sandboxObject("pi_nope")).toEqual(Option.none())
+      const found = yield* records.findSandboxObject("payment_intent", "refund", "re_1")
+      expect(Option.map(found, (o) => o.id)).toEqual(Option.some(created.id))
+      expect(yield* records.findSandboxObject("customer", "refund", "re_1")).toEqual(Option.none())
+      expect((yield* records.listSandboxObjects(1000)).map((o) => o.id)).toContain(created.id)
+    })
+  )
+
+  it.effect("store faults are defects, never silent successes", () =>
+    Effect.gen(function* () {
+      const store = yield* SessionStore
+      const exit = yield* Effect.exit(store.session("not-a-uuid" as never))
+      expect(Exit.isFailure(exit) && Cause.isDie(exit.cause)).toBe(true)
+      const unknown = yield* store.sessionForSetupIntent("seti_never" as SetupIntentId)
+      expect(unknown).toEqual(Option.none())
+    })
+  )
+})
