@@ -40,7 +40,7 @@ const freePort = () =>
 const until = async (check: () => Promise<boolean> | boolean, ms = 90_000) => {
   const deadline = Date.now() + ms
   while (!(await check())) {
-    if (Date.now() > deadline) throw new Error("timed out")
+    if (Date.now() > deadline) throw new Error(`not ready after ${ms} ms`)
     await new Promise((r) => setTimeout(r, 100))
   }
 }
@@ -50,6 +50,7 @@ const api = (port: number) => {
   const send = async (method: string, path: string, body?: unknown, token?: string) => {
     const response = await fetch(`${base}${path}`, {
       method,
+      signal: AbortSignal.timeout(20_000),
       headers: {
         ...(body === undefined ? {} : { "content-type": "application/json" }),
         ...(token === undefined ? {} : { authorization: `Bearer ${token}` })
@@ -79,11 +80,18 @@ describe("qwip serve: the embedded store served to the CLI", { timeout: 240_000 
     const service = start(["serve"], env)
     children.push(service)
     const http = api(port)
+    // Poll until the service answers. A refused connection means it is not listening yet; a
+    // request it accepted must be answered (a hang fails the test through the fetch timeout).
     await until(async () => {
       if (service.child.exitCode !== null) throw new Error(`serve exited: ${service.output().stderr}`)
-      return (
-        existsSync(join(dir, "pglite.port")) && (await http.get("/api/pod?pod_id=demo-pod").catch(() => null)) !== null
-      )
+      if (!existsSync(join(dir, "pglite.port"))) return false
+      const answer = await http.get("/api/pod?pod_id=demo-pod").catch((e: Error) => {
+        if (e.name === "TimeoutError") throw new Error(`the service accepted a request and did not answer: ${e}`)
+        return null
+      })
+      return answer?.status === 200
+    }).catch((e) => {
+      throw new Error(`${e}; service output: ${JSON.stringify(service.output())}`)
     })
 
     log("serving")

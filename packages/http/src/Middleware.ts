@@ -68,10 +68,12 @@ const limitOf = (config: HttpConfigShape, bucket: RouteRule["bucket"]): Option.O
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
 
-const requestIdOf = (request: HttpServerRequest.HttpServerRequest): string => {
-  const given = request.headers["x-request-id"]
-  return given !== undefined && REQUEST_ID.test(given) ? given : randomUUID()
-}
+/** The client's `X-Request-ID` when it is a sensible one, else a new id. */
+export const requestIdFrom = (given: string | ReadonlyArray<string> | undefined): string =>
+  typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID()
+
+const requestIdOf = (request: HttpServerRequest.HttpServerRequest): string =>
+  requestIdFrom(request.headers["x-request-id"])
 
 /** The client's address; behind a trusted proxy, the last hop it appended to `X-Forwarded-For`. */
 const clientIpOf = (request: HttpServerRequest.HttpServerRequest, trustProxy: boolean): string => {

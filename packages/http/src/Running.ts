@@ -2,12 +2,11 @@
  * Starting the service from plain (non-Effect) code and stopping it again: black-box tests and
  * tools that need a live server on a random port. `stop` shuts down as SIGTERM does.
  */
-import { createServer } from "node:http"
 import { HttpServer } from "@effect/platform"
-import { NodeHttpServer } from "@effect/platform-node"
 import { Context, Effect, Exit, Layer, Scope } from "effect"
 import { BackgroundWorkLive } from "./BackgroundWork.js"
 import { HttpConfig, type HttpConfigShape } from "./Config.js"
+import * as NodeServer from "./NodeServer.js"
 import { HttpAppLive, type PlatformServices } from "./Server.js"
 
 export interface RunningService {
@@ -33,7 +32,7 @@ export const start = async <E>(
   options: StartOptions = {}
 ): Promise<RunningService> => {
   const scope = Effect.runSync(Scope.make())
-  const server = NodeHttpServer.layer(createServer, { port: options.port ?? 0, host: options.host ?? "127.0.0.1" })
+  const server = NodeServer.layer({ port: options.port ?? 0, host: options.host ?? "127.0.0.1" })
   const service = Layer.mergeAll(HttpAppLive, BackgroundWorkLive).pipe(
     Layer.provideMerge(server),
     Layer.provide(HttpConfig.layer(options.config)),

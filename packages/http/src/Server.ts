@@ -4,10 +4,8 @@
  * (store, payments, locks, codes, mail, policy, tokens, ...) come from outside: `@qwip/adapters`'
  * `layerFromEnv` in production, in-memory doubles in tests.
  */
-import { createServer } from "node:http"
 import * as path from "node:path"
 import { HttpApiBuilder, HttpApiScalar, HttpServer } from "@effect/platform"
-import { NodeHttpServer } from "@effect/platform-node"
 import { Photos } from "@qwip/adapters"
 import type { LockAccess, Mailer, Payments, Policy, SessionStore, StaticCodes } from "@qwip/core"
 import { Effect, Layer, Option } from "effect"
@@ -25,6 +23,7 @@ import { SessionsLive } from "./handlers/Sessions.js"
 import { WebhooksLive } from "./handlers/Webhooks.js"
 import { LoggingFromEnv } from "./Logging.js"
 import { makeServiceMiddleware } from "./Middleware.js"
+import * as NodeServer from "./NodeServer.js"
 import { LocalPhotoFiles, layerLocalCheckoutPhotos } from "./photos/LocalCheckoutPhotos.js"
 
 /** What the service needs from the platform composition. */
@@ -90,7 +89,7 @@ export const HttpAppLive = HttpApiBuilder.serve().pipe(
 
 /** Node's HTTP server on `HttpConfig`'s host and port. */
 export const NodeServerLive = Layer.unwrapEffect(
-  Effect.map(HttpConfig, (config) => NodeHttpServer.layer(createServer, { port: config.port, host: config.host }))
+  Effect.map(HttpConfig, (config) => NodeServer.layer({ port: config.port, host: config.host }))
 )
 
 /**

@@ -41,7 +41,7 @@ const newestIn = (dir: string): number => {
  * running vitest alone) is rebuilt once here, and a build that cannot be made fails clearly.
  */
 export const ensureBuilt = () => {
-  const sources = ["packages/core/src", "packages/adapters/src", "packages/cli/src"].map((d) =>
+  const sources = ["packages/core/src", "packages/adapters/src", "packages/http/src", "packages/cli/src"].map((d) =>
     newestIn(join(repoRoot, d))
   )
   const built = existsSync(binPath) ? statSync(binPath).mtimeMs : 0
@@ -90,9 +90,20 @@ export const start = (args: ReadonlyArray<string>, env: Readonly<Record<string, 
   return { child, done, output: () => ({ stdout, stderr }) }
 }
 
-/** Runs `qwip args...` to completion. */
-export const qwip = (args: ReadonlyArray<string>, env: Readonly<Record<string, string>>): Promise<Result> =>
-  start(args, env).done
+/** Runs `qwip args...` to completion; one that has not finished in `timeoutMs` is killed and fails the test. */
+export const qwip = async (
+  args: ReadonlyArray<string>,
+  env: Readonly<Record<string, string>>,
+  timeoutMs = 120_000
+): Promise<Result> => {
+  const run = start(args, env)
+  const timer = setTimeout(() => run.child.kill("SIGKILL"), timeoutMs)
+  const result = await run.done.finally(() => clearTimeout(timer))
+  if (result.code === null) {
+    throw new Error(`qwip ${args.join(" ")} did not finish within ${timeoutMs} ms; stderr: ${result.stderr}`)
+  }
+  return result
+}
 
 /** Runs `qwip args... --json`, expecting success, and parses stdout. */
 export const qwipJson = async <A = unknown>(args: ReadonlyArray<string>, env: Readonly<Record<string, string>>) => {

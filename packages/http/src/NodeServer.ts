@@ -1,0 +1,80 @@
+/**
+ * Node's HTTP server for the service, losing no request at the edges of its life.
+ *
+ * `@effect/platform-node` listens as soon as the server's layer is built but attaches the app
+ * only once the app's own layers are built, and detaches it at shutdown before the port
+ * closes. A request that arrives in either gap has no listener: it would never be answered,
+ * and the client would hang (a load balancer probing a starting service, a frontend retrying
+ * during a deploy). Here a request that arrives before the app is attached waits for it (at
+ * most `startupWait`, then 503), and one that arrives after the app is detached gets 503 with
+ * `Connection: close`, in the service's problem shape.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
+import { NodeHttpServer } from "@effect/platform-node"
+import { Duration } from "effect"
+import { requestIdFrom } from "./Middleware.js"
+
+export interface NodeServerOptions {
+  readonly port: number
+  readonly host: string
+  /** How long a request that arrives while the service is starting waits for it. Default 10 s. */
+  readonly startupWait?: Duration.DurationInput | undefined
+}
+
+type RequestListener = (request: IncomingMessage, response: ServerResponse) => void
+
+const unavailable = (request: IncomingMessage, response: ServerResponse, detail: string) => {
+  if (response.headersSent || response.writableEnded) return
+  const requestId = requestIdFrom(request.headers["x-request-id"])
+  response.writeHead(503, {
+    "content-type": "application/json",
+    "retry-after": "1",
+    "x-request-id": requestId,
+    connection: "close"
+  })
+  response.end(JSON.stringify({ detail, error: "service_unavailable", request_id: requestId }))
+}
+
+/** Emitted by the server with each request it holds while the service starts. */
+export const HELD = "qwip:request-held"
+
+/** A `node:http` server that holds requests until the app is attached and refuses them after. */
+export const createNodeServer = (startupWait: Duration.DurationInput = "10 seconds"): Server => {
+  const server = createServer()
+  const waitMs = Duration.toMillis(startupWait)
+  let attached = false
+  const waiting = new Set<{ request: IncomingMessage; response: ServerResponse; timer: NodeJS.Timeout }>()
+
+  // The first listener: it acts only when no app is attached beside it.
+  server.on("request", (request, response) => {
+    if (server.listenerCount("request") > 1) return
+    if (attached) return unavailable(request, response, "The service is shutting down; try again shortly")
+    const held = {
+      request,
+      response,
+      timer: setTimeout(() => {
+        waiting.delete(held)
+        unavailable(request, response, "The service is starting; try again shortly")
+      }, waitMs)
+    }
+    waiting.add(held)
+    server.emit(HELD, request)
+  })
+
+  // `newListener` fires before the app's listener is added: hand it the held requests next tick.
+  server.on("newListener", (event, listener) => {
+    if (event !== "request") return
+    attached = true
+    const held = [...waiting]
+    waiting.clear()
+    for (const h of held) clearTimeout(h.timer)
+    setImmediate(() => {
+      for (const h of held) (listener as RequestListener)(h.request, h.response)
+    })
+  })
+  return server
+}
+
+/** `HttpServer` on `createNodeServer`, listening on `options.host`:`options.port`. */
+export const layer = (options: NodeServerOptions) =>
+  NodeHttpServer.layer(() => createNodeServer(options.startupWait), { port: options.port, host: options.host })
