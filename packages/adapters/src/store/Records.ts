@@ -159,6 +159,18 @@ export interface StoreRecordsShape {
   readonly listSandboxObjects: (limit?: number) => Effect.Effect<ReadonlyArray<SandboxObject>>
 }
 
+// Result schemas are built once: a schema made per call would make its decoder anew on every read.
+const AccessCodes = Schema.Array(AccessCode)
+const MaybeChargeRecord = Schema.NullOr(ChargeRecord)
+const ChargeRecords = Schema.Array(ChargeRecord)
+const PaymentAttempts = Schema.Array(PaymentAttempt)
+const WorkRecords = Schema.Array(WorkRecord)
+const AuditEntries = Schema.Array(AuditEntry)
+const OutboxEntries = Schema.Array(OutboxEntry)
+const MaybeOutboxEntry = Schema.NullOr(OutboxEntry)
+const MaybeSandboxObject = Schema.NullOr(SandboxObject)
+const SandboxObjects = Schema.Array(SandboxObject)
+
 export class StoreRecords extends Context.Tag("@qwip/adapters/StoreRecords")<StoreRecords, StoreRecordsShape>() {}
 
 export const make = (backend: StoreBackendShape): StoreRecordsShape => {
@@ -175,23 +187,16 @@ export const make = (backend: StoreBackendShape): StoreRecordsShape => {
         const encoded = yield* Schema.encode(Pod)(pod).pipe(Effect.orDie)
         return yield* call("qwip_upsert_pod", { p_pod: encoded }, PodStatus)
       }).pipe(span("upsertPod")),
-    codesFor: (podId) =>
-      call("qwip_static_codes", { p_pod_id: podId }, Schema.Array(AccessCode)).pipe(span("codesFor")),
+    codesFor: (podId) => call("qwip_static_codes", { p_pod_id: podId }, AccessCodes).pipe(span("codesFor")),
     setCodes: (podId, codes) =>
       call("qwip_set_static_codes", { p_pod_id: podId, p_codes: codes }, Schema.Boolean).pipe(span("setCodes")),
     chargeFor: (sessionId) =>
-      call("qwip_session_charge", { p_session_id: sessionId }, Schema.NullOr(ChargeRecord)).pipe(
-        optional,
-        span("chargeFor")
-      ),
-    listCharges: (limit = 100) =>
-      call("qwip_charges", { p_limit: limit }, Schema.Array(ChargeRecord)).pipe(span("listCharges")),
+      call("qwip_session_charge", { p_session_id: sessionId }, MaybeChargeRecord).pipe(optional, span("chargeFor")),
+    listCharges: (limit = 100) => call("qwip_charges", { p_limit: limit }, ChargeRecords).pipe(span("listCharges")),
     paymentAttemptsFor: (sessionId) =>
-      call("qwip_payment_attempts", { p_session_id: sessionId }, Schema.Array(PaymentAttempt)).pipe(
-        span("paymentAttemptsFor")
-      ),
+      call("qwip_payment_attempts", { p_session_id: sessionId }, PaymentAttempts).pipe(span("paymentAttemptsFor")),
     workFor: (sessionId) =>
-      call("qwip_work_for_session", { p_session_id: sessionId }, Schema.Array(WorkRecord)).pipe(span("workFor")),
+      call("qwip_work_for_session", { p_session_id: sessionId }, WorkRecords).pipe(span("workFor")),
     recordWebhookEvent: ({ eventId, type, payload }) =>
       call(
         "qwip_record_webhook_event",
@@ -217,21 +222,17 @@ export const make = (backend: StoreBackendShape): StoreRecordsShape => {
         Schema.Unknown
       ).pipe(Effect.asVoid, span("appendAudit")),
     listAudit: (options = {}) =>
-      call(
-        "qwip_list_audit",
-        { p_subject: options.subject ?? null, p_limit: options.limit ?? 100 },
-        Schema.Array(AuditEntry)
-      ).pipe(span("listAudit")),
+      call("qwip_list_audit", { p_subject: options.subject ?? null, p_limit: options.limit ?? 100 }, AuditEntries).pipe(
+        span("listAudit")
+      ),
     addToOutbox: ({ messageKey, recipient, kind, message, rendered }) =>
       call(
         "qwip_outbox_add",
         { p_key: messageKey, p_recipient: recipient, p_kind: kind, p_message: message, p_rendered: rendered ?? null },
         Schema.Boolean
       ).pipe(span("addToOutbox")),
-    listOutbox: (limit = 100) =>
-      call("qwip_outbox_list", { p_limit: limit }, Schema.Array(OutboxEntry)).pipe(span("listOutbox")),
-    outboxEntry: (id) =>
-      call("qwip_outbox_get", { p_id: id }, Schema.NullOr(OutboxEntry)).pipe(optional, span("outboxEntry")),
+    listOutbox: (limit = 100) => call("qwip_outbox_list", { p_limit: limit }, OutboxEntries).pipe(span("listOutbox")),
+    outboxEntry: (id) => call("qwip_outbox_get", { p_id: id }, MaybeOutboxEntry).pipe(optional, span("outboxEntry")),
     createSandboxObject: (object) =>
       call(
         "qwip_sandbox_create",
@@ -246,21 +247,19 @@ export const make = (backend: StoreBackendShape): StoreRecordsShape => {
         SandboxObject
       ).pipe(span("createSandboxObject")),
     updateSandboxObject: (id, status, data) =>
-      call(
-        "qwip_sandbox_update",
-        { p_id: id, p_status: status, p_data: data ?? {} },
-        Schema.NullOr(SandboxObject)
-      ).pipe(optional, span("updateSandboxObject")),
+      call("qwip_sandbox_update", { p_id: id, p_status: status, p_data: data ?? {} }, MaybeSandboxObject).pipe(
+        optional,
+        span("updateSandboxObject")
+      ),
     sandboxObject: (id) =>
-      call("qwip_sandbox_get", { p_id: id }, Schema.NullOr(SandboxObject)).pipe(optional, span("sandboxObject")),
+      call("qwip_sandbox_get", { p_id: id }, MaybeSandboxObject).pipe(optional, span("sandboxObject")),
     findSandboxObject: (object, field, value) =>
-      call(
-        "qwip_sandbox_find",
-        { p_object: object, p_field: field, p_value: value },
-        Schema.NullOr(SandboxObject)
-      ).pipe(optional, span("findSandboxObject")),
+      call("qwip_sandbox_find", { p_object: object, p_field: field, p_value: value }, MaybeSandboxObject).pipe(
+        optional,
+        span("findSandboxObject")
+      ),
     listSandboxObjects: (limit = 100) =>
-      call("qwip_sandbox_list", { p_limit: limit }, Schema.Array(SandboxObject)).pipe(span("listSandboxObjects"))
+      call("qwip_sandbox_list", { p_limit: limit }, SandboxObjects).pipe(span("listSandboxObjects"))
   }
 }
 

@@ -24,6 +24,11 @@ const WorkItems = Schema.Array(WorkItem)
 const WorkOrders = Schema.Array(WorkOrder)
 const Keys = Schema.Array(Schema.String)
 const SessionWithPod = Schema.Struct({ session: Session, pod: Pod })
+// Result schemas are built once: a schema made per call would make its decoder anew on every read.
+const MaybePodStatus = Schema.NullOr(PodStatus)
+const PodStatuses = Schema.Array(PodStatus)
+const MaybeSessionWithPod = Schema.NullOr(SessionWithPod)
+const MaybeSession = Schema.NullOr(Session)
 
 const Opened = Schema.Union(
   Schema.Struct({ session: Session }),
@@ -45,24 +50,21 @@ export const make = (backend: StoreBackendShape): SessionStoreShape => {
       Effect.withSpan(self, `SessionStore.${name}`, { attributes: { store: backend.kind } })
 
   const podStatus = (id: string) =>
-    call("qwip_pod_status", { p_pod_id: id }, Schema.NullOr(PodStatus)).pipe(Effect.map(Option.fromNullable))
+    call("qwip_pod_status", { p_pod_id: id }, MaybePodStatus).pipe(Effect.map(Option.fromNullable))
 
   return {
     pod: (id) => podStatus(id).pipe(Effect.map(Option.map((s) => s.pod)), span("pod")),
-    pods: call("qwip_pods", {}, Schema.Array(PodStatus)).pipe(span("pods")),
+    pods: call("qwip_pods", {}, PodStatuses).pipe(span("pods")),
     podStatus: (id) => podStatus(id).pipe(span("podStatus")),
     session: (id) =>
-      call("qwip_session", { p_session_id: id }, Schema.NullOr(Session)).pipe(
-        Effect.map(Option.fromNullable),
-        span("session")
-      ),
+      call("qwip_session", { p_session_id: id }, MaybeSession).pipe(Effect.map(Option.fromNullable), span("session")),
     sessionWithPod: (id) =>
-      call("qwip_session_with_pod", { p_session_id: id }, Schema.NullOr(SessionWithPod)).pipe(
+      call("qwip_session_with_pod", { p_session_id: id }, MaybeSessionWithPod).pipe(
         Effect.map(Option.fromNullable),
         span("sessionWithPod")
       ),
     sessionForSetupIntent: (id) =>
-      call("qwip_session_for_setup_intent", { p_setup_intent_id: id }, Schema.NullOr(Session)).pipe(
+      call("qwip_session_for_setup_intent", { p_setup_intent_id: id }, MaybeSession).pipe(
         Effect.map(Option.fromNullable),
         span("sessionForSetupIntent")
       ),

@@ -47,6 +47,12 @@ export interface StaffViewsShape {
   readonly emailsFor: (sessionId: string) => Effect.Effect<ReadonlyArray<OutboxEntry>>
 }
 
+// Result schemas are built once: a schema made per call would make its decoder anew on every read.
+const Freed = Schema.NullOr(Schema.Struct({ freed: Schema.Boolean }))
+const AccessCodes = Schema.Array(AccessCode)
+const StaffCharges = Schema.Array(StaffCharge)
+const OutboxEntries = Schema.Array(OutboxEntry)
+
 export class StaffViews extends Context.Tag("@qwip/adapters/StaffViews")<StaffViews, StaffViewsShape>() {}
 
 export const make = (backend: StoreBackendShape): StaffStoreShape => {
@@ -80,12 +86,8 @@ export const make = (backend: StoreBackendShape): StaffStoreShape => {
         return yield* call("qwip_upsert_pod", { p_pod: yield* encodePod(pod) }, PodStatus)
       }).pipe(span("savePod")),
     freePod: (podId) =>
-      call("qwip_staff_free_pod", { p_pod_id: podId }, Schema.NullOr(Schema.Struct({ freed: Schema.Boolean }))).pipe(
-        Effect.map(Option.fromNullable),
-        span("freePod")
-      ),
-    podCodes: (podId) =>
-      call("qwip_static_codes", { p_pod_id: podId }, Schema.Array(AccessCode)).pipe(span("podCodes")),
+      call("qwip_staff_free_pod", { p_pod_id: podId }, Freed).pipe(Effect.map(Option.fromNullable), span("freePod")),
+    podCodes: (podId) => call("qwip_static_codes", { p_pod_id: podId }, AccessCodes).pipe(span("podCodes")),
     setPodCodes: (podId, codes) =>
       call("qwip_set_static_codes", { p_pod_id: podId, p_codes: codes }, Schema.Boolean).pipe(span("setPodCodes")),
     sealedCodeSessions: (after, limit) =>
@@ -136,11 +138,11 @@ export const makeViews = (backend: StoreBackendShape): StaffViewsShape => {
   const call = callAs(backend)
   return {
     charges: ({ failed, limit }) =>
-      call("qwip_staff_charges", { p_failed: failed, p_limit: limit }, Schema.Array(StaffCharge)).pipe(
+      call("qwip_staff_charges", { p_failed: failed, p_limit: limit }, StaffCharges).pipe(
         Effect.withSpan("StaffViews.charges")
       ),
     emailsFor: (sessionId) =>
-      call("qwip_staff_outbox_for_session", { p_session_id: sessionId }, Schema.Array(OutboxEntry)).pipe(
+      call("qwip_staff_outbox_for_session", { p_session_id: sessionId }, OutboxEntries).pipe(
         Effect.withSpan("StaffViews.emailsFor")
       )
   }
