@@ -12,8 +12,8 @@ import { createServer, type Server } from "node:http"
 import type { AddressInfo } from "node:net"
 import { layerFromEnv, Store, StoreRecords } from "@qwip/adapters"
 import { AccessCode, Pod, type PodId, rate, SessionStore } from "@qwip/core"
-import { start } from "@qwip/http"
-import { ConfigProvider, Duration, Effect, Layer, ManagedRuntime, Option, Schema } from "effect"
+import { layerLogging, start } from "@qwip/http"
+import { ConfigProvider, Duration, Effect, Layer, LogLevel, ManagedRuntime, Option, Schema } from "effect"
 import { jwtVerify } from "jose"
 import pg from "pg"
 import { afterAll, bench, describe } from "vitest"
@@ -58,7 +58,10 @@ await runtime.dispose()
 
 // Rate limits would turn a benchmark's traffic into 429s: lift them for this run only.
 const unlimited = { limit: 1_000_000_000, window: Duration.minutes(1) }
+// Warnings only, as LOG_LEVEL says: under vitest each request's log line would go through its
+// console capture, a cost production's stdout does not have and the bare server does not pay.
 const qwip = await start(platform, {
+  runtime: layerLogging({ level: LogLevel.Warning, tty: false }),
   config: { rateLimits: { setupIntent: unlimited, sessionLookup: unlimited, general: unlimited } }
 })
 const post = (path: string, body: unknown, token?: string) =>
