@@ -12,8 +12,8 @@ import { createServer, type Server } from "node:http"
 import type { AddressInfo } from "node:net"
 import { layerFromEnv, Store, StoreRecords } from "@qwip/adapters"
 import { AccessCode, Pod, type PodId, rate, SessionStore } from "@qwip/core"
-import { layerLogging, start } from "@qwip/http"
-import { ConfigProvider, Duration, Effect, Layer, LogLevel, ManagedRuntime, Option, Schema } from "effect"
+import { LoggingFromEnv, start } from "@qwip/http"
+import { ConfigProvider, Duration, Effect, Layer, ManagedRuntime, Option, Schema } from "effect"
 import { jwtVerify } from "jose"
 import pg from "pg"
 import { afterAll, bench, describe } from "vitest"
@@ -33,7 +33,8 @@ const env = new Map([
   ["STATIC_CODE_B64_KEY", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="],
   ["LOG_LEVEL", "warning"]
 ])
-const platform = layerFromEnv.pipe(Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(env))))
+const fromEnv = Layer.setConfigProvider(ConfigProvider.fromMap(env))
+const platform = layerFromEnv.pipe(Layer.provide(fromEnv))
 
 // Seed a pod and book it through the API, so the session is a real one.
 const runtime = ManagedRuntime.make(platform)
@@ -58,10 +59,10 @@ await runtime.dispose()
 
 // Rate limits would turn a benchmark's traffic into 429s: lift them for this run only.
 const unlimited = { limit: 1_000_000_000, window: Duration.minutes(1) }
-// Warnings only, as LOG_LEVEL says: under vitest each request's log line would go through its
-// console capture, a cost production's stdout does not have and the bare server does not pay.
+// Logging as LOG_LEVEL above says (warnings only): under vitest each request's log line would go
+// through its console capture, a cost production's stdout does not have.
 const qwip = await start(platform, {
-  runtime: layerLogging({ level: LogLevel.Warning, tty: false }),
+  runtime: LoggingFromEnv.pipe(Layer.provide(fromEnv), Layer.orDie),
   config: { rateLimits: { setupIntent: unlimited, sessionLookup: unlimited, general: unlimited } }
 })
 const post = (path: string, body: unknown, token?: string) =>

@@ -16,7 +16,7 @@ import {
 import { MAX_CHECKOUT_PHOTO_BYTES } from "@qwip/core"
 import { Cause, Clock, Effect, Option } from "effect"
 import { HttpConfig, type HttpConfigShape, type RateLimit } from "./Config.js"
-import { type ApiProblem, internalError, notFound, problem } from "./Problem.js"
+import { type ApiProblem, internalError, notFound, problem, problemBody } from "./Problem.js"
 import { makeRateLimiter } from "./RateLimit.js"
 
 /** Multipart framing allowed on top of the photo itself. */
@@ -150,10 +150,7 @@ export const problemOfCause = (
 }
 
 export const problemResponse = (p: ApiProblem, requestId: string) =>
-  HttpServerResponse.unsafeJson(
-    { detail: p.detail, error: p.error, request_id: requestId },
-    { status: p.status, headers: p.headers ?? {} }
-  )
+  HttpServerResponse.unsafeJson(problemBody(p, requestId), { status: p.status, headers: p.headers ?? {} })
 
 interface Outcome {
   readonly response: HttpServerResponse.HttpServerResponse

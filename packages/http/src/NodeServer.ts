@@ -13,6 +13,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { NodeHttpServer } from "@effect/platform-node"
 import { Duration } from "effect"
 import { requestIdFrom } from "./Middleware.js"
+import { problem, problemBody } from "./Problem.js"
 
 export interface NodeServerOptions {
   readonly port: number
@@ -26,13 +27,14 @@ type RequestListener = (request: IncomingMessage, response: ServerResponse) => v
 const unavailable = (request: IncomingMessage, response: ServerResponse, detail: string) => {
   if (response.headersSent || response.writableEnded) return
   const requestId = requestIdFrom(request.headers["x-request-id"])
-  response.writeHead(503, {
+  const p = problem(503, "service_unavailable", detail, { "retry-after": "1" })
+  response.writeHead(p.status, {
+    ...p.headers,
     "content-type": "application/json",
-    "retry-after": "1",
     "x-request-id": requestId,
     connection: "close"
   })
-  response.end(JSON.stringify({ detail, error: "service_unavailable", request_id: requestId }))
+  response.end(JSON.stringify(problemBody(p, requestId)))
 }
 
 /** Emitted by the server with each request it holds while the service starts. */

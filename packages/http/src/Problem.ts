@@ -54,6 +54,13 @@ export const ProblemBody = Schema.Struct({
   request_id: Schema.String.annotations({ description: "Quote it to support; also in the X-Request-ID header" })
 }).annotations({ identifier: "Problem", title: "Problem" })
 
+/** The body answering `p` for the request `requestId`. */
+export const problemBody = (p: ApiProblem, requestId: string): typeof ProblemBody.Type => ({
+  detail: p.detail,
+  error: p.error,
+  request_id: requestId
+})
+
 /**
  * `ApiProblem` as an endpoint error schema: documented as `ProblemBody`. The body itself is
  * written by the service's middleware (which knows the request id), so encoding here is a

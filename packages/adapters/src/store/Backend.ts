@@ -5,7 +5,7 @@
  * `/rpc/qwip_x`. Everything above this (the session store, the platform records) is one
  * implementation shared by all three.
  */
-import { Context, Data, Effect, Schema } from "effect"
+import { Context, Data, Effect, type Option, Schema } from "effect"
 
 export type StoreKind = "pglite" | "postgres" | "supabase"
 
@@ -174,6 +174,25 @@ export const callAs =
   (backend: StoreBackendShape) =>
   <F extends SqlFunctionName, A, I>(fn: F, args: SqlArgs<F>, schema: Schema.Schema<A, I>): Effect.Effect<A> =>
     backend.call(fn, args).pipe(Effect.flatMap(Schema.decodeUnknown(schema)), Effect.orDie)
+
+/**
+ * Calls `fn`, whose SQL null means "nothing found": `None`, else the result decoded with
+ * `schema`. Pass the schema of what is found, not `Schema.NullOr(...)`: a schema built per call
+ * would have its decoder built anew on every read.
+ */
+export const callOptionalAs =
+  (backend: StoreBackendShape) =>
+  <F extends SqlFunctionName, A, I>(
+    fn: F,
+    args: SqlArgs<F>,
+    schema: Schema.Schema<A, I>
+  ): Effect.Effect<Option.Option<A>> =>
+    backend.call(fn, args).pipe(
+      Effect.flatMap((result) =>
+        result === null ? Effect.succeedNone : Effect.asSome(Schema.decodeUnknown(schema)(result))
+      ),
+      Effect.orDie
+    )
 
 /** A store operation failed for a reason no caller can handle (connection lost, SQL error). */
 export class StoreFault extends Data.TaggedError("StoreFault")<{

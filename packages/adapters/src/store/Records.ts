@@ -5,8 +5,8 @@
  * emails and the sandbox payment provider's objects. Same SQL functions on every store.
  */
 import { AccessCode, ChargeStatus, Pod, PodStatus } from "@qwip/core"
-import { Context, Effect, Layer, Option, Schema } from "effect"
-import { callAs, StoreBackend, type StoreBackendShape } from "./Backend.js"
+import { Context, Effect, Layer, type Option, Schema } from "effect"
+import { callAs, callOptionalAs, StoreBackend, type StoreBackendShape } from "./Backend.js"
 
 /** The one charge row of an ended session (`session_charges`), as core's `chargeOf` derives it. */
 export class ChargeRecord extends Schema.Class<ChargeRecord>("ChargeRecord")({
@@ -161,26 +161,22 @@ export interface StoreRecordsShape {
 
 // Result schemas are built once: a schema made per call would make its decoder anew on every read.
 const AccessCodes = Schema.Array(AccessCode)
-const MaybeChargeRecord = Schema.NullOr(ChargeRecord)
 const ChargeRecords = Schema.Array(ChargeRecord)
 const PaymentAttempts = Schema.Array(PaymentAttempt)
 const WorkRecords = Schema.Array(WorkRecord)
 const AuditEntries = Schema.Array(AuditEntry)
-const OutboxEntries = Schema.Array(OutboxEntry)
-const MaybeOutboxEntry = Schema.NullOr(OutboxEntry)
-const MaybeSandboxObject = Schema.NullOr(SandboxObject)
+export const OutboxEntries = Schema.Array(OutboxEntry)
 const SandboxObjects = Schema.Array(SandboxObject)
 
 export class StoreRecords extends Context.Tag("@qwip/adapters/StoreRecords")<StoreRecords, StoreRecordsShape>() {}
 
 export const make = (backend: StoreBackendShape): StoreRecordsShape => {
   const call = callAs(backend)
+  const find = callOptionalAs(backend)
   const span =
     (name: string) =>
     <A, E, R>(self: Effect.Effect<A, E, R>) =>
       Effect.withSpan(self, `StoreRecords.${name}`, { attributes: { store: backend.kind } })
-  const optional = <A>(self: Effect.Effect<A | null>): Effect.Effect<Option.Option<A>> =>
-    Effect.map(self, Option.fromNullable)
   return {
     upsertPod: (pod) =>
       Effect.gen(function* () {
@@ -191,7 +187,7 @@ export const make = (backend: StoreBackendShape): StoreRecordsShape => {
     setCodes: (podId, codes) =>
       call("qwip_set_static_codes", { p_pod_id: podId, p_codes: codes }, Schema.Boolean).pipe(span("setCodes")),
     chargeFor: (sessionId) =>
-      call("qwip_session_charge", { p_session_id: sessionId }, MaybeChargeRecord).pipe(optional, span("chargeFor")),
+      find("qwip_session_charge", { p_session_id: sessionId }, ChargeRecord).pipe(span("chargeFor")),
     listCharges: (limit = 100) => call("qwip_charges", { p_limit: limit }, ChargeRecords).pipe(span("listCharges")),
     paymentAttemptsFor: (sessionId) =>
       call("qwip_payment_attempts", { p_session_id: sessionId }, PaymentAttempts).pipe(span("paymentAttemptsFor")),
@@ -232,7 +228,7 @@ export const make = (backend: StoreBackendShape): StoreRecordsShape => {
         Schema.Boolean
       ).pipe(span("addToOutbox")),
     listOutbox: (limit = 100) => call("qwip_outbox_list", { p_limit: limit }, OutboxEntries).pipe(span("listOutbox")),
-    outboxEntry: (id) => call("qwip_outbox_get", { p_id: id }, MaybeOutboxEntry).pipe(optional, span("outboxEntry")),
+    outboxEntry: (id) => find("qwip_outbox_get", { p_id: id }, OutboxEntry).pipe(span("outboxEntry")),
     createSandboxObject: (object) =>
       call(
         "qwip_sandbox_create",
@@ -247,15 +243,12 @@ export const make = (backend: StoreBackendShape): StoreRecordsShape => {
         SandboxObject
       ).pipe(span("createSandboxObject")),
     updateSandboxObject: (id, status, data) =>
-      call("qwip_sandbox_update", { p_id: id, p_status: status, p_data: data ?? {} }, MaybeSandboxObject).pipe(
-        optional,
+      find("qwip_sandbox_update", { p_id: id, p_status: status, p_data: data ?? {} }, SandboxObject).pipe(
         span("updateSandboxObject")
       ),
-    sandboxObject: (id) =>
-      call("qwip_sandbox_get", { p_id: id }, MaybeSandboxObject).pipe(optional, span("sandboxObject")),
+    sandboxObject: (id) => find("qwip_sandbox_get", { p_id: id }, SandboxObject).pipe(span("sandboxObject")),
     findSandboxObject: (object, field, value) =>
-      call("qwip_sandbox_find", { p_object: object, p_field: field, p_value: value }, MaybeSandboxObject).pipe(
-        optional,
+      find("qwip_sandbox_find", { p_object: object, p_field: field, p_value: value }, SandboxObject).pipe(
         span("findSandboxObject")
       ),
     listSandboxObjects: (limit = 100) =>

@@ -16,7 +16,7 @@ import {
   WorkOrder
 } from "@qwip/core"
 import { Context, Duration, Effect, Layer, Option, Schema } from "effect"
-import { callAs, StoreBackend, type StoreBackendShape } from "./Backend.js"
+import { callAs, callOptionalAs, StoreBackend, type StoreBackendShape } from "./Backend.js"
 import * as Records from "./Records.js"
 
 const Sessions = Schema.Array(Session)
@@ -24,11 +24,7 @@ const WorkItems = Schema.Array(WorkItem)
 const WorkOrders = Schema.Array(WorkOrder)
 const Keys = Schema.Array(Schema.String)
 const SessionWithPod = Schema.Struct({ session: Session, pod: Pod })
-// Result schemas are built once: a schema made per call would make its decoder anew on every read.
-const MaybePodStatus = Schema.NullOr(PodStatus)
 const PodStatuses = Schema.Array(PodStatus)
-const MaybeSessionWithPod = Schema.NullOr(SessionWithPod)
-const MaybeSession = Schema.NullOr(Session)
 
 const Opened = Schema.Union(
   Schema.Struct({ session: Session }),
@@ -44,30 +40,23 @@ const encode = <A, I>(schema: Schema.Schema<A, I>, value: A): Effect.Effect<I> =
 
 export const make = (backend: StoreBackendShape): SessionStoreShape => {
   const call = callAs(backend)
+  const find = callOptionalAs(backend)
   const span =
     (name: string) =>
     <A, E, R>(self: Effect.Effect<A, E, R>) =>
       Effect.withSpan(self, `SessionStore.${name}`, { attributes: { store: backend.kind } })
 
-  const podStatus = (id: string) =>
-    call("qwip_pod_status", { p_pod_id: id }, MaybePodStatus).pipe(Effect.map(Option.fromNullable))
+  const podStatus = (id: string) => find("qwip_pod_status", { p_pod_id: id }, PodStatus)
 
   return {
     pod: (id) => podStatus(id).pipe(Effect.map(Option.map((s) => s.pod)), span("pod")),
     pods: call("qwip_pods", {}, PodStatuses).pipe(span("pods")),
     podStatus: (id) => podStatus(id).pipe(span("podStatus")),
-    session: (id) =>
-      call("qwip_session", { p_session_id: id }, MaybeSession).pipe(Effect.map(Option.fromNullable), span("session")),
+    session: (id) => find("qwip_session", { p_session_id: id }, Session).pipe(span("session")),
     sessionWithPod: (id) =>
-      call("qwip_session_with_pod", { p_session_id: id }, MaybeSessionWithPod).pipe(
-        Effect.map(Option.fromNullable),
-        span("sessionWithPod")
-      ),
+      find("qwip_session_with_pod", { p_session_id: id }, SessionWithPod).pipe(span("sessionWithPod")),
     sessionForSetupIntent: (id) =>
-      call("qwip_session_for_setup_intent", { p_setup_intent_id: id }, MaybeSession).pipe(
-        Effect.map(Option.fromNullable),
-        span("sessionForSetupIntent")
-      ),
+      find("qwip_session_for_setup_intent", { p_setup_intent_id: id }, Session).pipe(span("sessionForSetupIntent")),
     liveSessionsOnPod: (id) =>
       call("qwip_live_sessions_on_pod", { p_pod_id: id }, Sessions).pipe(span("liveSessionsOnPod")),
     liveSessionsPastWindow: (before) =>

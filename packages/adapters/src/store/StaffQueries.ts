@@ -4,7 +4,6 @@
  * CLI shows staff (charges, a session's emails).
  */
 import {
-  AccessCode,
   ChargeAttempt,
   PodAlreadyExists,
   Pod as PodSchema,
@@ -15,9 +14,9 @@ import {
   StaleSession
 } from "@qwip/core"
 import { Context, Effect, Layer, Option, Schema } from "effect"
-import { callAs, StoreBackend, type StoreBackendShape } from "./Backend.js"
+import { callAs, callOptionalAs, StoreBackend, type StoreBackendShape } from "./Backend.js"
 import * as Records from "./Records.js"
-import { ChargeRecord, OutboxEntry } from "./Records.js"
+import { ChargeRecord, OutboxEntries, type OutboxEntry } from "./Records.js"
 
 const Sessions = Schema.Array(Session)
 const Attempts = Schema.Array(ChargeAttempt)
@@ -48,15 +47,14 @@ export interface StaffViewsShape {
 }
 
 // Result schemas are built once: a schema made per call would make its decoder anew on every read.
-const Freed = Schema.NullOr(Schema.Struct({ freed: Schema.Boolean }))
-const AccessCodes = Schema.Array(AccessCode)
+const Freed = Schema.Struct({ freed: Schema.Boolean })
 const StaffCharges = Schema.Array(StaffCharge)
-const OutboxEntries = Schema.Array(OutboxEntry)
 
 export class StaffViews extends Context.Tag("@qwip/adapters/StaffViews")<StaffViews, StaffViewsShape>() {}
 
 export const make = (backend: StoreBackendShape): StaffStoreShape => {
   const call = callAs(backend)
+  const find = callOptionalAs(backend)
   const records = Records.make(backend)
   const span =
     (name: string) =>
@@ -81,15 +79,10 @@ export const make = (backend: StoreBackendShape): StaffStoreShape => {
         if ("pod" in result) return result.pod
         return yield* new PodAlreadyExists({ podId: pod.id })
       }).pipe(span("createPod")),
-    savePod: (pod) =>
-      Effect.gen(function* () {
-        return yield* call("qwip_upsert_pod", { p_pod: yield* encodePod(pod) }, PodStatus)
-      }).pipe(span("savePod")),
-    freePod: (podId) =>
-      call("qwip_staff_free_pod", { p_pod_id: podId }, Freed).pipe(Effect.map(Option.fromNullable), span("freePod")),
-    podCodes: (podId) => call("qwip_static_codes", { p_pod_id: podId }, AccessCodes).pipe(span("podCodes")),
-    setPodCodes: (podId, codes) =>
-      call("qwip_set_static_codes", { p_pod_id: podId, p_codes: codes }, Schema.Boolean).pipe(span("setPodCodes")),
+    savePod: (pod) => records.upsertPod(pod).pipe(span("savePod")),
+    freePod: (podId) => find("qwip_staff_free_pod", { p_pod_id: podId }, Freed).pipe(span("freePod")),
+    podCodes: (podId) => records.codesFor(podId).pipe(span("podCodes")),
+    setPodCodes: (podId, codes) => records.setCodes(podId, codes).pipe(span("setPodCodes")),
     sealedCodeSessions: (after, limit) =>
       call("qwip_staff_sealed_sessions", { p_after: Option.getOrNull(after), p_limit: limit }, Sessions).pipe(
         span("sealedCodeSessions")
