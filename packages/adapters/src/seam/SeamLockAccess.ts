@@ -27,7 +27,7 @@ import {
   type AccessCode as SeamAccessCode,
   SeamHttp,
   type UnmanagedAccessCode
-} from "seam"
+} from "@seamapi/http"
 
 export interface SeamLockAccessOptions {
   readonly apiKey: Redacted.Redacted<string>
