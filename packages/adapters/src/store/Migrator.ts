@@ -1,7 +1,10 @@
 /**
  * Applies the numbered SQL files in `packages/adapters/migrations` (`0001_name.sql`), in
- * order, each in its own transaction under an advisory lock, so two processes starting at
- * once apply each file once. Each file records its own version in `qwip_schema_migrations`,
+ * order, each in its own transaction. The whole run holds one session-level advisory lock per
+ * schema, so when several instances start at once on an empty database exactly one applies
+ * the migrations; the others wait for it, find the schema current and start. (Each file also
+ * takes the lock for its transaction, so a file applied by hand or by an older build cannot
+ * run twice either.) Each file records its own version in `qwip_schema_migrations`,
  * so applying the files with the Supabase CLI records them the same way. A database whose
  * recorded version is newer than the newest file is refused: this build does not know it.
  *
@@ -103,7 +106,18 @@ export interface MigrationTarget {
   ) => Effect.Effect<ReadonlyArray<Record<string, unknown>>, unknown>
   /** Runs a multi-statement script in one transaction (rolled back on error). */
   readonly runScript: (script: string) => Effect.Effect<void, unknown>
+  /**
+   * Runs `use` on one connection held throughout, so a session-level advisory lock taken on it
+   * covers everything `use` does. A single-connection database passes itself.
+   */
+  readonly onOneConnection: <A, E>(
+    use: (connection: MigrationTarget) => Effect.Effect<A, E>,
+    connectFailed: (cause: unknown) => E
+  ) => Effect.Effect<A, E>
 }
+
+/** The advisory lock key for migrating `schema`: one per schema, shared by every build. */
+const lockKey = (schema: string) => literal(`qwip-migrations:${schema}`)
 
 const literal = (text: string) => `'${text.replaceAll("'", "''")}'`
 
@@ -122,7 +136,7 @@ const ALREADY_APPLIED = "QW001"
 
 const scriptFor = (schema: string, migration: Migration) => `
 select set_config('search_path', ${literal(quoteIdent(schema))}, true);
-select pg_advisory_xact_lock(hashtext(${literal(`qwip-migrations:${schema}`)}));
+select pg_advisory_xact_lock(hashtext(${lockKey(schema)}));
 do $qwip_guard$
 begin
   if to_regclass('qwip_schema_migrations') is not null then
@@ -157,6 +171,35 @@ export interface MigrationReport {
   readonly applied: ReadonlyArray<number>
 }
 
+/** Applies what `schema` lacks; runs while this process holds the migration lock. */
+const applyPending = (
+  target: MigrationTarget,
+  schema: string,
+  all: ReadonlyArray<Migration>,
+  failed: (version: number, name: string) => (cause: unknown) => MigrationFailed
+): Effect.Effect<MigrationReport, MigrationFailed | SchemaTooNew> =>
+  Effect.gen(function* () {
+    const latest = all[all.length - 1]?.version ?? 0
+    const from = yield* databaseVersion(target, schema).pipe(Effect.mapError(failed(0, "read_version")))
+    if (from > latest) return yield* new SchemaTooNew({ databaseVersion: from, codeVersion: latest })
+    const applied: Array<number> = []
+    for (const migration of all) {
+      if (migration.version <= from) continue
+      const ran = yield* target.runScript(scriptFor(schema, migration)).pipe(
+        Effect.as(true),
+        Effect.catchAll((cause) =>
+          sqlState(cause) === ALREADY_APPLIED
+            ? Effect.succeed(false)
+            : Effect.fail(failed(migration.version, migration.name)(cause))
+        )
+      )
+      if (ran) applied.push(migration.version)
+    }
+    const to = yield* databaseVersion(target, schema).pipe(Effect.mapError(failed(latest, "read_version")))
+    if (to > latest) return yield* new SchemaTooNew({ databaseVersion: to, codeVersion: latest })
+    return { from, to, applied }
+  })
+
 /**
  * Brings `schema` up to the newest version, creating the schema if needed. Refuses a
  * database newer than this build.
@@ -167,32 +210,28 @@ export const migrate = (
 ): Effect.Effect<MigrationReport, MigrationFailed | SchemaTooNew | MigrationsUnreadable> =>
   Effect.gen(function* () {
     const all = yield* migrations
-    const latest = all[all.length - 1]?.version ?? 0
     const failed = (version: number, name: string) => (cause: unknown) =>
       new MigrationFailed({ version, name, reason: describeCause(cause) })
-    if (options.schema !== "public") {
-      yield* target
-        .query(`create schema if not exists ${quoteIdent(options.schema)}`)
-        .pipe(Effect.mapError(failed(0, "create_schema")))
-    }
-    const from = yield* databaseVersion(target, options.schema).pipe(Effect.mapError(failed(0, "read_version")))
-    if (from > latest) return yield* new SchemaTooNew({ databaseVersion: from, codeVersion: latest })
-    const applied: Array<number> = []
-    for (const migration of all) {
-      if (migration.version <= from) continue
-      const ran = yield* target.runScript(scriptFor(options.schema, migration)).pipe(
-        Effect.as(true),
-        Effect.catchAll((cause) =>
-          sqlState(cause) === ALREADY_APPLIED
-            ? Effect.succeed(false)
-            : Effect.fail(failed(migration.version, migration.name)(cause))
-        )
-      )
-      if (ran) applied.push(migration.version)
-    }
-    const to = yield* databaseVersion(target, options.schema).pipe(Effect.mapError(failed(latest, "read_version")))
-    if (to > latest) return yield* new SchemaTooNew({ databaseVersion: to, codeVersion: latest })
-    return { from, to, applied }
+    return yield* target.onOneConnection(
+      (connection) =>
+        Effect.acquireUseRelease(
+          connection
+            .query(`select pg_advisory_lock(hashtext(${lockKey(options.schema)}))`)
+            .pipe(Effect.mapError(failed(0, "lock"))),
+          () =>
+            Effect.gen(function* () {
+              // Inside the lock: two instances creating the schema at once would collide.
+              if (options.schema !== "public") {
+                yield* connection
+                  .query(`create schema if not exists ${quoteIdent(options.schema)}`)
+                  .pipe(Effect.mapError(failed(0, "create_schema")))
+              }
+              return yield* applyPending(connection, options.schema, all, failed)
+            }),
+          () => connection.query(`select pg_advisory_unlock(hashtext(${lockKey(options.schema)}))`).pipe(Effect.ignore)
+        ),
+      failed(0, "connect")
+    )
   }).pipe(Effect.withSpan("Migrator.migrate", { attributes: { schema: options.schema } }))
 
 /** Checks a database that this process cannot migrate (Supabase over PostgREST). */

@@ -91,17 +91,22 @@ export const openPglite = (options: PgliteOptions = {}): Effect.Effect<PGlite, S
     )
   })
 
-export const migrationTarget = (db: PGliteInterface): MigrationTarget => ({
-  query: (text, params) =>
-    Effect.tryPromise(() => db.query<Record<string, unknown>>(text, params === undefined ? [] : [...params])).pipe(
-      Effect.map((r) => r.rows)
-    ),
-  runScript: (script) =>
-    Effect.tryPromise({
-      try: () => db.transaction((tx) => tx.exec(script)),
-      catch: (cause) => cause
-    }).pipe(Effect.asVoid)
-})
+export const migrationTarget = (db: PGliteInterface): MigrationTarget => {
+  const target: MigrationTarget = {
+    query: (text, params) =>
+      Effect.tryPromise(() => db.query<Record<string, unknown>>(text, params === undefined ? [] : [...params])).pipe(
+        Effect.map((r) => r.rows)
+      ),
+    runScript: (script) =>
+      Effect.tryPromise({
+        try: () => db.transaction((tx) => tx.exec(script)),
+        catch: (cause) => cause
+      }).pipe(Effect.asVoid),
+    // PGlite is one connection.
+    onOneConnection: (use) => use(target)
+  }
+  return target
+}
 
 /** Calls the store's SQL functions in a PGlite database (which runs one statement at a time). */
 export const makeBackend = (db: PGliteInterface): StoreBackendShape => ({

@@ -61,6 +61,33 @@ const checkUrl = (setting: string, url: string): Effect.Effect<string, StoreStar
       })
   })
 
+/** What the migrator needs, on one node-postgres connection. */
+const clientMigrationTarget = (client: pg.PoolClient): MigrationTarget => {
+  const target: MigrationTarget = {
+    query: (text, params) =>
+      Effect.tryPromise({
+        try: () => client.query(text, params === undefined ? [] : [...params]),
+        catch: (cause) => cause
+      }).pipe(Effect.map((result) => result.rows as ReadonlyArray<Record<string, unknown>>)),
+    runScript: (script) =>
+      Effect.tryPromise({
+        try: async () => {
+          try {
+            await client.query("begin")
+            await client.query(script)
+            await client.query("commit")
+          } catch (error) {
+            await client.query("rollback").catch(() => undefined)
+            throw error
+          }
+        },
+        catch: (cause) => cause
+      }),
+    onOneConnection: (use) => use(target)
+  }
+  return target
+}
+
 /** What the migrator needs, on a node-postgres pool (also used by `qwip db`). */
 export const poolMigrationTarget = (pool: pg.Pool): MigrationTarget => ({
   query: (text, params) =>
@@ -69,22 +96,18 @@ export const poolMigrationTarget = (pool: pg.Pool): MigrationTarget => ({
       catch: (cause) => cause
     }).pipe(Effect.map((result) => result.rows as ReadonlyArray<Record<string, unknown>>)),
   runScript: (script) =>
-    Effect.tryPromise({
-      try: async () => {
-        const client = await pool.connect()
-        try {
-          await client.query("begin")
-          await client.query(script)
-          await client.query("commit")
-        } catch (error) {
-          await client.query("rollback").catch(() => undefined)
-          throw error
-        } finally {
-          client.release()
-        }
-      },
-      catch: (cause) => cause
-    })
+    Effect.acquireUseRelease(
+      Effect.tryPromise({ try: () => pool.connect(), catch: (cause) => cause }),
+      (client) => clientMigrationTarget(client).runScript(script),
+      (client) => Effect.sync(() => client.release())
+    ),
+  // The connection is closed afterwards, not pooled: a session lock must never outlive the run.
+  onOneConnection: (use, connectFailed) =>
+    Effect.acquireUseRelease(
+      Effect.tryPromise({ try: () => pool.connect(), catch: connectFailed }),
+      (client) => use(clientMigrationTarget(client)),
+      (client) => Effect.sync(() => client.release(true))
+    )
 })
 
 const makeBackend = (pool: pg.Pool, schema: string): StoreBackendShape => ({
