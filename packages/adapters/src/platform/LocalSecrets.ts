@@ -5,10 +5,11 @@
  * instance must be given the same keys.
  */
 import { randomBytes } from "node:crypto"
-import { mkdir, readFile, writeFile } from "node:fs/promises"
+import { readFile, writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import { Effect, Redacted, Schema } from "effect"
 import { encodeBase64UrlPadded, KEY_BYTES } from "../static-codes/StaticCodeCipher.js"
+import { makePrivateDirectory } from "./PrivateDirectory.js"
 
 const LocalSecretsFile = Schema.Struct({
   jwtSecret: Schema.String,
@@ -42,7 +43,7 @@ export const loadLocalSecrets = (dataDir: string): Effect.Effect<LocalSecrets, L
   const path = join(dataDir, "secrets.json")
   return Effect.tryPromise({
     try: async () => {
-      await mkdir(dataDir, { recursive: true })
+      await makePrivateDirectory(dataDir)
       try {
         return JSON.parse(await readFile(path, "utf8")) as unknown
       } catch (e) {

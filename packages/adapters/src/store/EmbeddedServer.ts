@@ -21,7 +21,7 @@
  * cancellation (a cancel request is dropped), COPY, LISTEN/NOTIFY across connections, SSL.
  */
 import { randomBytes, timingSafeEqual } from "node:crypto"
-import { readFile, rm, writeFile } from "node:fs/promises"
+import { chmod, readFile, rm, writeFile } from "node:fs/promises"
 import { createServer, type Server, type Socket } from "node:net"
 import { dirname, join, resolve } from "node:path"
 import type { PGlite } from "@electric-sql/pglite"
@@ -280,6 +280,8 @@ export const serveEmbedded = (db: PGlite, dataDir: string, options: EmbeddedServ
         const port = typeof address === "object" && address !== null ? address.port : 0
         const file = join(dataDir, PORT_FILE)
         await writeFile(file, `${JSON.stringify({ port, pid: process.pid, password, host })}\n`, { mode: 0o600 })
+        // `mode` applies only when the file is created: one left by a crash keeps its old mode.
+        await chmod(file, 0o600)
         return { server, connections, file, endpoint: { host, port, pid: process.pid, password, url: "" } }
       },
       catch: (cause) => new Error(`cannot serve the embedded store: ${String(cause)}`)

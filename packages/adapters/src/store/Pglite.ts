@@ -6,14 +6,15 @@
  * Only one process may open a PGlite directory. A lock file (`<dir>/pglite.lock`, holding the
  * pid) makes a second process fail at start with one line instead of corrupting the files.
  * Another process (the CLI) reaches a running embedded store through the service, or by the
- * service serving its PGlite over the Postgres wire protocol (`@electric-sql/pglite-socket`)
- * and the CLI using `DATABASE_URL`.
+ * service serving its PGlite over the Postgres wire protocol (`EmbeddedServer.ts`).
+ * The directory is private to the service's user (`PrivateDirectory.ts`).
  */
-import { mkdir, open, readFile, unlink } from "node:fs/promises"
+import { open, readFile, unlink } from "node:fs/promises"
 import { join, resolve } from "node:path"
 import { PGlite, type PGliteInterface } from "@electric-sql/pglite"
 import type { SessionStore } from "@qwip/core"
 import { Effect, Layer, type Scope } from "effect"
+import { makePrivateDirectory, makePrivateTree } from "../platform/PrivateDirectory.js"
 import {
   callStatement,
   describeCause,
@@ -47,7 +48,7 @@ const lockDirectory = (dir: string, setting: string): Effect.Effect<void, StoreS
   const path = join(dir, "pglite.lock")
   const take = Effect.tryPromise({
     try: async () => {
-      await mkdir(dir, { recursive: true })
+      await makePrivateDirectory(dir)
       for (let attempt = 0; attempt < 2; attempt++) {
         try {
           const handle = await open(path, "wx")
@@ -80,7 +81,14 @@ export const openPglite = (options: PgliteOptions = {}): Effect.Effect<PGlite, S
     if (dir !== undefined) yield* lockDirectory(dir, setting)
     return yield* Effect.acquireRelease(
       Effect.tryPromise({
-        try: () => PGlite.create(dir === undefined ? undefined : join(dir, "pglite")),
+        try: async () => {
+          if (dir === undefined) return PGlite.create()
+          const db = await PGlite.create(join(dir, "pglite"))
+          // After create: PGlite has just written its files 0666. (The data directory itself was
+          // made private by the lock; its other files are the service's own, created 0600.)
+          await makePrivateTree(join(dir, "pglite"))
+          return db
+        },
         catch: (cause) =>
           new StoreStartupError({
             setting,

@@ -61,7 +61,7 @@ const exists = (file: string) =>
 
 const loadOrCreateKey = (directory: string) =>
   io("checkout photo signing key", async () => {
-    await fs.mkdir(directory, { recursive: true })
+    await fs.mkdir(directory, { recursive: true, mode: 0o700 })
     const file = path.join(directory, ".url-signing-key")
     try {
       const existing = await fs.readFile(file)
