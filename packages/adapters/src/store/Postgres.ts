@@ -172,9 +172,14 @@ export const layerPostgres = (
               Effect.mapError((e) => new StoreStartupError({ setting, reason: describeCause(e) }))
             )
           } else {
-            yield* migrate(target, { schema }).pipe(
+            const report = yield* migrate(target, { schema }).pipe(
               Effect.mapError((e) => new StoreStartupError({ setting, reason: e.message }))
             )
+            if (report.applied.length > 0) {
+              yield* Effect.logInfo("database migrated").pipe(
+                Effect.annotateLogs({ schema, from: report.from, to: report.to, applied: report.applied.join(",") })
+              )
+            }
           }
           return SqlStore.servicesFor(makeBackend(pool, schema))
         })
