@@ -288,6 +288,7 @@ describe("with the core and the HTTP service", () => {
             payments: "sandbox",
             mail: "outbox",
             locks: "none",
+            photos: "supabase-storage",
             dataDir: "."
           }),
           Layer.succeed(HttpConfig, defaultHttpConfig),

@@ -42,7 +42,7 @@ export type PlatformServices =
   | StripeWebhooks
 
 /**
- * Checkout photos: with the Supabase store, in Supabase Storage's private bucket
+ * Checkout photos: when Supabase is configured (`PlatformInfo.photos`), in Supabase Storage's private bucket
  * `checkout-photos` (`SUPABASE_URL` + `SUPABASE_KEY`; links are Storage's signed URLs, so this
  * service serves none); otherwise under `<QWIP_DATA_DIR>/checkout-photos`, with signed links
  * served by this service.
@@ -50,7 +50,7 @@ export type PlatformServices =
 export const CheckoutPhotosFromPlatform = Layer.unwrapEffect(
   Effect.gen(function* () {
     const info = yield* PlatformInfoTag
-    if (info.store === "supabase") {
+    if (info.photos === "supabase-storage") {
       return Layer.merge(Photos.layerFromConfig, Layer.succeed(LocalPhotoFiles, Option.none()))
     }
     const config = yield* HttpConfig

@@ -30,7 +30,7 @@ import { makeStaticCodes } from "../static-codes/StaticCodes.js"
 import { StoreBackend, type StoreBackendShape } from "../store/Backend.js"
 import * as Migrator from "../store/Migrator.js"
 import { StoreRecords, type StoreRecordsShape } from "../store/Records.js"
-import { describeChoice, layerFor, storeChoice } from "../store/StoreConfig.js"
+import { describeChoice, layerFor, storeChoice, supabaseStorageConfigured } from "../store/StoreConfig.js"
 import * as StripePayments from "../stripe/StripePayments.js"
 import { StripeWebhooks } from "../stripe/StripeWebhooks.js"
 import { AccessTokens, accessTokensConfig, makeAccessTokens } from "../tokens/AccessTokens.js"
@@ -275,10 +275,11 @@ export const layerFromEnv: Layer.Layer<PlatformServices, PlatformStartError> = L
       payments: Option.isSome(stripe) ? "stripe" : "sandbox",
       mail: Option.isSome(resend) ? "resend" : "outbox",
       locks: Option.isSome(seamKey) ? "seam" : "none",
+      photos: (yield* supabaseStorageConfigured) ? "supabase-storage" : "local",
       dataDir
     }
     yield* Effect.logInfo(
-      `platform: store ${describeChoice(choice)}; payments ${info.payments}; mail ${info.mail}; locks ${info.locks}`
+      `platform: store ${describeChoice(choice)}; payments ${info.payments}; mail ${info.mail}; locks ${info.locks}; photos ${info.photos}`
     )
 
     const store = layerFor(choice).pipe(

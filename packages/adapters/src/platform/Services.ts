@@ -11,6 +11,12 @@ export interface PlatformInfoShape {
   readonly payments: "stripe" | "sandbox"
   readonly mail: "resend" | "outbox"
   readonly locks: "seam" | "none"
+  /**
+   * Where checkout photos go: Supabase Storage whenever `SUPABASE_URL` and `SUPABASE_KEY` are set
+   * (also with a direct `DATABASE_URL`: every instance must see every photo, and a host's disk
+   * may not last), else a directory under `dataDir`.
+   */
+  readonly photos: "supabase-storage" | "local"
   /** `QWIP_DATA_DIR`: where the embedded store, generated keys and local photos live. */
   readonly dataDir: string
 }

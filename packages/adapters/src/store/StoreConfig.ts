@@ -50,6 +50,15 @@ export const storeChoice: Effect.Effect<StoreChoice, StoreStartupError> = Effect
   return { _tag: "Embedded", dataDir: Option.getOrElse(dataDir, () => DEFAULT_DATA_DIR) } as const
 })
 
+/** Whether Supabase's URL and key are both set (its Storage is then used for photos, whatever the store). */
+export const supabaseStorageConfigured: Effect.Effect<boolean> = Effect.all([
+  setting("SUPABASE_URL"),
+  setting("SUPABASE_KEY")
+]).pipe(
+  Effect.map(([url, key]) => Option.isSome(url) && Option.isSome(key)),
+  Effect.orElseSucceed(() => false)
+)
+
 /** One line saying which store runs, without secrets. */
 export const describeChoice = (choice: StoreChoice): string => {
   switch (choice._tag) {

@@ -8,6 +8,7 @@ import { DEMO_POD_ID } from "../../src/platform/DemoPod.js"
 import { layerFromEnv } from "../../src/platform/Platform.js"
 import { PlatformInfo, Readiness, Sandbox } from "../../src/platform/Services.js"
 import { StoreRecords } from "../../src/store/Records.js"
+import { supabaseStorageConfigured } from "../../src/store/StoreConfig.js"
 import { AccessTokens } from "../../src/tokens/AccessTokens.js"
 
 const withEnv = (env: Record<string, string>) =>
@@ -24,12 +25,30 @@ const tempDir = Effect.acquireRelease(
 )
 
 describe("platform from the environment", () => {
+  it.effect("checkout photos go to Supabase Storage whenever its URL and key are set, whatever the store", () =>
+    Effect.gen(function* () {
+      const photosWith = (env: Record<string, string>) =>
+        supabaseStorageConfigured.pipe(Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env)))))
+      const supabase = { SUPABASE_URL: "https://ref.supabase.co", SUPABASE_KEY: "service-role" }
+      expect(yield* photosWith({ ...supabase, DATABASE_URL: "postgres://db.ref.supabase.co/postgres" })).toBe(true)
+      expect(yield* photosWith(supabase)).toBe(true)
+      expect(yield* photosWith({ SUPABASE_URL: "https://ref.supabase.co", SUPABASE_KEY: " " })).toBe(false)
+      expect(yield* photosWith({ DATABASE_URL: "postgres://localhost/qwip" })).toBe(false)
+    })
+  )
+
   it.scoped("with nothing set: embedded store, sandbox, outbox, a seeded demo pod, a full booking", () =>
     Effect.gen(function* () {
       const dir = yield* tempDir
       const token = yield* Effect.gen(function* () {
         const info = yield* PlatformInfo
-        expect(info).toMatchObject({ store: "pglite", payments: "sandbox", mail: "outbox", locks: "none" })
+        expect(info).toMatchObject({
+          store: "pglite",
+          payments: "sandbox",
+          mail: "outbox",
+          locks: "none",
+          photos: "local"
+        })
         expect(yield* Effect.flatMap(Readiness, (r) => r.check)).toMatchObject({ ok: true })
         const pods = yield* Effect.flatMap(SessionStore, (s) => s.pods)
         expect(pods.map((p) => p.pod.id)).toEqual([DEMO_POD_ID])

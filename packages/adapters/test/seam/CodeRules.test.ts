@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
+import type { Device } from "@seamapi/http"
 import { Either, Option } from "effect"
 import fc from "fast-check"
-import type { Device } from "@seamapi/http"
 import { SeamLockAccess } from "../../src/seam/index.js"
 
 const { codeFits, codeLengthFor, codeNameFor, codeRulesFor, lockCodeStatus, pickCode } = SeamLockAccess

@@ -157,6 +157,7 @@ export const makeTestPlatform = (options: TestPlatformOptions = {}) => {
       payments: "sandbox",
       mail: "outbox",
       locks: options.locks ?? "none",
+      photos: "local",
       dataDir
     }),
     Layer.succeed(Readiness, {
