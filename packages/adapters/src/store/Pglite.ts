@@ -51,7 +51,7 @@ const lockDirectory = (dir: string, setting: string): Effect.Effect<void, StoreS
       await makePrivateDirectory(dir)
       for (let attempt = 0; attempt < 2; attempt++) {
         try {
-          const handle = await open(path, "wx")
+          const handle = await open(path, "wx", 0o600)
           await handle.writeFile(`${process.pid}\n`)
           await handle.close()
           return

@@ -59,6 +59,19 @@ describe("the embedded store's data directory", () => {
     })
   )
 
+  it.scoped("the lock file of an open store is the owner's only", () =>
+    Effect.gen(function* () {
+      const dataDir = join(yield* tempParent, "data")
+      yield* withUmask(
+        0,
+        Effect.gen(function* () {
+          yield* openPglite({ dataDir })
+          expect(yield* Effect.promise(() => opened(dataDir))).toEqual([])
+        }).pipe(Effect.scoped)
+      )
+    })
+  )
+
   it.scoped("an existing open directory is tightened on start, files included", () =>
     Effect.gen(function* () {
       const parent = yield* tempParent
