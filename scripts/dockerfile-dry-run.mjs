@@ -238,7 +238,11 @@ try {
       await Promise.all(three.map(stop))
       log(`three instances on one empty schema: all ready, exactly one migrated (${appliers[0].name})`)
     } finally {
-      execFileSync("psql", [databaseUrl, "-qAtc", `set client_min_messages = warning; drop schema if exists "${schema}" cascade`])
+      execFileSync("psql", [
+        databaseUrl,
+        "-qAtc",
+        `set client_min_messages = warning; drop schema if exists "${schema}" cascade`
+      ])
     }
   }
   log("passed")
