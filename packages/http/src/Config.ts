@@ -2,7 +2,7 @@
  * The HTTP service's own settings (the adapters read theirs). Every one has a default that
  * suits a local run, so `npm start` needs no environment at all.
  */
-import { Config, Context, Duration, Layer } from "effect"
+import { Config, Context, Duration, Layer, Option } from "effect"
 
 /** Requests allowed per client IP in a window. */
 export interface RateLimit {
@@ -23,6 +23,11 @@ export interface HttpConfigShape {
   readonly maxJsonBytes: number
   /** Largest Stripe webhook body accepted. */
   readonly maxWebhookBytes: number
+  /**
+   * Stripe's publishable key (`pk_…`) for the booking page's card form (Stripe.js Payment
+   * Element); without it, the page books only on sandbox payments.
+   */
+  readonly stripePublishableKey: Option.Option<string>
   readonly rateLimits: {
     /** `POST /api/setup-intent`: each call creates a Stripe Customer. */
     readonly setupIntent: RateLimit
@@ -51,6 +56,7 @@ export const defaultHttpConfig: HttpConfigShape = {
   publicUrl: "http://localhost:8000",
   maxJsonBytes: 64 * 1024,
   maxWebhookBytes: 1024 * 1024,
+  stripePublishableKey: Option.none(),
   rateLimits: {
     setupIntent: { limit: 10, window: Duration.minutes(10) },
     sessionLookup: { limit: 30, window: Duration.minutes(1) },
@@ -84,7 +90,7 @@ const perWindow = (name: string, fallback: RateLimit) =>
   )
 
 /**
- * `PORT`, `HOST`, `CORS_ORIGINS` (comma-separated), `TRUST_PROXY`, `PUBLIC_URL`,
+ * `PORT`, `HOST`, `CORS_ORIGINS` (comma-separated), `TRUST_PROXY`, `PUBLIC_URL`, `STRIPE_PUBLISHABLE_KEY`,
  * `RATE_LIMIT_SETUP_INTENT` (per 10 min), `RATE_LIMIT_SESSION_LOOKUP` and `RATE_LIMIT_GENERAL`
  * (per minute), `WORKER_ENABLED`, `WORKER_INTERVAL`, `SHUTDOWN_GRACE`.
  */
@@ -94,6 +100,15 @@ export const httpConfigFromEnv: Config.Config<HttpConfigShape> = Config.all({
   corsOrigins: list("CORS_ORIGINS", defaultHttpConfig.corsOrigins),
   trustProxy: Config.boolean("TRUST_PROXY").pipe(Config.withDefault(false)),
   publicUrl: Config.string("PUBLIC_URL").pipe(Config.option),
+  stripePublishableKey: Config.string("STRIPE_PUBLISHABLE_KEY").pipe(
+    Config.map((key) => key.trim()),
+    Config.validate({
+      message: "must be a Stripe publishable key (pk_…)",
+      validation: (k) => k === "" || k.startsWith("pk_")
+    }),
+    Config.map((key) => (key === "" ? Option.none<string>() : Option.some(key))),
+    Config.withDefault(Option.none<string>())
+  ),
   setupIntent: perWindow("RATE_LIMIT_SETUP_INTENT", defaultHttpConfig.rateLimits.setupIntent),
   sessionLookup: perWindow("RATE_LIMIT_SESSION_LOOKUP", defaultHttpConfig.rateLimits.sessionLookup),
   general: perWindow("RATE_LIMIT_GENERAL", defaultHttpConfig.rateLimits.general),
@@ -108,6 +123,7 @@ export const httpConfigFromEnv: Config.Config<HttpConfigShape> = Config.all({
       host: c.host,
       corsOrigins: c.corsOrigins,
       trustProxy: c.trustProxy,
+      stripePublishableKey: c.stripePublishableKey,
       publicUrl: c.publicUrl._tag === "Some" ? c.publicUrl.value.replace(/\/+$/, "") : `http://localhost:${c.port}`,
       rateLimits: { setupIntent: c.setupIntent, sessionLookup: c.sessionLookup, general: c.general },
       worker: { ...defaultHttpConfig.worker, enabled: c.workerEnabled, interval: c.workerInterval },

@@ -14,6 +14,7 @@ import { layerCryptoRandom, PlatformInfo as PlatformInfoTag } from "./Adapters.j
 import { QwipApi } from "./Api.js"
 import { AuthLive } from "./Auth.js"
 import { BackgroundWorkLive } from "./BackgroundWork.js"
+import { BookingPageLive } from "./BookingPage.js"
 import { HttpConfig } from "./Config.js"
 import { BookingLive } from "./handlers/Booking.js"
 import { DeprecatedLive, OperationsLive, PhotosLive } from "./handlers/Operations.js"
@@ -79,8 +80,9 @@ export const ApiLive = HttpApiBuilder.api(QwipApi).pipe(
   Layer.provide(CheckoutPhotosFromPlatform)
 )
 
-/** The HTTP app on whatever `HttpServer` is provided: routes, middleware, `/openapi.json`, `/docs`. */
+/** The HTTP app on whatever `HttpServer` is provided: routes, middleware, `/openapi.json`, `/docs`, `/`. */
 export const HttpAppLive = HttpApiBuilder.serve().pipe(
+  Layer.provide(BookingPageLive),
   Layer.provide(HttpApiScalar.layer({ path: "/docs" })),
   Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
   Layer.provide(HttpApiBuilder.middleware(makeServiceMiddleware)),
