@@ -44,7 +44,7 @@ export const BookingPageLive = HttpApiBuilder.Router.use((router) =>
     const version = createHash("sha256").update(script).update(styles).digest("base64url").slice(0, 12)
     const usesStripe = Option.isNone(sandbox) && Option.isSome(config.stripePublishableKey)
     const page = template.replaceAll("{{ASSET_VERSION}}", version).replace(
-      "{{CONFIG}}",
+      '"__QWIP_CONFIG__"',
       scriptJson({
         sandbox: Option.isSome(sandbox),
         stripePublishableKey: Option.getOrNull(config.stripePublishableKey)
