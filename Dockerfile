@@ -36,6 +36,7 @@ COPY --from=build /app/packages/core/dist packages/core/dist
 COPY --from=build /app/packages/adapters/dist packages/adapters/dist
 COPY --from=build /app/packages/adapters/migrations packages/adapters/migrations
 COPY --from=build /app/packages/http/dist packages/http/dist
+COPY --from=build /app/packages/http/public packages/http/public
 COPY --from=build /app/packages/cli/dist packages/cli/dist
 COPY --from=build /app/packages/cli/bin packages/cli/bin
 # An unprivileged user. The embedded store (used only without DATABASE_URL or SUPABASE_URL) goes

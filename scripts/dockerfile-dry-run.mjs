@@ -4,7 +4,7 @@
  * so the recipe is proven on every change: each stage is a temporary directory standing for its
  * WORKDIR, COPY copies from the repository (minus .dockerignore) or an earlier stage, RUN runs
  * the command there with the stage's ENV. Then the final stage's CMD starts the service, its
- * HEALTHCHECK command must pass (`/readyz`), `/api/pods` must answer, SIGTERM must stop it
+ * HEALTHCHECK command must pass (`/readyz`), `/api/pods` and the booking page must answer, SIGTERM must stop it
  * cleanly, and the production install must hold no build or test tool.
  * With QWIP_TEST_DATABASE_URL set it also starts three instances at once on one empty Postgres
  * schema: all must become ready, and exactly one may apply the migrations.
@@ -212,6 +212,8 @@ try {
   await waitHealthy(embedded)
   const pods = await (await fetch(`http://127.0.0.1:${embedded.port}/api/pods`)).json()
   if (!Array.isArray(pods.pods) || pods.pods.length === 0) fail(`/api/pods answered ${JSON.stringify(pods)}`)
+  const page = await fetch(`http://127.0.0.1:${embedded.port}/`)
+  if (page.status !== 200 || !(await page.text()).includes('data-testid="book"')) fail(`GET / answered ${page.status}`)
   await stop(embedded)
   log(`embedded store: ready, ${pods.pods.length} pod(s), stopped cleanly on SIGTERM`)
 
