@@ -116,6 +116,8 @@ const tokenEntry: Entry<InvalidToken> = (e) => {
       return [401, "token_invalid", e.message]
     case "expired":
       return [401, "token_expired", e.message]
+    case "not_yet_valid":
+      return [401, "token_not_yet_valid", e.message]
     case "wrong_scope":
       return [401, "token_wrong_scope", e.message]
     case "wrong_issuer":
