@@ -332,6 +332,7 @@ const webhookEventsOf = (records: StoreRecordsShape) => ({
       records.recordWebhookEvent({ eventId: event.id, type: event.type, payload: event.payload }),
       (d) => d.status
     ),
-  markProcessed: (id: string) => Effect.asVoid(records.finishWebhookEvent(id, { status: "processed" })),
+  markProcessed: (id: string, note?: string) =>
+    Effect.asVoid(records.finishWebhookEvent(id, { status: "processed", note })),
   markFailed: (id: string, error: string) => Effect.asVoid(records.finishWebhookEvent(id, { status: "failed", error }))
 })
