@@ -95,7 +95,7 @@ const recordedPaymentIntent = (session: Session): Option.Option<string> => {
  *   recorded only when its answer comes back. The session id in the metadata alone proves
  *   nothing (anyone on the account can write it), and an unknown outcome must not adopt a
  *   stranger's PaymentIntent, or the session's own charge would later be refused.
- * - A success must have received exactly the quoted amount, in pounds.
+ * - A success must have received exactly the quoted amount, in GBP.
  */
 export const chargeMismatch = (session: Session, event: ChargeEvent): Option.Option<string> => {
   const state = session.state
