@@ -2,11 +2,14 @@
  * Black-box: Stripe webhooks on the embedded platform, stored once per event id in the store.
  */
 import { describe, expect, it } from "@effect/vitest"
+import { StoreRecords } from "@qwip/adapters"
+import { type SessionId, SessionStore, Worker } from "@qwip/core"
+import { Effect, Logger, LogLevel, Option } from "effect"
 import Stripe from "stripe"
-import { type Client, sessionIdOf } from "./support/Client.js"
-import { dataDir, serve, WEBHOOK_SECRET } from "./support/Service.js"
+import { book, type Client, eventually, sessionIdOf } from "./support/Client.js"
+import { dataDir, makeOffsetClock, platform, serve, WEBHOOK_SECRET } from "./support/Service.js"
 
-const deliver = (api: Client, payload: object, options: { secret?: string; timestamp?: number } = {}) => {
+const deliver = (api: Client, payload: unknown, options: { secret?: string; timestamp?: number } = {}) => {
   const body = JSON.stringify(payload)
   const signature = Stripe.webhooks.generateTestHeaderString({
     payload: body,
@@ -61,5 +64,60 @@ describe("Stripe webhooks on the embedded platform", () => {
     expect(bad).toMatchObject({ status: 400, body: { error: "invalid_signature" } })
     const stale = await deliver(api, other, { timestamp: Math.floor(Date.now() / 1000) - 3600 })
     expect(stale).toMatchObject({ status: 400, body: { error: "invalid_signature" } })
+  })
+
+  it("refuses future-dated signatures and signed bodies that are not events", { timeout: 60_000 }, async () => {
+    const { api } = await serve({ QWIP_DATA_DIR: dataDir() })
+    const other = event("evt_e2e_3", "customer.created", { id: "cus_1", object: "customer" })
+    const future = await deliver(api, other, { timestamp: Math.floor(Date.now() / 1000) + 3600 })
+    expect(future).toMatchObject({ status: 400, body: { error: "invalid_signature" } })
+    const { id: _, ...noId } = other
+    expect(await deliver(api, noId)).toMatchObject({ status: 400, body: { error: "invalid_event" } })
+    expect(await deliver(api, [other])).toMatchObject({ status: 400, body: { error: "invalid_event" } })
+  })
+
+  it("a payment the session did not ask for leaves it unpaid and is told to staff once", {
+    timeout: 60_000
+  }, async () => {
+    const env = { QWIP_DATA_DIR: dataDir() }
+    const clock = makeOffsetClock()
+    const { api, stop } = await serve(env, { clock })
+    const { sessionToken } = await book(api, "demo-pod", "4000000000000341") // the charge is declined
+    await eventually(
+      () => api.get("/api/provisioning-status", { token: sessionToken }),
+      (a) => a.body.status === "ready",
+      { timeoutMs: 30_000 }
+    )
+    clock.advance("10 minutes") // 500p at the demo pod's 50p a minute
+    expect((await api.post("/api/end-session", { token: sessionToken })).status).toBe(200)
+    const sessionId = sessionIdOf(sessionToken) as SessionId
+    const stranger = event("evt_e2e_stranger", "payment_intent.succeeded", {
+      id: "pi_not_ours",
+      object: "payment_intent",
+      amount_received: 100_000,
+      currency: "gbp",
+      customer: "cus_someone_else",
+      metadata: { session_id: sessionId }
+    })
+    // Signed on the service's (moved) clock, or the signature would look 10 minutes old.
+    const signedAt = { timestamp: Math.floor(Date.now() / 1000) + 600 }
+    expect(await deliver(api, stranger, signedAt)).toMatchObject({ status: 200, body: { status: "success" } })
+    expect((await deliver(api, stranger, signedAt)).status).toBe(200)
+    await stop()
+
+    // The store as staff tools see it, after the service stopped.
+    const seen = await Effect.runPromise(
+      Effect.gen(function* () {
+        for (let i = 0; i < 10; i++) if ((yield* Worker.runDueWork("test", 10)).claimed === 0) break
+        const session = yield* Effect.flatMap(SessionStore, (s) => s.session(sessionId))
+        const outbox = yield* Effect.flatMap(StoreRecords, (r) => r.listOutbox(50))
+        return { session, keys: outbox.map((e) => e.messageKey) }
+      }).pipe(Effect.provide(platform(env)), Logger.withMinimumLogLevel(LogLevel.Warning))
+    )
+    const state = Option.getOrThrow(seen.session).state
+    expect(state._tag === "Ended" && state.outcome._tag).toBe("PaymentFailed")
+    expect(seen.keys.filter((k) => k.includes("unexpected_payment"))).toEqual([
+      `PaymentProblem:${sessionId}:unexpected_payment:pi_not_ours`
+    ])
   })
 })

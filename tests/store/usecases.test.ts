@@ -253,7 +253,9 @@ forEachScenarioStore("core use cases", (it) => {
         const event = new ChargeSucceeded({
           sessionId: Option.some(session.id),
           paymentIntentId: result.state.outcome.paymentIntentId,
-          amountPence: pence(1000)
+          customerId: Option.some(result.card.customerId),
+          amountPence: pence(1000),
+          currency: "gbp"
         })
         expect((yield* handlePaymentEvent(event))._tag).toBe("Applied")
         expect((yield* handlePaymentEvent(event))._tag).toBe("Applied") // a repeat changes nothing

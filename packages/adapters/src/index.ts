@@ -34,6 +34,7 @@ export { StaffCharge, StaffViews, type StaffViewsShape } from "./store/StaffQuer
 export * as Stripe from "./stripe/index.js"
 export {
   InvalidWebhookSignature,
+  MalformedWebhookEvent,
   type StripeEventEnvelope,
   StripeWebhooks,
   type StripeWebhooksShape

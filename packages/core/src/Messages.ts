@@ -41,13 +41,20 @@ export class ProvisioningFailedNotice extends Schema.TaggedClass<ProvisioningFai
   }
 ) {}
 
-/** To staff: a charge failed, needs the customer's authentication, or its outcome is unknown. */
+/**
+ * To staff: a charge failed, needs the customer's authentication, or its outcome is unknown;
+ * or the provider reports a payment the session did not ask for (`unexpected_payment`: another
+ * PaymentIntent, or another amount), which did not mark it paid.
+ */
 export class PaymentProblem extends Schema.TaggedClass<PaymentProblem>()("PaymentProblem", {
   sessionId: SessionId,
   customerEmail: Schema.String,
+  /** What the session was charged (its quote). */
   amountPence: Pence,
-  problem: Schema.Literal("declined", "needs_authentication", "unknown"),
-  detail: Schema.String
+  problem: Schema.Literal("declined", "needs_authentication", "unknown", "unexpected_payment"),
+  detail: Schema.String,
+  /** The PaymentIntent the problem is about, when it is not the session's own charge. */
+  paymentIntentId: Schema.optional(Schema.String)
 }) {}
 
 /** To staff: something needs a person (provisioning failed for good, a session is overdue). */
@@ -61,11 +68,14 @@ export class StaffAlert extends Schema.TaggedClass<StaffAlert>()("StaffAlert", {
 export const Message = Schema.Union(AccessReady, Receipt, ProvisioningFailedNotice, PaymentProblem, StaffAlert)
 export type Message = typeof Message.Type
 
-/** The message's idempotency key: one email of each kind per session (and per problem). */
+/**
+ * The message's idempotency key: one email of each kind per session (and per problem, and per
+ * PaymentIntent for a payment the session did not ask for).
+ */
 export const messageKey = (m: Message): string => {
   switch (m._tag) {
     case "PaymentProblem":
-      return `${m._tag}:${m.sessionId}:${m.problem}`
+      return `${m._tag}:${m.sessionId}:${m.problem}${m.paymentIntentId === undefined ? "" : `:${m.paymentIntentId}`}`
     case "StaffAlert":
       return `${m._tag}:${m.sessionId}:${m.topic}`
     default:

@@ -24,3 +24,6 @@ export const formatPounds = (amount: Pence): string => {
 
 /** Pence as pounds in a JSON number, as today's API returns `cost`. Exact to 2 dp. */
 export const toPoundsNumber = (amount: Pence): number => Number(formatPounds(amount))
+
+/** The one currency Qwip charges in, as the payment provider writes it. */
+export const CHARGE_CURRENCY = "gbp"

@@ -1,59 +1,174 @@
 /**
  * What the payment provider tells us later (Stripe webhooks), in the platform's words,
  * and how each event moves a booking or a session's payment outcome.
+ *
+ * A signed event proves it came from our provider account, not that it is about the charge a
+ * session asked for: anything else made on the account (by hand in the dashboard, by another
+ * integration) can carry a session id in its metadata. So a charge event moves a session only
+ * when `chargeMismatch` finds nothing wrong with it; a payment that does not match is told to
+ * staff and leaves the session as it was.
  */
 import { Effect, Option, Schema } from "effect"
 import { finalizeBooking } from "./Checkout.js"
 import { newProvisioningId, PodId, SessionId, SetupIntentId } from "./Ids.js"
-import { Pence } from "./Money.js"
+import { PaymentProblem } from "./Messages.js"
+import { CHARGE_CURRENCY, Pence, pence } from "./Money.js"
 import { SessionStore } from "./ports/SessionStore.js"
-import { NeedsAuthentication, type Outcome, Paid, PaymentFailed } from "./Session.js"
+import { NeedsAuthentication, type Outcome, Paid, PaymentFailed, type Session } from "./Session.js"
 import { recordSettlement } from "./SessionEnd.js"
+import { now } from "./SessionSteps.js"
+import { sendMail } from "./Work.js"
 
 /** A card set-up succeeded; finalizes the booking if the client never did. */
 export class CardSetUpSucceeded extends Schema.TaggedClass<CardSetUpSucceeded>()("CardSetUpSucceeded", {
   setupIntentId: SetupIntentId,
   podId: Schema.OptionFromNullOr(PodId)
 }) {}
-export class ChargeSucceeded extends Schema.TaggedClass<ChargeSucceeded>()("ChargeSucceeded", {
+
+/** What every charge event says about whose charge it is. */
+const chargeFields = {
+  /** From the PaymentIntent's metadata: set by us on every charge, but anyone can set it. */
   sessionId: Schema.OptionFromNullOr(SessionId),
   paymentIntentId: Schema.String,
-  amountPence: Pence
+  /** The provider's customer the PaymentIntent is for, if it names one. */
+  customerId: Schema.OptionFromNullOr(Schema.String)
+}
+
+export class ChargeSucceeded extends Schema.TaggedClass<ChargeSucceeded>()("ChargeSucceeded", {
+  ...chargeFields,
+  /** The amount received, in the currency's smallest unit (pence for `gbp`). */
+  amountPence: Pence,
+  /** As the provider writes it, e.g. `gbp`. */
+  currency: Schema.String
 }) {}
 export class ChargeFailed extends Schema.TaggedClass<ChargeFailed>()("ChargeFailed", {
-  sessionId: Schema.OptionFromNullOr(SessionId),
-  paymentIntentId: Schema.String,
+  ...chargeFields,
   code: Schema.String,
   message: Schema.String
 }) {}
 export class ChargeNeedsAuthentication extends Schema.TaggedClass<ChargeNeedsAuthentication>()(
   "ChargeNeedsAuthentication",
-  {
-    sessionId: Schema.OptionFromNullOr(SessionId),
-    paymentIntentId: Schema.String
-  }
+  chargeFields
 ) {}
+
+export type ChargeEvent = ChargeSucceeded | ChargeFailed | ChargeNeedsAuthentication
 
 export const PaymentEvent = Schema.Union(CardSetUpSucceeded, ChargeSucceeded, ChargeFailed, ChargeNeedsAuthentication)
 export type PaymentEvent = typeof PaymentEvent.Type
 
-/** What handling an event did; `ignored` events are acknowledged, never retried. */
+/**
+ * What handling an event did. Every result is acknowledged, never retried: `Ignored` changed
+ * nothing; `Unexpected` is a payment the session did not ask for, told to staff, the session
+ * left unchanged.
+ */
 export type PaymentEventResult =
   | { readonly _tag: "Applied"; readonly sessionId: SessionId }
   | { readonly _tag: "Ignored"; readonly reason: string }
+  | { readonly _tag: "Unexpected"; readonly sessionId: SessionId; readonly reason: string }
 
 const ignored = (reason: string): PaymentEventResult => ({ _tag: "Ignored", reason })
 
-const settleFromEvent = (sessionId: Option.Option<SessionId>, outcome: Outcome) =>
+/** The PaymentIntent a session recorded for its charge, when its outcome names one. */
+const recordedPaymentIntent = (session: Session): Option.Option<string> => {
+  if (session.state._tag !== "Ended") return Option.none()
+  const outcome = session.state.outcome
+  switch (outcome._tag) {
+    case "Paid":
+    case "NeedsAuthentication":
+      return Option.some(outcome.paymentIntentId)
+    case "PaymentFailed":
+      return outcome.paymentIntentId
+    default:
+      return Option.none()
+  }
+}
+
+/**
+ * Why a charge event is not about the charge `session` asked for, or `None` when it is.
+ *
+ * - A session asks for a charge only once its end and price are fixed (`Ending`, `Ended`), and
+ *   not when staff waived it or it came to nothing (below the minimum).
+ * - The charge is ours when it is the PaymentIntent the session recorded. Until one is recorded
+ *   (still ending, or the charge's answer never came), it is ours when it is for the session's
+ *   own customer: a new one is made for each booking, so only its session charges it. The same
+ *   holds after a decline, since staff retry it under a new key and so a new PaymentIntent,
+ *   recorded only when its answer comes back. The session id in the metadata alone proves
+ *   nothing (anyone on the account can write it), and an unknown outcome must not adopt a
+ *   stranger's PaymentIntent, or the session's own charge would later be refused.
+ * - A success must have received exactly the quoted amount, in GBP.
+ */
+export const chargeMismatch = (session: Session, event: ChargeEvent): Option.Option<string> => {
+  const state = session.state
+  const pi = `PaymentIntent ${event.paymentIntentId}`
+  if (state._tag !== "Ending" && state._tag !== "Ended") {
+    return Option.some(`${pi}: the session asked for no charge (it is ${state._tag})`)
+  }
+  const waived = state._tag === "Ending" ? Option.isSome(state.waiver) : state.outcome._tag === "Waived"
+  if (waived || state.quote.chargePence === 0) {
+    return Option.some(`${pi}: the session asked for no charge (${waived ? "waived" : "below the minimum"})`)
+  }
+  const recorded = recordedPaymentIntent(session)
+  const mayBeNew = Option.isNone(recorded) || (state._tag === "Ended" && state.outcome._tag === "PaymentFailed")
+  const ours =
+    Option.contains(recorded, event.paymentIntentId) ||
+    (mayBeNew && Option.contains(event.customerId, session.card.customerId))
+  if (!ours) {
+    const customer = Option.getOrElse(event.customerId, () => "no customer")
+    return Option.some(
+      Option.isSome(recorded)
+        ? `${pi} is not the session's charge (${recorded.value})`
+        : `${pi} is for ${customer}, not the session's customer ${session.card.customerId}`
+    )
+  }
+  if (event._tag === "ChargeSucceeded") {
+    if (event.currency.toLowerCase() !== CHARGE_CURRENCY) {
+      return Option.some(`${pi} is in ${event.currency}, not ${CHARGE_CURRENCY}`)
+    }
+    if (event.amountPence !== state.quote.chargePence) {
+      return Option.some(
+        `${pi} received ${event.amountPence} pence; the session was charged ${state.quote.chargePence} pence`
+      )
+    }
+  }
+  return Option.none()
+}
+
+/** Tells staff, once per PaymentIntent, about money the session did not ask for. */
+const reportUnexpectedPayment = (session: Session, event: ChargeSucceeded, reason: string) =>
   Effect.gen(function* () {
-    if (Option.isNone(sessionId)) return ignored("no session id in the charge's metadata")
     const store = yield* SessionStore
-    const session = yield* store.session(sessionId.value)
-    if (Option.isNone(session)) return ignored(`session ${sessionId.value} does not exist`)
+    const at = yield* now
+    const quoted =
+      session.state._tag === "Ending" || session.state._tag === "Ended" ? session.state.quote.chargePence : 0
+    const problem = new PaymentProblem({
+      sessionId: session.id,
+      customerEmail: session.card.email,
+      amountPence: pence(quoted),
+      problem: "unexpected_payment",
+      detail: reason,
+      paymentIntentId: event.paymentIntentId
+    })
+    yield* store.enqueue([sendMail(problem, at)])
+  })
+
+const settleFromEvent = (event: ChargeEvent, outcome: Outcome) =>
+  Effect.gen(function* () {
+    if (Option.isNone(event.sessionId)) return ignored("no session id in the charge's metadata")
+    const sessionId = event.sessionId.value
+    const store = yield* SessionStore
+    const session = yield* store.session(sessionId)
+    if (Option.isNone(session)) return ignored(`session ${sessionId} does not exist`)
+    const mismatch = chargeMismatch(session.value, event)
+    if (Option.isSome(mismatch)) {
+      // Only a success moved money; a failure of someone else's charge needs no one.
+      if (event._tag !== "ChargeSucceeded") return ignored(mismatch.value)
+      yield* reportUnexpectedPayment(session.value, event, mismatch.value)
+      return { _tag: "Unexpected", sessionId, reason: mismatch.value } satisfies PaymentEventResult
+    }
     // A session still closing records this outcome itself from the charge's own answer.
     if (session.value.state._tag !== "Ended") return ignored(`session is ${session.value.state._tag}`)
-    return yield* recordSettlement(sessionId.value, outcome).pipe(
-      Effect.as<PaymentEventResult>({ _tag: "Applied", sessionId: sessionId.value }),
+    return yield* recordSettlement(sessionId, outcome).pipe(
+      Effect.as<PaymentEventResult>({ _tag: "Applied", sessionId }),
       Effect.catchTags({
         IllegalTransition: (e) => Effect.succeed(ignored(e.message)),
         SessionNotFound: (e) => Effect.succeed(ignored(e.message))
@@ -88,12 +203,12 @@ export const handlePaymentEvent = Effect.fn("Payments.handleEvent")(function* (e
     }
     case "ChargeSucceeded":
       return yield* settleFromEvent(
-        event.sessionId,
+        event,
         new Paid({ paymentIntentId: event.paymentIntentId, amountPence: event.amountPence })
       )
     case "ChargeFailed":
       return yield* settleFromEvent(
-        event.sessionId,
+        event,
         new PaymentFailed({
           paymentIntentId: Option.some(event.paymentIntentId),
           declineCode: event.code,
@@ -101,9 +216,6 @@ export const handlePaymentEvent = Effect.fn("Payments.handleEvent")(function* (e
         })
       )
     case "ChargeNeedsAuthentication":
-      return yield* settleFromEvent(
-        event.sessionId,
-        new NeedsAuthentication({ paymentIntentId: event.paymentIntentId })
-      )
+      return yield* settleFromEvent(event, new NeedsAuthentication({ paymentIntentId: event.paymentIntentId }))
   }
 })

@@ -297,7 +297,9 @@ describe("ending", () => {
         const event = new ChargeSucceeded({
           sessionId: Option.some(session.id),
           paymentIntentId,
-          amountPence: pence(1000)
+          customerId: Option.some(result.card.customerId),
+          amountPence: pence(1000),
+          currency: "gbp"
         })
         expect((yield* handlePaymentEvent(event))._tag).toBe("Applied")
         expect((yield* handlePaymentEvent(event))._tag).toBe("Applied") // a repeat changes nothing

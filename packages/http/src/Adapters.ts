@@ -8,6 +8,7 @@ export {
   InvalidToken,
   InvalidWebhookSignature,
   layerCryptoRandom,
+  MalformedWebhookEvent,
   PlatformInfo,
   type PlatformInfoShape,
   type ProvisioningClaims,

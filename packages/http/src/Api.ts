@@ -253,7 +253,12 @@ export class PhotosGroup extends HttpApiGroup.make("photos").add(
 export class WebhooksGroup extends HttpApiGroup.make("webhooks").add(
   HttpApiEndpoint.post("stripe", "/webhook/stripe")
     .addSuccess(Success)
-    .addError(problemAt(400, "Missing or invalid Stripe-Signature, or a stale timestamp"))
+    .addError(
+      problemAt(
+        400,
+        "Missing or invalid Stripe-Signature, a stale or future timestamp, or a signed body that is not an event"
+      )
+    )
     .addError(problemAt(500, "Processing failed; Stripe retries"))
 ) {}
 

@@ -30,7 +30,7 @@ import type {
   WorkNotDone
 } from "@qwip/core"
 import { Data, Effect, Schema } from "effect"
-import type { InvalidToken, InvalidWebhookSignature, SandboxCardDeclined } from "./Adapters.js"
+import type { InvalidToken, InvalidWebhookSignature, MalformedWebhookEvent, SandboxCardDeclined } from "./Adapters.js"
 
 /** A failure to answer with: the status, a stable code and a message for the person. */
 export class ApiProblem extends Data.TaggedError("ApiProblem")<{
@@ -101,6 +101,7 @@ type Known =
   | InvalidToken
   | SandboxCardDeclined
   | InvalidWebhookSignature
+  | MalformedWebhookEvent
 
 type Entry<E> = (e: E) => readonly [status: number, error: string, detail: string]
 
@@ -116,6 +117,8 @@ const tokenEntry: Entry<InvalidToken> = (e) => {
       return [401, "token_invalid", e.message]
     case "expired":
       return [401, "token_expired", e.message]
+    case "not_yet_valid":
+      return [401, "token_not_yet_valid", e.message]
     case "wrong_scope":
       return [401, "token_wrong_scope", e.message]
     case "wrong_issuer":
@@ -158,7 +161,8 @@ const table: { readonly [K in Known["_tag"]]: Entry<Extract<Known, { readonly _t
   PhotoTooLarge: (e) => [400, "photo_too_large", e.message],
   InvalidToken: tokenEntry,
   SandboxCardDeclined: (e) => [402, "card_declined", e.reason],
-  InvalidWebhookSignature: (e) => [400, "invalid_signature", e.message]
+  InvalidWebhookSignature: (e) => [400, "invalid_signature", e.message],
+  MalformedWebhookEvent: (e) => [400, "invalid_event", e.message]
 }
 
 /** The problem a domain error is, per the table. */

@@ -4,9 +4,11 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Duration } from "effect"
+import { SignJWT } from "jose"
 import { defaultHttpConfig } from "../src/index.js"
 import { type Answer, book, eventually, sessionIdOf } from "./support/Client.js"
 import { boot } from "./support/Harness.js"
+import { JWT_SECRET } from "./support/TestPlatform.js"
 
 const expectProblem = (answer: Answer, status: number, error: string, detail?: RegExp) => {
   expect({ status: answer.status, error: answer.body?.error }).toEqual({ status, error })
@@ -80,6 +82,20 @@ describe("errors", () => {
 
     platform.clock.advance("11 minutes")
     expectProblem(await api.post("/api/booking/finalize", { token: provisioningToken }), 401, "token_expired")
+  })
+
+  it("a token of ours that is not valid yet (nbf in the future) is 401 token_not_yet_valid, not malformed", async () => {
+    const { api } = await boot()
+    const { sessionToken } = await book(api, "pod-1")
+    const nowSeconds = Math.floor(Date.now() / 1000)
+    const early = await new SignJWT({ session: { session_id: sessionIdOf(sessionToken) } })
+      .setProtectedHeader({ alg: "HS256" })
+      .setIssuer("qwip-platform")
+      .setAudience("qwip-app")
+      .setNotBefore(nowSeconds + 3600)
+      .setExpirationTime(nowSeconds + 7200)
+      .sign(new TextEncoder().encode(JWT_SECRET))
+    expectProblem(await api.get("/api/get-session-data", { token: early }), 401, "token_not_yet_valid", /not valid yet/)
   })
 
   it("a session token reads the session after it ended but causes nothing new", async () => {

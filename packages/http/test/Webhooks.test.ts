@@ -1,7 +1,8 @@
 /**
  * `POST /webhook/stripe`, signed as Stripe signs (the SDK's test header): valid, duplicate, bad
- * signature, stale timestamp, unknown type, the webhook-only finalize, a failure Stripe retries,
- * and a late charge outcome settling an ended session.
+ * signature, stale and future timestamps, a signed body that is not an event, unknown type, the
+ * webhook-only finalize, a failure Stripe retries, a late charge outcome settling an ended
+ * session, and a payment the session did not ask for.
  */
 import { describe, expect, it } from "@effect/vitest"
 import Stripe from "stripe"
@@ -24,7 +25,7 @@ const event = (type: string, object: Record<string, unknown>, id = `evt_test_${+
 
 const deliver = (
   api: Client,
-  payload: object,
+  payload: unknown,
   options: { secret?: string; timestamp?: number; signature?: string | null } = {}
 ) => {
   const body = JSON.stringify(payload)
@@ -91,6 +92,24 @@ describe("Stripe webhooks", () => {
     expect(stale.status).toBe(400)
     expect(stale.body.error).toBe("invalid_signature")
     expect(stale.body.detail).toMatch(/old/)
+
+    const future = await deliver(api, payload, { timestamp: Math.floor(Date.now() / 1000) + 3600 })
+    expect(future.status).toBe(400)
+    expect(future.body.error).toBe("invalid_signature")
+    expect(future.body.detail).toMatch(/in the future/)
+  })
+
+  it("refuses a correctly signed body with no event id, or a JSON array, with 400 and stores nothing", async () => {
+    const { api, platform } = await boot()
+    const { id: _, ...noId } = event("customer.created", { id: "cus_1", object: "customer" })
+    const missing = await deliver(api, noId)
+    expect(missing.status).toBe(400)
+    expect(missing.body).toMatchObject({ error: "invalid_event", detail: expect.stringMatching(/no event id/) })
+
+    const array = await deliver(api, [event("customer.created", { id: "cus_1", object: "customer" })])
+    expect(array.status).toBe(400)
+    expect(array.body).toMatchObject({ error: "invalid_event", detail: expect.stringMatching(/JSON array/) })
+    expect(platform.webhookEvents.size).toBe(0)
   })
 
   it("stores and acknowledges event types it does not act on", async () => {
@@ -118,8 +137,8 @@ describe("Stripe webhooks", () => {
     expect(platform.store.sessions()).toHaveLength(1)
   })
 
-  it("a late payment_intent.succeeded settles a session whose charge was declined", async () => {
-    const { api, platform } = await boot()
+  /** A session on pod-1 whose charge was declined: its id, declined PaymentIntent and quoted amount. */
+  const declinedSession = async (api: Client, platform: Awaited<ReturnType<typeof boot>>["platform"]) => {
     const { sessionToken } = await book(api, "pod-1", "4000000000000341")
     await eventually(
       () => api.get("/api/provisioning-status", { token: sessionToken }),
@@ -129,17 +148,62 @@ describe("Stripe webhooks", () => {
     expect((await api.post("/api/end-session", { token: sessionToken })).status).toBe(200)
     const sessionId = sessionIdOf(sessionToken)
     const ended = platform.store.sessions().find((s) => s.id === sessionId)
-    expect(ended?.state._tag === "Ended" && ended.state.outcome._tag).toBe("PaymentFailed")
-    const amount = ended?.state._tag === "Ended" ? ended.state.quote.chargePence : 0
+    if (ended?.state._tag !== "Ended" || ended.state.outcome._tag !== "PaymentFailed") {
+      throw new Error(`expected a declined charge, got ${JSON.stringify(ended?.state)}`)
+    }
+    const paymentIntentId = ended.state.outcome.paymentIntentId
+    if (paymentIntentId._tag === "None") throw new Error("the declined charge has no PaymentIntent")
+    return {
+      sessionId,
+      paymentIntentId: paymentIntentId.value,
+      amount: ended.state.quote.chargePence,
+      outcome: () => {
+        const now = platform.store.sessions().find((s) => s.id === sessionId)
+        return now?.state._tag === "Ended" ? now.state.outcome._tag : now?.state._tag
+      }
+    }
+  }
 
-    const payload = event("payment_intent.succeeded", {
-      id: "pi_later",
+  const intentSucceeded = (paymentIntentId: string, amount: number, sessionId: string) =>
+    event("payment_intent.succeeded", {
+      id: paymentIntentId,
       object: "payment_intent",
       amount_received: amount,
+      currency: "gbp",
       metadata: { session_id: sessionId }
     })
-    expect((await deliver(api, payload)).status).toBe(200)
-    const settled = platform.store.sessions().find((s) => s.id === sessionId)
-    expect(settled?.state._tag === "Ended" && settled.state.outcome._tag).toBe("Paid")
+
+  it("a late payment_intent.succeeded for the session's own charge settles it as paid", async () => {
+    const { api, platform } = await boot()
+    const { sessionId, paymentIntentId, amount, outcome } = await declinedSession(api, platform)
+    expect((await deliver(api, intentSucceeded(paymentIntentId, amount, sessionId))).status).toBe(200)
+    expect(outcome()).toBe("Paid")
+  })
+
+  it("a payment the session did not ask for is acknowledged, leaves it unpaid, and staff are told", async () => {
+    const { api, platform } = await boot()
+    const { sessionId, paymentIntentId, amount, outcome } = await declinedSession(api, platform)
+
+    const stranger = intentSucceeded("pi_not_ours", amount, sessionId)
+    // 200: Stripe must not retry what would be refused again.
+    expect(await deliver(api, stranger)).toMatchObject({ status: 200, body: { status: "success" } })
+    expect(outcome()).toBe("PaymentFailed")
+    expect(platform.webhookEvents.get(stranger.id)).toMatchObject({
+      status: "processed",
+      error: `PaymentIntent pi_not_ours is not the session's charge (${paymentIntentId})`
+    })
+
+    const short = intentSucceeded(paymentIntentId, amount - 1, sessionId)
+    expect((await deliver(api, short)).status).toBe(200)
+    expect(outcome()).toBe("PaymentFailed")
+
+    const told = await eventually(
+      async () =>
+        platform.mailer.sent().filter((m) => m._tag === "PaymentProblem" && m.problem === "unexpected_payment"),
+      (alerts) => alerts.length === 2
+    )
+    expect(told.map((m) => m._tag === "PaymentProblem" && m.paymentIntentId).sort()).toEqual(
+      [paymentIntentId, "pi_not_ours"].sort()
+    )
   })
 })

@@ -237,6 +237,11 @@ const PROBLEMS: Record<PaymentProblem["problem"], { label: string; action: strin
   unknown: {
     label: "outcome unknown",
     action: "The charge may have gone through. Check Stripe before charging again."
+  },
+  unexpected_payment: {
+    label: "payment the session did not ask for",
+    action:
+      "The session was not marked paid. Check this PaymentIntent in Stripe: refund it if it is not this session's charge."
   }
 }
 
@@ -247,6 +252,7 @@ const paymentProblem = (m: PaymentProblem): RenderedEmail => {
     ["Customer email", m.customerEmail],
     ["Amount (pence)", String(m.amountPence)],
     ["Problem", problem.label],
+    ...(m.paymentIntentId === undefined ? [] : [["PaymentIntent", m.paymentIntentId] as const]),
     ["Detail", m.detail]
   ]
   const subject = subjectLine(`Payment problem (${problem.label}): session ${m.sessionId}`)

@@ -2,9 +2,10 @@
  * Secrets the embedded default generates on its first run, kept beside the embedded store
  * (`<QWIP_DATA_DIR>/secrets.json`, readable by the owner only), so tokens and sealed codes
  * survive restarts with nothing configured. A shared database never uses these: every
- * instance must be given the same keys.
+ * instance must be given the same keys (the sandbox's webhook secret, when not given, is
+ * derived from the JWT secret they share).
  */
-import { randomBytes } from "node:crypto"
+import { hkdfSync, randomBytes } from "node:crypto"
 import { readFile, writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import { Effect, Redacted, Schema } from "effect"
@@ -70,3 +71,14 @@ export const loadLocalSecrets = (dataDir: string): Effect.Effect<LocalSecrets, L
     }))
   )
 }
+
+/**
+ * The sandbox's webhook signing secret on a shared database when `QWIP_SANDBOX_WEBHOOK_SECRET`
+ * is unset: derived (HKDF-SHA256) from `JWT_SECRET_KEY`, which every instance on a shared
+ * database must already share, so they all verify the same signatures with nothing stored and
+ * nothing more to configure. One-way: knowing it reveals nothing of the JWT secret.
+ */
+export const deriveSandboxWebhookSecret = (jwtSecret: Redacted.Redacted<string>): Redacted.Redacted<string> =>
+  Redacted.make(
+    `whsec_${Buffer.from(hkdfSync("sha256", Redacted.value(jwtSecret), "", "qwip sandbox webhook secret v1", 32)).toString("base64url")}`
+  )

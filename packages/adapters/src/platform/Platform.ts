@@ -4,7 +4,6 @@
  * keys generated on first run. Each real adapter switches on with its own variables; a
  * half-configured one stops start-up with one line naming what is missing.
  */
-import { randomBytes } from "node:crypto"
 import { resolve } from "node:path"
 import {
   LockAccess,
@@ -35,7 +34,7 @@ import * as StripePayments from "../stripe/StripePayments.js"
 import { StripeWebhooks } from "../stripe/StripeWebhooks.js"
 import { AccessTokens, accessTokensConfig, makeAccessTokens } from "../tokens/AccessTokens.js"
 import { seedDemoPod } from "./DemoPod.js"
-import { loadLocalSecrets } from "./LocalSecrets.js"
+import { deriveSandboxWebhookSecret, loadLocalSecrets } from "./LocalSecrets.js"
 import { layerSandboxLedger } from "./SandboxLedgerSql.js"
 import { PlatformInfo, type PlatformInfoShape, Readiness, Sandbox, WebhookEvents } from "./Services.js"
 
@@ -223,10 +222,11 @@ export const layerFromEnv: Layer.Layer<PlatformServices, PlatformStartError> = L
         Layer.mergeAll(
           Layer.effect(Sandbox, Effect.map(SandboxConsole, Option.some)),
           StripeWebhooks.layer({
+            // A shared database: every instance must accept what any of them (or a tester) signed.
             webhookSecret: Option.getOrElse(sandboxWebhookSecret, () =>
               Option.match(local, {
                 onSome: (l) => l.sandboxWebhookSecret,
-                onNone: () => Redacted.make(`whsec_${randomBytes(24).toString("base64url")}`)
+                onNone: () => deriveSandboxWebhookSecret(jwtSecret)
               })
             )
           })
@@ -333,6 +333,7 @@ const webhookEventsOf = (records: StoreRecordsShape) => ({
       records.recordWebhookEvent({ eventId: event.id, type: event.type, payload: event.payload }),
       (d) => d.status
     ),
-  markProcessed: (id: string) => Effect.asVoid(records.finishWebhookEvent(id, { status: "processed" })),
+  markProcessed: (id: string, note?: string) =>
+    Effect.asVoid(records.finishWebhookEvent(id, { status: "processed", note })),
   markFailed: (id: string, error: string) => Effect.asVoid(records.finishWebhookEvent(id, { status: "failed", error }))
 })

@@ -44,7 +44,8 @@ export interface WebhookEventsShape {
     readonly type: string
     readonly payload: unknown
   }) => Effect.Effect<WebhookEventStatus>
-  readonly markProcessed: (id: string) => Effect.Effect<void>
+  /** Done with; `note` says why it changed nothing (ignored, or a payment refused), for staff. */
+  readonly markProcessed: (id: string, note?: string) => Effect.Effect<void>
   readonly markFailed: (id: string, error: string) => Effect.Effect<void>
 }
 export class WebhookEvents extends Context.Tag("@qwip/adapters/WebhookEvents")<WebhookEvents, WebhookEventsShape>() {}

@@ -108,7 +108,9 @@ export interface StoreRecordsShape {
   }) => Effect.Effect<WebhookDelivery>
   readonly finishWebhookEvent: (
     eventId: string,
-    result: { readonly status: "processed" } | { readonly status: "failed"; readonly error: string }
+    result:
+      | { readonly status: "processed"; readonly note?: string | undefined }
+      | { readonly status: "failed"; readonly error: string }
   ) => Effect.Effect<boolean>
   readonly appendAudit: (entry: {
     readonly actor: string
@@ -202,7 +204,12 @@ export const make = (backend: StoreBackendShape): StoreRecordsShape => {
     finishWebhookEvent: (eventId, result) =>
       call(
         "qwip_finish_webhook_event",
-        { p_event_id: eventId, p_status: result.status, p_error: result.status === "failed" ? result.error : null },
+        {
+          p_event_id: eventId,
+          p_status: result.status,
+          // One column for both: why it failed, or why processing it changed nothing.
+          p_error: result.status === "failed" ? result.error : (result.note ?? null)
+        },
         Schema.Boolean
       ).pipe(span("finishWebhookEvent")),
     appendAudit: ({ actor, action, subject, before, after }) =>

@@ -1,8 +1,11 @@
 /**
  * Stripe's webhooks: the signature is checked by the SDK (an HMAC over `timestamp.body` with the
- * endpoint's secret, and a timestamp no older than the tolerance, against replays), then the
- * events Qwip acts on are decoded into the platform's `PaymentEvent`s. Every other event type
- * decodes to `None`: the HTTP layer stores and acknowledges it.
+ * endpoint's secret, and a timestamp no older than the tolerance, against replays), then here
+ * that the timestamp is not in the future beyond a small clock skew (the SDK accepts any future
+ * timestamp, which would let a captured request replay for as long as it is post-dated) and that
+ * the body is an event with an id and a type. The events Qwip acts on are decoded into the
+ * platform's `PaymentEvent`s. Every other event type decodes to `None`: the HTTP layer stores and
+ * acknowledges it.
  */
 import {
   CardSetUpSucceeded,
@@ -20,6 +23,8 @@ import Stripe from "stripe"
 
 /** Stripe's own default, and the window its docs recommend. */
 export const DEFAULT_TOLERANCE_SECONDS = 300
+/** How far ahead of our clock a signature's timestamp may be: clocks differ a little, never by more. */
+export const MAX_CLOCK_SKEW_SECONDS = 300
 
 /** The request did not come from Stripe, or is too old to trust. Never carries the secret. */
 export class InvalidWebhookSignature extends Schema.TaggedError<InvalidWebhookSignature>()("InvalidWebhookSignature", {
@@ -27,6 +32,18 @@ export class InvalidWebhookSignature extends Schema.TaggedError<InvalidWebhookSi
 }) {
   override get message() {
     return `Stripe webhook rejected: ${this.reason}`
+  }
+}
+
+/**
+ * Correctly signed, but not a Stripe event (no `id` or `type`, or not a JSON object): nothing
+ * is stored, and Stripe is told 400 rather than retrying for days.
+ */
+export class MalformedWebhookEvent extends Schema.TaggedError<MalformedWebhookEvent>()("MalformedWebhookEvent", {
+  reason: Schema.String
+}) {
+  override get message() {
+    return `Stripe webhook body is not an event: ${this.reason}`
   }
 }
 
@@ -46,7 +63,7 @@ export interface StripeWebhooksShape {
   readonly verify: (
     rawBody: string | Uint8Array,
     signatureHeader: string
-  ) => Effect.Effect<StripeEventEnvelope, InvalidWebhookSignature>
+  ) => Effect.Effect<StripeEventEnvelope, InvalidWebhookSignature | MalformedWebhookEvent>
   readonly decode: (envelope: StripeEventEnvelope) => Option.Option<PaymentEvent>
 }
 
@@ -81,9 +98,28 @@ const decodePodId = Schema.decodeUnknownOption(PodId)
 const decodeSetupIntentId = Schema.decodeUnknownOption(SetupIntentId)
 const decodePence = Schema.decodeUnknownOption(Pence)
 
-/** The session a charge was for; `None` for PaymentIntents not made by this platform. */
+/** The session a charge says it was for; `None` for PaymentIntents not made by this platform. */
 const sessionOf = (intent: Stripe.PaymentIntent): Option.Option<SessionId> =>
   decodeSessionId(intent.metadata?.session_id)
+
+/** Who and what a PaymentIntent charged, for the core to check against the session. */
+const chargeOf = (intent: Stripe.PaymentIntent) => ({
+  sessionId: sessionOf(intent),
+  paymentIntentId: intent.id,
+  // An id, or the Customer object when the event was expanded.
+  customerId: Option.fromNullable(typeof intent.customer === "string" ? intent.customer : intent.customer?.id)
+})
+
+/** The header's signing time (`t=`), read as the SDK reads it: the last `t` wins. */
+const signedAtSeconds = (header: string): number =>
+  header.split(",").reduce((at, item) => {
+    const [key, value] = item.split("=")
+    return key === "t" ? Number.parseInt(value ?? "", 10) : at
+  }, Number.NaN)
+
+/** An event needs an id and a type to be stored; Stripe's always have both. */
+const EventHead = Schema.Struct({ id: Schema.NonEmptyString, type: Schema.NonEmptyString })
+const isEventHead = Schema.is(EventHead)
 
 /**
  * Maps the events Qwip acts on. A failure that needs the card holder's authentication decodes as
@@ -105,19 +141,18 @@ export const decodeStripeEvent = (envelope: StripeEventEnvelope): Option.Option<
       const intent = event.data.object
       return Option.map(
         decodePence(intent.amount_received),
-        (amountPence) => new ChargeSucceeded({ sessionId: sessionOf(intent), paymentIntentId: intent.id, amountPence })
+        (amountPence) => new ChargeSucceeded({ ...chargeOf(intent), amountPence, currency: intent.currency })
       )
     }
     case "payment_intent.payment_failed": {
       const intent = event.data.object
       const error = intent.last_payment_error
       if (error?.code === "authentication_required") {
-        return Option.some(new ChargeNeedsAuthentication({ sessionId: sessionOf(intent), paymentIntentId: intent.id }))
+        return Option.some(new ChargeNeedsAuthentication(chargeOf(intent)))
       }
       return Option.some(
         new ChargeFailed({
-          sessionId: sessionOf(intent),
-          paymentIntentId: intent.id,
+          ...chargeOf(intent),
           code: error?.decline_code ?? error?.code ?? "payment_failed",
           message: error?.message ?? "the payment failed without a reason from Stripe"
         })
@@ -125,7 +160,7 @@ export const decodeStripeEvent = (envelope: StripeEventEnvelope): Option.Option<
     }
     case "payment_intent.requires_action": {
       const intent = event.data.object
-      return Option.some(new ChargeNeedsAuthentication({ sessionId: sessionOf(intent), paymentIntentId: intent.id }))
+      return Option.some(new ChargeNeedsAuthentication(chargeOf(intent)))
     }
     default:
       return Option.none()
@@ -156,6 +191,16 @@ export const makeStripeWebhooks = (options: StripeWebhooksOptions): StripeWebhoo
           ),
         catch: (error) => new InvalidWebhookSignature({ reason: reasonFor(error, toleranceSeconds) })
       })
+      // Checked after the signature, so the time is one Stripe signed.
+      if (signedAtSeconds(signatureHeader) - Math.floor(now / 1000) > MAX_CLOCK_SKEW_SECONDS) {
+        return yield* new InvalidWebhookSignature({
+          reason: `the signature is dated more than ${MAX_CLOCK_SKEW_SECONDS} s in the future (a clock far off)`
+        })
+      }
+      // The SDK hands back whatever JSON was signed: an array, or an object without an id.
+      const parsed: unknown = event
+      if (Array.isArray(parsed)) return yield* new MalformedWebhookEvent({ reason: "the body is a JSON array" })
+      if (!isEventHead(parsed)) return yield* new MalformedWebhookEvent({ reason: "the body has no event id or type" })
       return {
         id: event.id,
         type: event.type,

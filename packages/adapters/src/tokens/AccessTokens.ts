@@ -29,7 +29,15 @@ export type TokenScope = "provisioning" | "session"
 
 /** Why a token was refused; safe to show (never contains the token or its payload). */
 export class InvalidToken extends Schema.TaggedError<InvalidToken>()("InvalidToken", {
-  reason: Schema.Literal("missing", "malformed", "bad_signature", "expired", "wrong_scope", "wrong_issuer"),
+  reason: Schema.Literal(
+    "missing",
+    "malformed",
+    "bad_signature",
+    "expired",
+    "not_yet_valid",
+    "wrong_scope",
+    "wrong_issuer"
+  ),
   scope: Schema.String
 }) {
   override get message() {
@@ -39,6 +47,7 @@ export class InvalidToken extends Schema.TaggedError<InvalidToken>()("InvalidTok
       malformed: `the ${what} is malformed`,
       bad_signature: `the ${what} has an invalid signature`,
       expired: `the ${what} has expired`,
+      not_yet_valid: `the ${what} is not valid yet (its nbf is in the future)`,
       wrong_scope: `this is not a ${what}`,
       wrong_issuer: `the ${what} was not issued for this app`
     }
@@ -135,6 +144,10 @@ export const makeAccessTokens = (options: AccessTokensOptions): Effect.Effect<Ac
               continue // maybe signed with a previous secret
             }
             if (e instanceof joseErrors.JWTExpired) return yield* fail("expired")
+            // Signed by us, but dated later than our clock: not a malformed token.
+            if (e instanceof joseErrors.JWTClaimValidationFailed && e.claim === "nbf" && e.reason === "check_failed") {
+              return yield* fail("not_yet_valid")
+            }
             return yield* fail("malformed")
           }
           const payload = result.right.payload

@@ -262,6 +262,24 @@ describe("staff messages", () => {
     })
   )
 
+  it.effect("PaymentProblem for a payment the session did not ask for names its PaymentIntent and what to do", () =>
+    Effect.gen(function* () {
+      const email = yield* render(
+        new PaymentProblem({
+          sessionId,
+          customerEmail: "a@b.c",
+          amountPence: pence(500),
+          problem: "unexpected_payment",
+          detail: "PaymentIntent pi_x received 499 pence; the session was charged 500 pence",
+          paymentIntentId: "pi_x"
+        })
+      )
+      expect(email.subject).toBe(`Payment problem (payment the session did not ask for): session ${sessionId}`)
+      expect(email.text).toContain("PaymentIntent: pi_x")
+      expect(email.text).toContain("The session was not marked paid")
+    })
+  )
+
   it.effect("StaffAlert shows topic, session, pod and detail", () =>
     Effect.gen(function* () {
       const email = yield* render(

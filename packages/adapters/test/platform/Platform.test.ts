@@ -1,14 +1,19 @@
+import { randomBytes } from "node:crypto"
 import { mkdtemp, readFile, rm, stat } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { Checkout, Payments, type PodId, SessionEnd, SessionStore, Viewing, Worker } from "@qwip/core"
-import { ConfigProvider, Effect, Exit, Layer, Option } from "effect"
+import { ConfigProvider, Effect, Exit, Layer, Option, Redacted } from "effect"
+import pg from "pg"
+import Stripe from "stripe"
 import { DEMO_POD_ID } from "../../src/platform/DemoPod.js"
+import { deriveSandboxWebhookSecret } from "../../src/platform/LocalSecrets.js"
 import { layerFromEnv } from "../../src/platform/Platform.js"
 import { PlatformInfo, Readiness, Sandbox } from "../../src/platform/Services.js"
 import { StoreRecords } from "../../src/store/Records.js"
 import { supabaseStorageConfigured } from "../../src/store/StoreConfig.js"
+import { StripeWebhooks } from "../../src/stripe/StripeWebhooks.js"
 import { AccessTokens } from "../../src/tokens/AccessTokens.js"
 
 const withEnv = (env: Record<string, string>) =>
@@ -114,6 +119,47 @@ describe("platform from the environment", () => {
     Effect.gen(function* () {
       const failure = yield* startFailure({ DATABASE_URL: "postgres://postgres@127.0.0.1:1/none" })
       expect(failure).toContain("JWT_SECRET_KEY")
+    })
+  )
+
+  const testDatabaseUrl = process.env.QWIP_TEST_DATABASE_URL?.trim() || undefined
+  const withPostgres = testDatabaseUrl === undefined ? it.scopedLive.skip : it.scopedLive
+
+  withPostgres("sandbox instances on one shared database verify the same webhook signatures", () =>
+    Effect.gen(function* () {
+      const schema = `qwip_platform_${randomBytes(4).toString("hex")}`
+      yield* Effect.acquireRelease(Effect.void, () =>
+        Effect.promise(async () => {
+          const admin = new pg.Client({ connectionString: testDatabaseUrl })
+          await admin.connect()
+          await admin.query(`drop schema if exists "${schema}" cascade`)
+          await admin.end()
+        })
+      )
+      const jwtSecret = randomBytes(32).toString("base64url")
+      const shared = {
+        DATABASE_URL: testDatabaseUrl ?? "",
+        DATABASE_SCHEMA: schema,
+        JWT_SECRET_KEY: jwtSecret,
+        STATIC_CODE_B64_KEY: randomBytes(32).toString("base64url")
+      }
+      const body = JSON.stringify({ id: "evt_shared_1", object: "event", type: "customer.created", data: {} })
+      const header = Stripe.webhooks.generateTestHeaderString({
+        payload: body,
+        secret: Redacted.value(deriveSandboxWebhookSecret(Redacted.make(jwtSecret)))
+      })
+      const verifiedBy = (env: Record<string, string>) =>
+        Effect.flatMap(StripeWebhooks, (w) => Effect.either(w.verify(body, header))).pipe(
+          Effect.provide(withEnv(env)),
+          Effect.map((result) => (result._tag === "Right" ? result.right.id : result.left.reason))
+        )
+      // Two instances, one after the other (the first migrates the schema), no webhook secret set;
+      // the live clock, as signatures are dated now.
+      expect(yield* verifiedBy(shared)).toBe("evt_shared_1")
+      expect(yield* verifiedBy(shared)).toBe("evt_shared_1")
+      // The secret follows the shared key: an instance given another one refuses the signature.
+      const other = yield* verifiedBy({ ...shared, JWT_SECRET_KEY: randomBytes(32).toString("base64url") })
+      expect(other).toMatch(/does not match/)
     })
   )
 })

@@ -90,6 +90,18 @@ describe("StripeWebhooks.verify", () => {
     })
   )
 
+  it.effect("rejects a signature dated more than 5 minutes ahead of our clock and accepts one just inside", () =>
+    Effect.gen(function* () {
+      const payload = eventPayload("customer.created", { id: "cus_1", object: "customer" })
+      const ahead = yield* Effect.flip(verifyNow(payload, signed(payload, { signedAt: NOW + 301 })))
+      expect(ahead._tag).toBe("InvalidWebhookSignature")
+      expect(ahead.reason).toBe("the signature is dated more than 300 s in the future (a clock far off)")
+
+      const skewed = yield* verifyNow(payload, signed(payload, { signedAt: NOW + 300 }))
+      expect(skewed.type).toBe("customer.created")
+    })
+  )
+
   it.effect("uses the configured tolerance, read against Effect's clock", () =>
     Effect.gen(function* () {
       const strict = makeStripeWebhooks({ webhookSecret: Redacted.make(SECRET), toleranceSeconds: 60 })
@@ -143,6 +155,21 @@ describe("StripeWebhooks.verify", () => {
     })
   )
 
+  it.effect("rejects a correctly signed body with no event id, or a JSON array, as not an event", () =>
+    Effect.gen(function* () {
+      const noId = JSON.stringify({ object: "event", type: "customer.created", data: { object: {} } })
+      const missing = yield* Effect.flip(verifyNow(noId, signed(noId)))
+      expect(missing).toMatchObject({ _tag: "MalformedWebhookEvent", reason: "the body has no event id or type" })
+
+      const array = JSON.stringify([{ id: "evt_1", type: "customer.created" }])
+      const listed = yield* Effect.flip(verifyNow(array, signed(array)))
+      expect(listed).toMatchObject({ _tag: "MalformedWebhookEvent", reason: "the body is a JSON array" })
+
+      const nothing = yield* Effect.flip(verifyNow("null", signed("null")))
+      expect(nothing._tag).toBe("MalformedWebhookEvent")
+    })
+  )
+
   it.effect("never puts the secret, the header or the body in the error", () =>
     Effect.gen(function* () {
       const payload = eventPayload("customer.created", { id: "cus_secretive", object: "customer" })
@@ -177,13 +204,15 @@ describe("StripeWebhooks.decode", () => {
   )
 
   it.effect(
-    "payment_intent.succeeded is ChargeSucceeded for the session in its metadata, with the amount received",
+    "payment_intent.succeeded is ChargeSucceeded for the session in its metadata, with its customer and the amount received",
     () =>
       Effect.gen(function* () {
         const intent = paymentIntentFixture({
           status: "succeeded",
           amount: 1234,
           amount_received: 1234,
+          currency: "gbp",
+          customer: "cus_booking_1",
           metadata: { session_id: sessionId }
         })
         const event = yield* receive("payment_intent.succeeded", intent)
@@ -192,9 +221,18 @@ describe("StripeWebhooks.decode", () => {
             new ChargeSucceeded({
               sessionId: Option.some(sessionId),
               paymentIntentId: intent.id,
-              amountPence: pence(1234)
+              customerId: Option.some("cus_booking_1"),
+              amountPence: pence(1234),
+              currency: "gbp"
             })
           )
+        )
+        const dollars = yield* receive(
+          "payment_intent.succeeded",
+          paymentIntentFixture({ status: "succeeded", amount_received: 1234, currency: "usd" })
+        )
+        expect(Option.map(dollars, (d) => d._tag === "ChargeSucceeded" && [d.currency, d.customerId])).toEqual(
+          Option.some(["usd", Option.none()])
         )
       })
   )
@@ -218,6 +256,7 @@ describe("StripeWebhooks.decode", () => {
           new ChargeFailed({
             sessionId: Option.some(sessionId),
             paymentIntentId: intent.id,
+            customerId: Option.none(),
             code: "insufficient_funds",
             message: "Your card has insufficient funds."
           })
@@ -242,7 +281,13 @@ describe("StripeWebhooks.decode", () => {
         })
         const event = yield* receive("payment_intent.payment_failed", intent)
         expect(event).toEqual(
-          Option.some(new ChargeNeedsAuthentication({ sessionId: Option.some(sessionId), paymentIntentId: intent.id }))
+          Option.some(
+            new ChargeNeedsAuthentication({
+              sessionId: Option.some(sessionId),
+              paymentIntentId: intent.id,
+              customerId: Option.none()
+            })
+          )
         )
       })
   )
@@ -252,7 +297,13 @@ describe("StripeWebhooks.decode", () => {
       const intent = paymentIntentFixture({ status: "requires_action", metadata: { session_id: sessionId } })
       const event = yield* receive("payment_intent.requires_action", intent)
       expect(event).toEqual(
-        Option.some(new ChargeNeedsAuthentication({ sessionId: Option.some(sessionId), paymentIntentId: intent.id }))
+        Option.some(
+          new ChargeNeedsAuthentication({
+            sessionId: Option.some(sessionId),
+            paymentIntentId: intent.id,
+            customerId: Option.none()
+          })
+        )
       )
     })
   )

@@ -58,6 +58,28 @@ describe("access tokens", () => {
     })
   )
 
+  it.effect("a token not valid yet (nbf in the future) is refused as not_yet_valid, then accepted once due", () =>
+    Effect.gen(function* () {
+      const t = yield* tokens()
+      yield* TestClock.setTime(Date.UTC(2026, 0, 1))
+      const nowSeconds = Math.floor(Date.UTC(2026, 0, 1) / 1000)
+      const early = yield* Effect.promise(() =>
+        new SignJWT({ session })
+          .setProtectedHeader({ alg: "HS256" })
+          .setIssuer("qwip-platform")
+          .setAudience("qwip-app")
+          .setNotBefore(nowSeconds + 60)
+          .setExpirationTime(nowSeconds + 3600)
+          .sign(new TextEncoder().encode(SECRET))
+      )
+      const refused = yield* Effect.flip(t.verifySession(early))
+      expect(refused.reason).toBe("not_yet_valid")
+      expect(refused.message).toBe("the session token is not valid yet (its nbf is in the future)")
+      yield* TestClock.adjust(Duration.seconds(60))
+      expect(yield* t.verifySession(early)).toEqual(session)
+    })
+  )
+
   it.live("keeps old-service tokens working while legacy acceptance is on", () =>
     Effect.gen(function* () {
       const old = yield* legacyToken({ session })

@@ -1,8 +1,11 @@
 /**
  * `POST /webhook/stripe`: the signature is checked on the raw body; each event is stored once by
  * its id, then applied through the core (`handlePaymentEvent`, idempotent). A duplicate of a
- * processed event changes nothing; types Qwip does not act on are stored and acknowledged; a
- * processing failure answers 500 so Stripe retries. Payloads are never logged.
+ * processed event changes nothing; types Qwip does not act on are stored and acknowledged; an
+ * event the core ignored or refused (a payment the session did not ask for) is acknowledged with
+ * the reason kept on its row, since a retry would change nothing; a processing failure answers
+ * 500 so Stripe retries. A signed body that is not an event is refused with 400 before anything
+ * is stored. Payloads are never logged.
  */
 import { HttpApiBuilder } from "@effect/platform"
 import { handlePaymentEvent } from "@qwip/core"
@@ -49,12 +52,27 @@ export const WebhooksLive = HttpApiBuilder.group(QwipApi, "webhooks", (handlers)
             problem(500, "webhook_failed", "The event could not be processed now; it will be retried")
           )
         }
-        yield* events.markProcessed(envelope.id)
         const result = outcome.right
-        yield* Effect.logInfo(result._tag === "Applied" ? "stripe event applied" : "stripe event ignored").pipe(
-          Effect.annotateLogs(result._tag === "Applied" ? { sessionId: result.sessionId } : { reason: result.reason }),
-          log
-        )
+        switch (result._tag) {
+          case "Applied":
+            yield* events.markProcessed(envelope.id)
+            yield* Effect.logInfo("stripe event applied").pipe(
+              Effect.annotateLogs({ sessionId: result.sessionId }),
+              log
+            )
+            break
+          case "Ignored":
+            yield* events.markProcessed(envelope.id, result.reason)
+            yield* Effect.logInfo("stripe event ignored").pipe(Effect.annotateLogs({ reason: result.reason }), log)
+            break
+          case "Unexpected":
+            // Acknowledged: Stripe's retries would change nothing; staff were told by the core.
+            yield* events.markProcessed(envelope.id, result.reason)
+            yield* Effect.logWarning("stripe event refused: not the session's charge").pipe(
+              Effect.annotateLogs({ sessionId: result.sessionId, reason: result.reason }),
+              log
+            )
+        }
         return success
       })
     )

@@ -61,10 +61,13 @@ export const makeMemoryWebhookEvents = () => {
         events.set(id, { id, type, status: "received", error: null, deliveries: 1 })
         return "received"
       }),
-    markProcessed: (id) =>
+    markProcessed: (id, note) =>
       Effect.sync(() => {
         const e = events.get(id)
-        if (e !== undefined) e.status = "processed"
+        if (e !== undefined) {
+          e.status = "processed"
+          e.error = note ?? null
+        }
       }),
     markFailed: (id, error) =>
       Effect.sync(() => {
