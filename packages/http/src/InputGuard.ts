@@ -25,6 +25,9 @@ export const isStorableText = (text: string): boolean => !text.includes("\u0000"
 const unstorable = (field: string) =>
   problem(400, "invalid_request", `${field}: must not contain NUL (U+0000) or unpaired surrogate characters`)
 
+const unsupportedType = (accepted: ReadonlyArray<string>) =>
+  problem(415, "unsupported_media_type", `body: send it as ${accepted.join(" or ")}`)
+
 const tooDeep = () => problem(400, "invalid_request", `body: nests deeper than ${MAX_JSON_DEPTH} levels`)
 
 /** A field's name for the detail, quoted and escaped when the name itself is the bad text. */
@@ -77,10 +80,10 @@ export const checkJsonBody = (text: string): Option.Option<ApiProblem> => {
   return Option.map(firstUnstorable(value, []), (path) => unstorable(fieldOf(path)))
 }
 
-/** Query strings and form bodies: each name and value storable, named by its parameter. */
-export const checkParams = (params: URLSearchParams, what: string): Option.Option<ApiProblem> => {
+/** A query string: each name and value storable, named by its parameter. */
+export const checkQuery = (params: URLSearchParams): Option.Option<ApiProblem> => {
   for (const [key, value] of params) {
-    if (!isStorableText(key)) return Option.some(unstorable(`${what} ${nameOf(key)}`))
+    if (!isStorableText(key)) return Option.some(unstorable(`query parameter ${nameOf(key)}`))
     if (!isStorableText(value)) return Option.some(unstorable(key))
   }
   return Option.none()
@@ -97,8 +100,11 @@ const decodeSegment = (segment: string): string => {
 interface Route {
   readonly method: string
   readonly segments: ReadonlyArray<string>
-  /** HttpApi decodes the body for the endpoint: check it. Multipart and raw bodies (the webhook's) are the endpoint's own. */
-  readonly readsBody: boolean
+  /**
+   * The content types of the body HttpApi decodes for the endpoint: the guard checks that body.
+   * Empty when the endpoint reads its body itself (multipart, the webhook's raw body) or has none.
+   */
+  readonly bodyTypes: ReadonlyArray<string>
 }
 
 const matches = (route: Route, method: string, segments: ReadonlyArray<string>) =>
@@ -117,7 +123,8 @@ export const makeInputGuard = <Id extends string, Groups extends HttpApiGroup.Ht
       routes.push({
         method: endpoint.method,
         segments: endpoint.path.split("/"),
-        readsBody: HttpMethod.hasBody(endpoint.method) && payloads.size > 0 && !payloads.has("multipart/form-data")
+        bodyTypes:
+          HttpMethod.hasBody(endpoint.method) && !payloads.has("multipart/form-data") ? [...payloads.keys()] : []
       })
   })
 
@@ -133,17 +140,15 @@ export const makeInputGuard = <Id extends string, Groups extends HttpApiGroup.Ht
         const param = route?.segments[i] ?? ""
         return Option.some(unstorable(param.startsWith(":") ? param.slice(1) : "path"))
       }
-      const query = checkParams(new URLSearchParams(q === -1 ? "" : request.url.slice(q + 1)), "query parameter")
-      if (Option.isSome(query) || route?.readsBody !== true) return query
+      const query = checkQuery(new URLSearchParams(q === -1 ? "" : request.url.slice(q + 1)))
+      if (Option.isSome(query) || route === undefined || route.bodyTypes.length === 0) return query
 
-      // As HttpApi reads a body: no content type means JSON; any other type reaches the schema
-      // as one string or bytes, which it refuses whole.
-      const contentType = (request.headers["content-type"] ?? "application/json").toLowerCase()
-      if (contentType.includes("application/json")) return checkJsonBody(yield* request.text)
-      if (contentType.includes("x-www-form-urlencoded")) {
-        return checkParams(new URLSearchParams(yield* request.text), "form field")
-      }
-      return Option.none()
+      // No content type means JSON, as HttpApi reads it. HttpApi would also parse forms, text
+      // and multipart for a JSON endpoint (and fail on multipart without a boundary): refused.
+      const given = request.headers["content-type"]
+      const type = given === undefined ? "application/json" : (given.split(";")[0] ?? "").trim().toLowerCase()
+      if (!route.bodyTypes.includes(type)) return Option.some(unsupportedType(route.bodyTypes))
+      return type === "application/json" ? checkJsonBody(yield* request.text) : Option.none()
     })
 
   return (
