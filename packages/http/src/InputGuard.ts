@@ -5,17 +5,18 @@
  * - text the store can keep: no U+0000 and no unpaired surrogate, in the path, the query string
  *   and the body (Postgres and PGlite refuse both, so they would reach the store as a fault);
  * - JSON bodies nested at most `MAX_JSON_DEPTH` levels (formatting the decode error of a deeper
- *   value recurses past the stack).
+ *   value recurses past the stack);
+ * - a body in a content type the endpoint declares (415 otherwise).
  *
  * Which body to read and what the path's parameters are called come from the API definition,
- * so a new endpoint is covered without a line here. A failure is a 400 naming the field.
+ * so a new endpoint is covered without a line here. A failure names the field (or `body`).
  */
 import { HttpApi, type HttpApiGroup, HttpMethod, type HttpServerError, type HttpServerRequest } from "@effect/platform"
 import { Effect, Option } from "effect"
 import { type ApiProblem, malformedJson, problem } from "./Problem.js"
 
 /** Deeper than any body the API takes (two levels), far from what recursion can bear. */
-export const MAX_JSON_DEPTH = 64
+const MAX_JSON_DEPTH = 64
 
 const UNPAIRED_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
 
@@ -68,7 +69,7 @@ const firstUnstorable = (value: unknown, at: ReadonlyArray<string>): Option.Opti
 const fieldOf = (path: ReadonlyArray<string>) => (path.length === 0 ? "body" : path.join("."))
 
 /** A JSON body: valid, bounded in depth, storable text throughout. */
-export const checkJsonBody = (text: string): Option.Option<ApiProblem> => {
+const checkJsonBody = (text: string): Option.Option<ApiProblem> => {
   if (text.trim().length === 0) return Option.none()
   if (nestsDeeperThan(text, MAX_JSON_DEPTH)) return Option.some(tooDeep())
   let value: unknown
@@ -81,7 +82,7 @@ export const checkJsonBody = (text: string): Option.Option<ApiProblem> => {
 }
 
 /** A query string: each name and value storable, named by its parameter. */
-export const checkQuery = (params: URLSearchParams): Option.Option<ApiProblem> => {
+const checkQuery = (params: URLSearchParams): Option.Option<ApiProblem> => {
   for (const [key, value] of params) {
     if (!isStorableText(key)) return Option.some(unstorable(`query parameter ${nameOf(key)}`))
     if (!isStorableText(value)) return Option.some(unstorable(key))
