@@ -1,6 +1,7 @@
 /**
  * What every request goes through, around the API's router:
- * CORS → request id → per-IP rate limit → body-size limit → the router → errors as JSON → one log line.
+ * CORS → request id → per-IP rate limit → body-size limit → input guard (text and JSON depth,
+ * `InputGuard.ts`) → the router → errors as JSON → one log line.
  *
  * It sees handler failures before HttpApi encodes them (see `HttpApiBuilder.httpApp`), so every
  * error, including decode errors, unknown routes and defects, leaves in the one `Problem` shape.
@@ -15,8 +16,10 @@ import {
 } from "@effect/platform"
 import { MAX_CHECKOUT_PHOTO_BYTES } from "@qwip/core"
 import { Cause, Clock, Effect, Option } from "effect"
+import { QwipApi } from "./Api.js"
 import { HttpConfig, type HttpConfigShape, type RateLimit } from "./Config.js"
-import { type ApiProblem, internalError, notFound, problem, problemBody } from "./Problem.js"
+import { makeInputGuard } from "./InputGuard.js"
+import { type ApiProblem, internalError, malformedJson, notFound, problem, problemBody } from "./Problem.js"
 import { makeRateLimiter } from "./RateLimit.js"
 
 /** Multipart framing allowed on top of the photo itself. */
@@ -100,8 +103,11 @@ const hasTag = (u: unknown, tag: string): u is { readonly _tag: string } =>
 const decodeDetail = (e: {
   readonly issues: ReadonlyArray<{ readonly path: ReadonlyArray<PropertyKey>; readonly message: string }>
 }) => {
+  // Only a body can be wrong as a whole: the path and query always decode to an object.
   const parts = e.issues.map((i) =>
-    i.path.length > 0 ? `${i.path.map(String).join(".")}: ${i.message}` : `the request does not have the expected shape`
+    i.path.length > 0
+      ? `${i.path.map(String).join(".")}: ${i.message}`
+      : "body: must be a JSON object (Content-Type: application/json)"
   )
   return parts.length > 0 ? Array.from(new Set(parts)).join("; ") : "the request is malformed"
 }
@@ -110,7 +116,7 @@ const decodeDetail = (e: {
 const requestErrorProblem = (e: { readonly cause?: unknown }, rule: RouteRule): ApiProblem => {
   const cause = e.cause
   if (cause instanceof Error && cause.message === "maxBytes exceeded") return rule.tooLarge(rule.maxBody)
-  if (cause instanceof SyntaxError) return problem(400, "malformed_json", "The request body is not valid JSON")
+  if (cause instanceof SyntaxError) return malformedJson()
   return problem(400, "bad_request", "The request body could not be read")
 }
 
@@ -162,6 +168,7 @@ interface Outcome {
 export const makeServiceMiddleware = Effect.gen(function* () {
   const config = yield* HttpConfig
   const limiter = makeRateLimiter()
+  const guard = makeInputGuard(QwipApi)
   const anyOrigin = config.corsOrigins.includes("*")
   const cors = HttpMiddleware.cors({
     allowedOrigins: anyOrigin ? [] : (origin: string) => config.corsOrigins.includes(origin),
@@ -200,7 +207,7 @@ export const makeServiceMiddleware = Effect.gen(function* () {
         if (Number.isFinite(declared) && declared > rule.maxBody) {
           return answered(rule.tooLarge(rule.maxBody))
         }
-        return yield* app.pipe(
+        return yield* Effect.zipRight(guard(request), app).pipe(
           HttpIncomingMessage.withMaxBodySize(Option.some(rule.maxBody)),
           Effect.map((response): Outcome => ({ response, error: undefined, cause: Option.none() })),
           Effect.catchAllCause((cause) => {

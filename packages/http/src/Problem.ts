@@ -183,5 +183,7 @@ export const orProblem = <A, E extends Known | ApiProblem, R>(
 export const notFound = (method: string, path: string) =>
   problem(404, "not_found", `No endpoint ${method} ${path}; see /docs for the API`)
 
+export const malformedJson = () => problem(400, "malformed_json", "The request body is not valid JSON")
+
 export const internalError = () =>
   problem(500, "internal_error", "Something went wrong on our side; please try again or contact Qwip")

@@ -38,6 +38,68 @@ describe("errors", () => {
     )
   })
 
+  it("text the store cannot keep, deep JSON and other content types: 4xx naming the field, nothing booked", async () => {
+    const { api } = await boot()
+    const json = { "content-type": "application/json" }
+    expectProblem(await api.get("/api/pod?pod_id=a%00b"), 400, "invalid_request", /^pod_id: .*NUL/)
+    expectProblem(
+      await api.post("/api/setup-intent", { body: { pod_id: "a\u0000b" } }),
+      400,
+      "invalid_request",
+      /^pod_id:/
+    )
+    expectProblem(
+      await api.post("/api/setup-intent", { raw: '{"pod_id": "pod-1\\ud800"}', headers: json }),
+      400,
+      "invalid_request",
+      /^pod_id: .*surrogate/
+    )
+    const confirm = (id: string, body: object) => api.post(`/sandbox/setup-intents/${id}/confirm`, { body })
+    expectProblem(await confirm("seti%00x", { card_number: "4242424242424242" }), 400, "invalid_request", /^id:/)
+    expectProblem(
+      await confirm("seti_1", { card_number: "4242424242424242", email: "ada\u0000@example.com" }),
+      400,
+      "invalid_request",
+      /^email:/
+    )
+    const deep = `{"pod_id": ${"[".repeat(3000)}${"]".repeat(3000)}}`
+    expectProblem(
+      await api.post("/api/setup-intent", { raw: deep, headers: json }),
+      400,
+      "invalid_request",
+      /^body: .*64/
+    )
+    expectProblem(await api.post("/api/setup-intent", { body: ["pod-1"] }), 400, "invalid_request", /^body:/)
+    expectProblem(
+      await api.post("/api/setup-intent", {
+        raw: "pod_id=pod-1",
+        headers: { "content-type": "application/x-www-form-urlencoded" }
+      }),
+      415,
+      "unsupported_media_type",
+      /application\/json/
+    )
+    expectProblem(
+      await api.post("/api/setup-intent", { raw: "--x--", headers: { "content-type": "multipart/form-data" } }),
+      415,
+      "unsupported_media_type"
+    )
+    expect((await api.get("/api/pod?pod_id=pod-1")).body.in_use).toBe(false)
+    expect((await api.get("/sandbox/payments")).body.payments).toEqual([])
+  })
+
+  it("headers or a URL over Node's limit: 431 with the problem body", async () => {
+    const { api } = await boot()
+    for (const answer of [
+      await api.get(`/api/pod?pod_id=${"a".repeat(20_000)}`),
+      await api.get("/api/pods", { headers: { "x-pad": "a".repeat(20_000) } })
+    ]) {
+      expect({ status: answer.status, error: answer.body?.error }).toEqual({ status: 431, error: "headers_too_large" })
+      expect(answer.body.detail).toMatch(/16 KB/)
+      expect(answer.body.request_id).toBe(answer.headers.get("x-request-id"))
+    }
+  })
+
   it("an oversized body sent without Content-Length is cut off at the limit", async () => {
     const { running, api } = await boot({ config: { maxJsonBytes: 1024 } })
     const body = new ReadableStream<Uint8Array>({

@@ -8,9 +8,10 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import * as path from "node:path"
 import { afterAll, afterEach } from "@effect/vitest"
-import { layerFromEnv } from "@qwip/adapters"
+import { layerFromEnv, Store } from "@qwip/adapters"
 import { defaultHttpConfig, type HttpConfigShape, type RunningService, start } from "@qwip/http"
-import { Clock, ConfigProvider, Duration, Effect, Layer, Logger, LogLevel } from "effect"
+import { Clock, ConfigProvider, Context, Duration, Effect, Layer, Logger, LogLevel } from "effect"
+import { pgliteBehind } from "../../../packages/adapters/src/store/Pglite.js"
 import { client } from "./Client.js"
 
 export const WEBHOOK_SECRET = "whsec_black_box_tests_secret"
@@ -68,13 +69,28 @@ export const quickWorker = (enabled = true): Partial<HttpConfigShape> => ({
   shutdownGrace: Duration.seconds(2)
 })
 
-/** Starts the service on `env`'s platform; stopped after the test unless stopped before. */
+/**
+ * Starts the service on `env`'s platform; stopped after the test unless stopped before.
+ * `query` runs raw SQL on its embedded store, between requests (PGlite runs one statement at a
+ * time).
+ */
 export const serve = async (
   env: Readonly<Record<string, string>>,
   options: { readonly config?: Partial<HttpConfigShape>; readonly clock?: ReturnType<typeof makeOffsetClock> } = {}
 ) => {
   const quiet = Logger.minimumLogLevel(process.env.QWIP_TEST_LOGS === "1" ? LogLevel.Debug : LogLevel.Warning)
-  const service = await start(platform(env), {
+  let backend: Store.StoreBackendShape | undefined
+  const keepBackend = Layer.tap(platform(env), (context) =>
+    Effect.sync(() => {
+      backend = Context.get(context, Store.StoreBackend)
+    })
+  )
+  const query = async <A = Record<string, unknown>>(text: string): Promise<Array<A>> => {
+    const db = backend === undefined ? undefined : pgliteBehind(backend)
+    if (db === undefined) throw new Error("query needs the embedded store (QWIP_DATA_DIR)")
+    return (await db.query<A>(text)).rows
+  }
+  const service = await start(keepBackend, {
     config: { ...quickWorker(), ...options.config },
     runtime: options.clock === undefined ? quiet : Layer.merge(quiet, options.clock.layer)
   })
@@ -82,6 +98,7 @@ export const serve = async (
   return {
     service,
     api: client(service.url),
+    query,
     stop: async () => {
       const i = running.indexOf(service)
       if (i >= 0) running.splice(i, 1)
