@@ -67,13 +67,18 @@ describe("Stripe webhooks on the embedded platform", () => {
   })
 
   it("refuses future-dated signatures and signed bodies that are not events", { timeout: 60_000 }, async () => {
-    const { api } = await serve({ QWIP_DATA_DIR: dataDir() })
+    const { api, query } = await serve({ QWIP_DATA_DIR: dataDir() })
     const other = event("evt_e2e_3", "customer.created", { id: "cus_1", object: "customer" })
     const future = await deliver(api, other, { timestamp: Math.floor(Date.now() / 1000) + 3600 })
     expect(future).toMatchObject({ status: 400, body: { error: "invalid_signature" } })
     const { id: _, ...noId } = other
     expect(await deliver(api, noId)).toMatchObject({ status: 400, body: { error: "invalid_event" } })
     expect(await deliver(api, [other])).toMatchObject({ status: 400, body: { error: "invalid_event" } })
+    // Text no store can keep, correctly signed: refused before the store sees it, not a 500 Stripe retries.
+    const nul = event("evt_e2e_nul", "customer.created", { id: "cus_1", object: "customer", name: "a\u0000b" })
+    expect(await deliver(api, nul)).toMatchObject({ status: 400, body: { error: "invalid_event" } })
+    const stored = await query("select count(*)::int as n from stripe_webhook_events")
+    expect(stored[0]?.n).toBe(0)
   })
 
   it("a payment the session did not ask for leaves it unpaid and is told to staff once", {

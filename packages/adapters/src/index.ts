@@ -31,6 +31,7 @@ export { type EmbeddedEndpoint, EmbeddedStoreBusy } from "./store/EmbeddedServer
 export * as Store from "./store/index.js"
 export { StoreRecords, type StoreRecordsShape } from "./store/Records.js"
 export { StaffCharge, StaffViews, type StaffViewsShape } from "./store/StaffQueries.js"
+export { firstUnstorableIn, isStorableText } from "./store/StorableText.js"
 export * as Stripe from "./stripe/index.js"
 export {
   InvalidWebhookSignature,

@@ -12,16 +12,12 @@
  * so a new endpoint is covered without a line here. A failure names the field (or `body`).
  */
 import { HttpApi, type HttpApiGroup, HttpMethod, type HttpServerError, type HttpServerRequest } from "@effect/platform"
+import { firstUnstorableIn, isStorableText } from "@qwip/adapters"
 import { Effect, Option } from "effect"
 import { type ApiProblem, malformedJson, problem } from "./Problem.js"
 
 /** Deeper than any body the API takes (two levels), far from what recursion can bear. */
 const MAX_JSON_DEPTH = 64
-
-const UNPAIRED_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
-
-/** Text Postgres can store: no NUL character and no unpaired UTF-16 surrogate. */
-export const isStorableText = (text: string): boolean => !text.includes("\u0000") && !UNPAIRED_SURROGATE.test(text)
 
 const unstorable = (field: string) =>
   problem(400, "invalid_request", `${field}: must not contain NUL (U+0000) or unpaired surrogate characters`)
@@ -51,22 +47,7 @@ const nestsDeeperThan = (text: string, max: number): boolean => {
   return false
 }
 
-/** The path to the first key or string in `value` the store cannot keep (depth already bounded). */
-const firstUnstorable = (value: unknown, at: ReadonlyArray<string>): Option.Option<ReadonlyArray<string>> => {
-  if (typeof value === "string") return isStorableText(value) ? Option.none() : Option.some(at)
-  if (typeof value !== "object" || value === null) return Option.none()
-  const entries: Array<[string, unknown]> = Array.isArray(value)
-    ? value.map((v, i) => [String(i), v])
-    : Object.entries(value)
-  for (const [key, v] of entries) {
-    if (!isStorableText(key)) return Option.some([...at, nameOf(key)])
-    const found = firstUnstorable(v, [...at, key])
-    if (Option.isSome(found)) return found
-  }
-  return Option.none()
-}
-
-const fieldOf = (path: ReadonlyArray<string>) => (path.length === 0 ? "body" : path.join("."))
+const fieldOf = (path: ReadonlyArray<string>) => (path.length === 0 ? "body" : path.map(nameOf).join("."))
 
 /** A JSON body: valid, bounded in depth, storable text throughout. */
 const checkJsonBody = (text: string): Option.Option<ApiProblem> => {
@@ -78,7 +59,7 @@ const checkJsonBody = (text: string): Option.Option<ApiProblem> => {
   } catch {
     return Option.some(malformedJson())
   }
-  return Option.map(firstUnstorable(value, []), (path) => unstorable(fieldOf(path)))
+  return Option.map(firstUnstorableIn(value), (path) => unstorable(fieldOf(path)))
 }
 
 /** A query string: each name and value storable, named by its parameter. */

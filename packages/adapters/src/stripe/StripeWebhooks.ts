@@ -20,6 +20,7 @@ import {
 } from "@qwip/core"
 import { Clock, Context, Effect, Layer, Option, Redacted, Schema } from "effect"
 import Stripe from "stripe"
+import { firstUnstorableIn } from "../store/StorableText.js"
 
 /** Stripe's own default, and the window its docs recommend. */
 export const DEFAULT_TOLERANCE_SECONDS = 300
@@ -201,6 +202,12 @@ export const makeStripeWebhooks = (options: StripeWebhooksOptions): StripeWebhoo
       const parsed: unknown = event
       if (Array.isArray(parsed)) return yield* new MalformedWebhookEvent({ reason: "the body is a JSON array" })
       if (!isEventHead(parsed)) return yield* new MalformedWebhookEvent({ reason: "the body has no event id or type" })
+      const unstorable = firstUnstorableIn(parsed)
+      if (Option.isSome(unstorable)) {
+        return yield* new MalformedWebhookEvent({
+          reason: `${unstorable.value.join(".") || "the body"} holds a NUL or an unpaired surrogate, which no store can keep`
+        })
+      }
       return {
         id: event.id,
         type: event.type,

@@ -170,6 +170,19 @@ describe("StripeWebhooks.verify", () => {
     })
   )
 
+  it.effect("rejects a correctly signed event holding text no store can keep (NUL, a lone surrogate)", () =>
+    Effect.gen(function* () {
+      const nul = '{"id":"evt_nul","type":"customer.created","data":{"object":{"name":"a\\u0000b"}}}'
+      const withNul = yield* Effect.flip(verifyNow(nul, signed(nul)))
+      expect(withNul).toMatchObject({ _tag: "MalformedWebhookEvent" })
+      expect(withNul.reason).toContain("data.object.name")
+
+      const lone = '{"id":"evt_sur","type":"customer.created","data":{"object":{"\\ud800":1}}}'
+      const withSurrogate = yield* Effect.flip(verifyNow(lone, signed(lone)))
+      expect(withSurrogate).toMatchObject({ _tag: "MalformedWebhookEvent" })
+    })
+  )
+
   it.effect("never puts the secret, the header or the body in the error", () =>
     Effect.gen(function* () {
       const payload = eventPayload("customer.created", { id: "cus_secretive", object: "customer" })
