@@ -71,7 +71,3 @@ export const priceEnd = (session: Session, endedAt: Date, terms: Terms): Either.
     })
   )
 }
-
-/** Whether a fixed end billed nothing because no door code was ever ready. */
-export const billedNoDoorCode = (session: Session): boolean =>
-  (session.state._tag === "Ending" || session.state._tag === "Ended") && session.state.billedFrom._tag === "NoCode"

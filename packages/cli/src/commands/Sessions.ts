@@ -63,7 +63,7 @@ const billedText = (s: Session): string => {
     case "CodeReady":
       return `${amount} from ${when(state.billedFrom.at)} (door code ready)`
     case "NoCode":
-      return `nothing: no door code was ever ready`
+      return "nothing: no door code was ever ready"
     case "Booking":
       return `${amount} from the booking (ended before billing followed the door code)`
   }
