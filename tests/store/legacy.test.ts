@@ -113,6 +113,14 @@ const snapshot = (sql: TestSqlShape) =>
 const read = (id: string) =>
   Effect.flatMap(SessionStore, (store) => store.session(id as SessionId)).pipe(Effect.map(Option.getOrThrow))
 
+/** Ends a session as the new code does, with fakes for everything but the store. */
+const endWithNewCode = (id: string) =>
+  SessionEnd.endSession(id as SessionId).pipe(
+    Effect.provide(
+      Layer.mergeAll(layerFakePayments, layerFakeStaticCodes, layerFakeLock, layerFakeMailer, Policy.Default)
+    )
+  )
+
 /** Every migration this build has, and the newest. */
 const versions = Effect.map(Migrator.migrations, (ms) => {
   const all = ms.map((m) => m.version)
@@ -282,11 +290,7 @@ for (const database of databases) {
           // the new code ends an open legacy session: billed from when its code was ready (its
           // provisioning's ready_at, 40 s after the start), charged once, pod freed, today's columns written
           yield* TestClock.setTime(new Date("2024-01-02T09:45:00Z").getTime())
-          const ended = yield* SessionEnd.endSession(SESSION.active as SessionId).pipe(
-            Effect.provide(
-              Layer.mergeAll(layerFakePayments, layerFakeStaticCodes, layerFakeLock, layerFakeMailer, Policy.Default)
-            )
-          )
+          const ended = yield* endWithNewCode(SESSION.active)
           expect(ended.state).toMatchObject({
             _tag: "Ended",
             quote: { billableSeconds: 45 * 60 - 40, chargePence: 2217 },
@@ -308,11 +312,7 @@ for (const database of databases) {
 
           // an open legacy session that never got a code: ended by the new code, not charged
           yield* TestClock.setTime(new Date("2024-01-02T11:30:00Z").getTime())
-          const free = yield* SessionEnd.endSession(SESSION.provisioning as SessionId).pipe(
-            Effect.provide(
-              Layer.mergeAll(layerFakePayments, layerFakeStaticCodes, layerFakeLock, layerFakeMailer, Policy.Default)
-            )
-          )
+          const free = yield* endWithNewCode(SESSION.provisioning)
           expect(free.state).toMatchObject({
             _tag: "Ended",
             quote: { billableSeconds: 0, chargePence: 0 },
