@@ -68,6 +68,7 @@ interface SessionJson {
   readonly outcome: string | null
   readonly chargePence: number | null
   readonly startedAt: string
+  readonly billedFrom: string | null
 }
 
 interface ChargeJson {
@@ -200,7 +201,10 @@ for (const t of targets) {
 
       expectOneLine(await run("pods", "release", "pod-a", ...ACTOR), 1, `live session ${a.id} holds it`)
 
-      const tenMinutesIn = new Date(a.startedAt.getTime() + 10 * 60_000).toISOString()
+      // Billing starts when the door code was ready (moments after the booking here).
+      const billedFrom = all.find((r) => r.id === a.id)?.billedFrom ?? ""
+      expect(new Date(billedFrom).getTime()).toBeGreaterThanOrEqual(a.startedAt.getTime())
+      const tenMinutesIn = new Date(new Date(billedFrom).getTime() + 10 * 60_000).toISOString()
       const ended = await run("sessions", "end", a.id, "--at", tenMinutesIn, ...ACTOR)
       expect(ended.code, ended.stderr).toBe(0)
       expect(ended.stdout).toContain("charged £7.50")
@@ -212,7 +216,7 @@ for (const t of targets) {
         timeline: ReadonlyArray<{ event: string }>
       }
       const shown = await qwipJson<Show>(["sessions", "show", a.id], env)
-      expect(shown.session).toMatchObject({ state: "Ended", outcome: "Paid", chargePence: 750 })
+      expect(shown.session).toMatchObject({ state: "Ended", outcome: "Paid", chargePence: 750, billedFrom })
       expect(shown.charge).toMatchObject({
         status: "succeeded",
         amountPence: 750,
@@ -267,7 +271,11 @@ for (const t of targets) {
       expect(retried.stdout).toContain("has its door code")
       const released = await run("pods", "release", "pod-d", "--force", "--reason", "customer left", ...ACTOR)
       expect(released.code, released.stderr).toBe(0)
-      expect(released.stdout).toContain(`Ended session ${s.d?.id}: Paid`)
+      expect(released.stdout).toContain(`Ended session ${s.d?.id}: `)
+      // Billed from when the retried provisioning made the code, not from the booking 5 minutes before.
+      const d = (await qwipJson<{ session: SessionJson }>(["sessions", "show", s.d?.id ?? ""], env)).session
+      expect(d.state).toBe("Ended")
+      expect(new Date(d.billedFrom ?? 0).getTime() - new Date(d.startedAt).getTime()).toBeGreaterThan(4 * 60_000)
       const pods = await qwipJson<ReadonlyArray<{ id: string; inUse: boolean; liveSessions: ReadonlyArray<string> }>>(
         ["pods", "list"],
         env

@@ -7,6 +7,7 @@
 import { expect } from "@effect/vitest"
 import {
   AccessCode,
+  type BilledFrom,
   Ending,
   NeedsAuthentication,
   NotBilled,
@@ -297,12 +298,19 @@ forEachStore("session store contract", (it) => {
       const outcomes = [
         new Paid({ paymentIntentId: "pi_ok", amountPence: pence(500) }),
         new NotBilled(),
+        new NotBilled({ reason: "no_door_code" }),
         new Waived({ reason: "door jammed", by: "sam" }),
         new PaymentFailed({ paymentIntentId: Option.none(), declineCode: "expired_card", message: "expired" }),
         new NeedsAuthentication({ paymentIntentId: "pi_sca" }),
         new PaymentUnknown({ detail: "timeout" })
       ]
-      for (const outcome of outcomes) {
+      // What an end billed from, in turn: the code's readiness, nothing (no code), the booking (older ends).
+      const billedFroms: ReadonlyArray<BilledFrom> = [
+        { _tag: "CodeReady", at: minutes(T0, 1) },
+        { _tag: "NoCode" },
+        { _tag: "Booking" }
+      ]
+      for (const [i, outcome] of outcomes.entries()) {
         const pod = yield* freshPod()
         const opened = yield* store.openSession(makeSession(pod.id), [])
         const active = yield* store.commit({
@@ -317,6 +325,7 @@ forEachStore("session store contract", (it) => {
             state: new Ending({
               endedAt: minutes(T0, 30),
               quote: quoteFor(0),
+              billedFrom: billedFroms[i % billedFroms.length] ?? { _tag: "Booking" },
               waiver: Option.some({ reason: "staff", by: "sam" }),
               by: Staff("sam")
             })
@@ -330,6 +339,11 @@ forEachStore("session store contract", (it) => {
         yield* store.commit({ before: ended, after: revoked, releasePod: false, work: [] })
         const read = Option.getOrThrow(yield* store.session(opened.id))
         expect(encoded(Session, read)).toEqual(encoded(Session, revoked))
+        expect(read.state).toEqual(revoked.state)
+        if (outcome._tag === "NotBilled") {
+          const charge = Option.getOrThrow(yield* (yield* StoreRecords).chargeFor(opened.id))
+          expect(charge).toMatchObject({ status: "not_billed", amountPence: 0 })
+        }
       }
     })
   )

@@ -113,6 +113,14 @@ const snapshot = (sql: TestSqlShape) =>
 const read = (id: string) =>
   Effect.flatMap(SessionStore, (store) => store.session(id as SessionId)).pipe(Effect.map(Option.getOrThrow))
 
+/** Ends a session as the new code does, with fakes for everything but the store. */
+const endWithNewCode = (id: string) =>
+  SessionEnd.endSession(id as SessionId).pipe(
+    Effect.provide(
+      Layer.mergeAll(layerFakePayments, layerFakeStaticCodes, layerFakeLock, layerFakeMailer, Policy.Default)
+    )
+  )
+
 /** Every migration this build has, and the newest. */
 const versions = Effect.map(Migrator.migrations, (ms) => {
   const all = ms.map((m) => m.version)
@@ -238,6 +246,8 @@ for (const database of databases) {
             _tag: "Ended",
             endedAt: new Date("2024-01-01T10:20:00.000Z"),
             quote: { billableSeconds: 1200, grossPence: 250, chargePence: 250, reason: "charge" },
+            // the previous service billed from the booking: the row keeps that price
+            billedFrom: { _tag: "Booking" },
             outcome: { _tag: "Paid", paymentIntentId: "legacy-unrecorded", amountPence: 250 }
           })
           expect(paid.access).toEqual(Option.some(expect.objectContaining({ mode: "lock-provider", sealedCode: "" })))
@@ -250,7 +260,7 @@ for (const database of databases) {
           expect((yield* read(SESSION.short)).state).toMatchObject({
             _tag: "Ended",
             quote: { chargePence: 0, grossPence: 25, reason: "below_minimum" },
-            outcome: { _tag: "NotBilled" }
+            outcome: { _tag: "NotBilled", reason: "below_minimum" }
           })
           const ancient = yield* read(SESSION.ancient)
           expect([ancient.setupIntentId, ancient.card.email, ancient.provisioningId]).toEqual([
@@ -277,23 +287,21 @@ for (const database of databases) {
             [SESSION.active, SESSION.provisioning, SESSION.raceOld, SESSION.raceNew].sort()
           )
 
-          // the new code ends an open legacy session: charged once, pod freed, today's columns written
+          // the new code ends an open legacy session: billed from when its code was ready (its
+          // provisioning's ready_at, 40 s after the start), charged once, pod freed, today's columns written
           yield* TestClock.setTime(new Date("2024-01-02T09:45:00Z").getTime())
-          const ended = yield* SessionEnd.endSession(SESSION.active as SessionId).pipe(
-            Effect.provide(
-              Layer.mergeAll(layerFakePayments, layerFakeStaticCodes, layerFakeLock, layerFakeMailer, Policy.Default)
-            )
-          )
+          const ended = yield* endWithNewCode(SESSION.active)
           expect(ended.state).toMatchObject({
             _tag: "Ended",
-            quote: { billableSeconds: 45 * 60, chargePence: 2250 },
-            outcome: { _tag: "Paid", amountPence: 2250 }
+            quote: { billableSeconds: 45 * 60 - 40, chargePence: 2217 },
+            billedFrom: { _tag: "CodeReady", at: new Date("2024-01-02T09:00:40.000Z") },
+            outcome: { _tag: "Paid", amountPence: 2217 }
           })
           expect(ended.version).toBe(2)
           expect(Option.getOrThrow(yield* store.podStatus(POD.a as PodId)).inUse).toBe(false)
           expect(Option.getOrThrow(yield* records.chargeFor(SESSION.active))).toMatchObject({
             status: "succeeded",
-            amountPence: 2250
+            amountPence: 2217
           })
           const [row] = yield* db.sql.query<{ end_time: Date | string; state: string }>(
             "select end_time, state from pod_sessions where id = $1",
@@ -301,6 +309,21 @@ for (const database of databases) {
           )
           expect(new Date(row?.end_time ?? 0).toISOString()).toBe("2024-01-02T09:45:00.000Z")
           expect(row?.state).toBe("Ended")
+
+          // an open legacy session that never got a code: ended by the new code, not charged
+          yield* TestClock.setTime(new Date("2024-01-02T11:30:00Z").getTime())
+          const free = yield* endWithNewCode(SESSION.provisioning)
+          expect(free.state).toMatchObject({
+            _tag: "Ended",
+            quote: { billableSeconds: 0, chargePence: 0 },
+            billedFrom: { _tag: "NoCode" },
+            outcome: { _tag: "NotBilled", reason: "no_door_code" }
+          })
+          expect((yield* read(SESSION.provisioning)).state).toEqual(free.state)
+          expect(Option.getOrThrow(yield* records.chargeFor(SESSION.provisioning))).toMatchObject({
+            status: "not_billed",
+            amountPence: 0
+          })
 
           // the previous service still writing during the cut-over: its rows and prices are understood
           yield* db.sql.query(

@@ -15,6 +15,7 @@ import {
   type AccessGrant,
   Active,
   type Actor,
+  type BilledFrom,
   Ended,
   Ending,
   isUnsettled,
@@ -80,6 +81,7 @@ export const failProvisioning = (
 export interface EndRequest {
   readonly endedAt: Date
   readonly quote: Quote
+  readonly billedFrom: BilledFrom
   readonly waiver: Option.Option<{ readonly reason: string; readonly by: string }>
   readonly by: Actor
 }
@@ -107,7 +109,14 @@ export const close = (session: Session, outcome: Outcome, at: Date): TransitionR
   switch (state._tag) {
     case "Ending":
       return advance(session, at, {
-        state: new Ended({ endedAt: state.endedAt, quote: state.quote, outcome, closedAt: at, by: state.by })
+        state: new Ended({
+          endedAt: state.endedAt,
+          quote: state.quote,
+          billedFrom: state.billedFrom,
+          outcome,
+          closedAt: at,
+          by: state.by
+        })
       })
     case "Ended":
       return unchanged(session)

@@ -2,7 +2,7 @@
  * The emails the platform sends, as typed data. Adapters render them; the core decides
  * when each is due. Every message has a stable key, so sending is idempotent.
  */
-import { Schema } from "effect"
+import { Option, Schema } from "effect"
 import { AccessCode } from "./AccessCode.js"
 import { SessionId } from "./Ids.js"
 import { Pence } from "./Money.js"
@@ -24,11 +24,16 @@ export class Receipt extends Schema.TaggedClass<Receipt>()("Receipt", {
   sessionId: SessionId,
   podName: Schema.String,
   startedAt: Schema.Date,
+  /** When billing started (the door code was ready); none when nothing was billed for lack of a code. */
+  billedFrom: Schema.optionalWith(Schema.OptionFromNullOr(Schema.Date), { default: () => Option.none() }),
   endedAt: Schema.Date,
   billableSeconds: Schema.Int,
   amountPence: Pence,
-  /** `charged`, `not_billed` (below the minimum) or `waived` (by staff). */
-  basis: Schema.Literal("charged", "not_billed", "waived")
+  /**
+   * `charged`, `not_billed` (below the minimum), `no_door_code` (no door code was ever ready,
+   * nothing charged) or `waived` (by staff).
+   */
+  basis: Schema.Literal("charged", "not_billed", "no_door_code", "waived")
 }) {}
 
 /** To the customer: we could not make a door code; nothing is charged. */

@@ -44,8 +44,17 @@ export class Paid extends Schema.TaggedClass<Paid>()("Paid", {
   paymentIntentId: Schema.String,
   amountPence: Pence
 }) {}
-/** Gross below the minimum charge: nothing was charged. */
-export class NotBilled extends Schema.TaggedClass<NotBilled>()("NotBilled", {}) {}
+/**
+ * Why nothing was charged: `below_minimum` (the price was under the minimum charge) or
+ * `no_door_code` (no door code was ever ready, so the customer could not get in; see `Billing`).
+ */
+export const NotBilledReason = Schema.Literal("below_minimum", "no_door_code")
+export type NotBilledReason = typeof NotBilledReason.Type
+
+/** Nothing was charged, and why. Outcomes recorded before the reason existed were below the minimum. */
+export class NotBilled extends Schema.TaggedClass<NotBilled>()("NotBilled", {
+  reason: Schema.optionalWith(NotBilledReason, { default: () => "below_minimum" })
+}) {}
 export class Waived extends Schema.TaggedClass<Waived>()("Waived", {
   reason: Schema.NonEmptyTrimmedString,
   by: Schema.String
@@ -91,10 +100,24 @@ export class ProvisioningFailed extends Schema.TaggedClass<ProvisioningFailed>()
   failedAt: Schema.Date,
   reason: Schema.String
 }) {}
+/**
+ * What an end billed from (see `Billing`): when the door code became ready, nothing because no
+ * code was ever ready, or the booking for ends fixed before billing followed the door code
+ * (their rows lack the field and keep the price they had).
+ */
+export const BilledFrom = Schema.Union(
+  Schema.TaggedStruct("CodeReady", { at: Schema.Date }),
+  Schema.TaggedStruct("NoCode", {}),
+  Schema.TaggedStruct("Booking", {})
+)
+export type BilledFrom = typeof BilledFrom.Type
+const billedFromField = Schema.optionalWith(BilledFrom, { default: () => ({ _tag: "Booking" }) as const })
+
 /** The end time and price are fixed; the charge is being made. The pod is still held. */
 export class Ending extends Schema.TaggedClass<Ending>()("Ending", {
   endedAt: Schema.Date,
   quote: Quote,
+  billedFrom: billedFromField,
   waiver: Schema.OptionFromNullOr(Schema.Struct({ reason: Schema.NonEmptyTrimmedString, by: Schema.String })),
   by: Actor
 }) {}
@@ -102,6 +125,7 @@ export class Ending extends Schema.TaggedClass<Ending>()("Ending", {
 export class Ended extends Schema.TaggedClass<Ended>()("Ended", {
   endedAt: Schema.Date,
   quote: Quote,
+  billedFrom: billedFromField,
   outcome: Outcome,
   closedAt: Schema.Date,
   by: Actor

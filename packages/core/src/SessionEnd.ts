@@ -8,6 +8,7 @@
  * A crash between any two steps is finished by a retry (or the safety net) with one charge.
  */
 import { Duration, Effect, Option } from "effect"
+import { billableStartOf, priceEnd } from "./Billing.js"
 import { InvalidEndTime, WorkNotDone } from "./Errors.js"
 import type { SessionId } from "./Ids.js"
 import { beginEnd, close, settle } from "./Lifecycle.js"
@@ -28,7 +29,6 @@ import {
   Waived
 } from "./Session.js"
 import { loadSession, loadSessionWithPod, now, persist, retryWhenStale } from "./SessionSteps.js"
-import * as Tariff from "./Tariff.js"
 import { closeSession, revokeAccess, sendMail, settleCharge, type WorkOrder } from "./Work.js"
 
 export interface EndOptions {
@@ -58,7 +58,7 @@ const fixEnd = (sessionId: SessionId, options: EndOptions) =>
       if (endedAt.getTime() > at.getTime()) {
         return yield* new InvalidEndTime({ sessionId, endedAt, reason: "it is in the future" })
       }
-      const quote = yield* Tariff.quote(session.startedAt, endedAt, termsFor(policy, session.rate)).pipe(
+      const priced = yield* priceEnd(session, endedAt, termsFor(policy, session.rate)).pipe(
         Effect.mapError(() => new InvalidEndTime({ sessionId, endedAt, reason: "it is before the session started" }))
       )
       const by = options.by ?? Customer
@@ -66,7 +66,7 @@ const fixEnd = (sessionId: SessionId, options: EndOptions) =>
         Option.map((reason) => ({ reason, by: actorName(by) }))
       )
       return yield* persist(session, {
-        transition: beginEnd(session, { endedAt, quote, waiver, by }, at),
+        transition: beginEnd(session, { endedAt, ...priced, waiver, by }, at),
         work: [closeSession(sessionId, new Date(at.getTime() + Duration.toMillis(CLOSE_SAFETY_NET)))]
       })
     })
@@ -125,6 +125,7 @@ export const followUpsFor = (
         sessionId: session.id,
         podName,
         startedAt: session.startedAt,
+        billedFrom: billableStartOf(session),
         endedAt,
         billableSeconds: quote.billableSeconds,
         amountPence: pence(amountPence),
@@ -147,7 +148,7 @@ export const followUpsFor = (
     case "Paid":
       return [receipt("charged", outcome.amountPence)]
     case "NotBilled":
-      return [receipt("not_billed", 0)]
+      return [receipt(outcome.reason === "no_door_code" ? "no_door_code" : "not_billed", 0)]
     case "Waived":
       return [receipt("waived", 0)]
     case "PaymentFailed":
@@ -163,12 +164,14 @@ export const followUpsFor = (
 const finishEnding = (ending: Session) =>
   Effect.gen(function* () {
     if (ending.state._tag !== "Ending") return ending
-    const { waiver, quote } = ending.state
+    const { waiver, quote, billedFrom } = ending.state
     const outcome: Outcome = Option.isSome(waiver)
       ? new Waived(waiver.value)
-      : quote.chargePence === 0
-        ? new NotBilled()
-        : yield* charge(ending, quote.chargePence)
+      : billedFrom._tag === "NoCode"
+        ? new NotBilled({ reason: "no_door_code" })
+        : quote.chargePence === 0
+          ? new NotBilled({ reason: "below_minimum" })
+          : yield* charge(ending, quote.chargePence)
     return yield* retryWhenStale(
       Effect.gen(function* () {
         const { session: current, pod } = yield* loadSessionWithPod(ending.id)

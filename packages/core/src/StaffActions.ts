@@ -7,9 +7,9 @@
  * Decisions:
  * - Releasing a pod a live session holds is refused unless forced with a reason. Forcing
  *   ends each live session through the ordinary end (so the pod's in-use flag and its live
- *   sessions never disagree): an active session is charged per the tariff up to now, a
- *   session still provisioning (it never had a door code) is waived with the reason, and an
- *   interrupted end is finished at its recorded time. `waive` waives them all.
+ *   sessions never disagree): each is priced by the one billing rule (`Billing`: an active
+ *   session from when its code was ready up to now, a session still provisioning not at
+ *   all), and an interrupted end is finished at its recorded time. `waive` waives them all.
  * - Changing a pod's lock device is refused while a live session holds the pod: its code
  *   would be revoked from the new device instead of the one it was made on.
  * - Retrying a payment never makes two successful charges. An unknown outcome is retried
@@ -23,6 +23,7 @@
 import { Duration, Effect, Either, Option, Random, Schema } from "effect"
 import { provisionAccess } from "./Access.js"
 import { AccessCode, accessCode, maskCode } from "./AccessCode.js"
+import { billableStartOf } from "./Billing.js"
 import { IllegalTransition, PodMisconfigured, PodNotFound, SessionAlreadyEnded } from "./Errors.js"
 import { type PodId, randomUuid, type SessionId } from "./Ids.js"
 import { pence } from "./Money.js"
@@ -123,9 +124,14 @@ export const sessionRecord = (s: Session) => {
     state: state._tag,
     version: s.version,
     ...(state._tag === "Ending" || state._tag === "Ended"
-      ? { endedAt: iso(state.endedAt), chargePence: state.quote.chargePence }
+      ? {
+          endedAt: iso(state.endedAt),
+          billedFrom: Option.getOrNull(Option.map(billableStartOf(s), iso)),
+          chargePence: state.quote.chargePence
+        }
       : {}),
     ...(state._tag === "Ended" ? { outcome: state.outcome._tag } : {}),
+    ...(state._tag === "Ended" && state.outcome._tag === "NotBilled" ? { notBilled: state.outcome.reason } : {}),
     ...(state._tag === "ProvisioningFailed" ? { failedAt: iso(state.failedAt), reason: state.reason } : {})
   }
 }
@@ -432,10 +438,9 @@ export const releasePod = Effect.fn("Staff.releasePod")(function* (
   const ended: Array<Session> = []
   for (const session of live) {
     const reason = force?.reason.trim() ?? ""
-    const waive = force?.waive === true || session.state._tag === "Provisioning"
     const after = yield* staffEndSession(session.id, {
       staff: options.by,
-      ...(waive ? { waiveReason: `pod released: ${reason}` } : {})
+      ...(force?.waive === true ? { waiveReason: `pod released: ${reason}` } : {})
     })
     ended.push(after)
   }

@@ -2,8 +2,9 @@
  * What the customer's app reads: a session with its pod and code, its provisioning status,
  * and what ending now would cost. Each is one store read.
  */
-import { Effect, Option } from "effect"
+import { Effect, Either, Option } from "effect"
 import type { AccessCode } from "./AccessCode.js"
+import { priceEnd } from "./Billing.js"
 import type { SessionId } from "./Ids.js"
 import type { Pod } from "./Pod.js"
 import { Policy, termsFor } from "./Policy.js"
@@ -54,20 +55,20 @@ export interface CostPreview {
   readonly quote: Tariff.Quote
 }
 
-/** The recorded price of an ended session, or what ending it now would cost. */
+/** The recorded price of an ended session, or what ending it now would cost (`Billing`'s rule). */
 export const previewCost = Effect.fn("Sessions.previewCost")(function* (sessionId: SessionId) {
   const policy = yield* Policy
   const { session, pod } = yield* loadSessionWithPod(sessionId)
   const state = session.state
+  const terms = termsFor(policy, session.rate)
   const quote =
     state._tag === "Ending" || state._tag === "Ended"
       ? state.quote
-      : state._tag === "ProvisioningFailed"
-        ? Tariff.priceSeconds(0, termsFor(policy, session.rate))
-        : yield* Tariff.quote(session.startedAt, yield* now, termsFor(policy, session.rate)).pipe(
-            // The clock cannot run backwards past a start we recorded; if it does, price zero.
-            Effect.orElseSucceed(() => Tariff.priceSeconds(0, termsFor(policy, session.rate)))
-          )
+      : Either.match(priceEnd(session, yield* now, terms), {
+          onRight: (priced) => priced.quote,
+          // The clock cannot run backwards past a start we recorded; if it does, price zero.
+          onLeft: () => Tariff.priceSeconds(0, terms)
+        })
   return {
     session,
     pod,

@@ -6,6 +6,7 @@
 
 export * as Access from "./Access.js"
 export * from "./AccessCode.js"
+export * as Billing from "./Billing.js"
 export * from "./Charge.js"
 export * as Checkout from "./Checkout.js"
 export * as CheckoutPhoto from "./CheckoutPhoto.js"

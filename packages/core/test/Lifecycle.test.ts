@@ -54,11 +54,23 @@ const states: Record<SessionState["_tag"], SessionState> = {
   Provisioning: new Provisioning(),
   Active: new Active({ activatedAt: t0 }),
   ProvisioningFailed: new ProvisioningFailed({ failedAt: t0, reason: "lock offline" }),
-  Ending: new Ending({ endedAt: t1, quote, waiver: Option.none(), by: Customer }),
+  Ending: new Ending({
+    endedAt: t1,
+    quote,
+    billedFrom: { _tag: "CodeReady", at: t0 },
+    waiver: Option.none(),
+    by: Customer
+  }),
   Ended: new Ended({ endedAt: t1, quote, outcome: paid, closedAt: t1, by: Customer })
 }
 
-const endRequest = { endedAt: t1, quote, waiver: Option.none(), by: Customer } as const
+const endRequest = {
+  endedAt: t1,
+  quote,
+  billedFrom: { _tag: "CodeReady", at: t0 },
+  waiver: Option.none(),
+  by: Customer
+} as const
 
 type Event = (s: Session) => Lifecycle.TransitionResult
 const events: Record<string, Event> = {
@@ -145,10 +157,17 @@ describe("lifecycle: details", () => {
     const later = Lifecycle.beginEnd(ending, { ...endRequest, endedAt: new Date(t1.getTime() + 60_000) }, t1)
     expect(Either.getOrThrow(later)).toEqual({ session: ending, changed: false })
   })
-  it("closing carries the fixed end and price into Ended with the outcome", () => {
+  it("closing carries the fixed end, price and billed-from time into Ended with the outcome", () => {
     const closed = Either.getOrThrow(Lifecycle.close(sessionIn(states.Ending), new NotBilled(), t1)).session
     expect(closed.state).toEqual(
-      new Ended({ endedAt: t1, quote, outcome: new NotBilled(), closedAt: t1, by: Customer })
+      new Ended({
+        endedAt: t1,
+        quote,
+        billedFrom: { _tag: "CodeReady", at: t0 },
+        outcome: new NotBilled(),
+        closedAt: t1,
+        by: Customer
+      })
     )
   })
   it("unsettled outcomes settle; settled ones do not change; the same outcome is a repeat", () => {

@@ -2,6 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import {
   Checkout,
   chargeKeyFor,
+  NotBilled,
   type PodId,
   Policy,
   rate,
@@ -287,10 +288,12 @@ describe("Staff: pods", () => {
       expect(free.changed).toBe(false)
       expect(yield* actions).toEqual(["pods.release"])
 
-      // A session still provisioning never had a code: forcing waives it.
+      // A session still provisioning never had a code: the billing rule charges nothing, and says why.
       const stuck = yield* book("pod-2")
       const forced = yield* StaffActions.releasePod("pod-2" as PodId, { by, force: { reason: "lock offline" } })
-      expect(forced.endedSessions.map(outcomeOf)).toEqual(["Waived"])
+      expect(forced.endedSessions.map((s) => s.state._tag === "Ended" && s.state.outcome)).toEqual([
+        new NotBilled({ reason: "no_door_code" })
+      ])
       expect(payments.charges().filter((c) => c.sessionId === stuck.id)).toEqual([])
       const missing = yield* Effect.flip(StaffActions.releasePod("nope" as PodId, { by }))
       expect(missing._tag).toBe("PodNotFound")

@@ -16,7 +16,7 @@ import {
   type StaffAlert,
   spacedDigits
 } from "@qwip/core"
-import { Effect } from "effect"
+import { Effect, Option } from "effect"
 
 export interface RenderedEmail {
   readonly subject: string
@@ -177,6 +177,8 @@ const amountLine = (m: Receipt): string => {
       return `£${formatPounds(m.amountPence)}`
     case "not_billed":
       return "Not billed: the session cost less than our minimum charge"
+    case "no_door_code":
+      return "Not charged: your door code was never ready"
     case "waived":
       return "Waived"
   }
@@ -191,7 +193,12 @@ const receipt = (m: Receipt): RenderedEmail => {
     ["Ended", formatLondon(m.endedAt)],
     ["Duration", formatDuration(durationSeconds)]
   ]
-  // Promo minutes make billed time shorter than the session; show both so the sum is clear.
+  // Billing starts when the door code was ready, and promo minutes come off the front: either
+  // makes billed time shorter than the session, so show what it was billed from and for.
+  const billedFrom = Option.getOrUndefined(m.billedFrom)
+  if (billedFrom !== undefined && billedFrom.getTime() !== m.startedAt.getTime()) {
+    rows.push(["Door code ready", formatLondon(billedFrom)])
+  }
   if (m.billableSeconds !== Math.floor(durationSeconds)) rows.push(["Billed time", formatDuration(m.billableSeconds)])
   rows.push(["Amount", amountLine(m)])
   const subject = subjectLine(`Your qwip receipt: ${m.podName}, ${start}`)

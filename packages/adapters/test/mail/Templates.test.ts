@@ -10,7 +10,7 @@ import {
   type SessionId,
   StaffAlert
 } from "@qwip/core"
-import { Effect } from "effect"
+import { Effect, Option } from "effect"
 import {
   escapeHtml,
   formatDuration,
@@ -191,6 +191,38 @@ describe("Receipt", () => {
         new Receipt({ ...base, billableSeconds: 3300, amountPence: pence(1000), basis: "charged" })
       )
       expect(email.text).toContain("Billed time: 55 minutes")
+    })
+  )
+
+  it.effect("a door code ready after the start: shows when, and the shorter billed time", () =>
+    Effect.gen(function* () {
+      const ready = new Date(base.startedAt.getTime() + 2 * 60_000)
+      const email = yield* render(
+        new Receipt({
+          ...base,
+          billedFrom: Option.some(ready),
+          billableSeconds: 3780,
+          amountPence: pence(1000),
+          basis: "charged"
+        })
+      )
+      expect(email.text).toContain("Door code ready: 2nd July 2025 @ 2:32pm")
+      expect(email.text).toContain("Billed time: 1 hour 3 minutes")
+      const fromStart = yield* render(
+        new Receipt({ ...base, billedFrom: Option.some(base.startedAt), amountPence: pence(1000), basis: "charged" })
+      )
+      expect(fromStart.text).not.toContain("Door code ready")
+    })
+  )
+
+  it.effect("no door code was ever ready: not charged, and says why", () =>
+    Effect.gen(function* () {
+      const email = yield* render(
+        new Receipt({ ...base, billableSeconds: 0, amountPence: pence(0), basis: "no_door_code" })
+      )
+      expect(email.text).toContain("Amount: Not charged: your door code was never ready")
+      expect(email.text).not.toContain("Door code ready:")
+      expect(email.text).not.toContain("£")
     })
   )
 

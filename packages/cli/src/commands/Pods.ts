@@ -179,7 +179,7 @@ const release = Command.make(
           if (live.length > 0 && o.force) {
             yield* confirm(
               o.yes,
-              `Pod ${podId} is held by ${live.map((s) => `${s.id} (${s.state._tag})`).join(", ")}. End ${live.length === 1 ? "it" : "them"} now (${o.waive ? "waived" : "active sessions charged per the tariff, provisioning ones waived"}) and free the pod?`
+              `Pod ${podId} is held by ${live.map((s) => `${s.id} (${s.state._tag})`).join(", ")}. End ${live.length === 1 ? "it" : "them"} now (${o.waive ? "waived" : "active sessions charged from when their door code was ready, provisioning ones not charged"}) and free the pod?`
             )
           }
           const result = yield* StaffActions.releasePod(podId, {

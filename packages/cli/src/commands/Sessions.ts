@@ -5,6 +5,7 @@ import { Args, Command, Options } from "@effect/cli"
 import { StaffViews, StoreRecords } from "@qwip/adapters"
 import {
   type Actor,
+  Billing,
   endedAtOf,
   formatRate,
   Policy,
@@ -13,10 +14,9 @@ import {
   SessionStore,
   StaffActions,
   StaffStore,
-  Tariff,
   termsFor
 } from "@qwip/core"
-import { Clock, type Duration, Effect, Option } from "effect"
+import { Clock, type Duration, Effect, Either, Option } from "effect"
 import {
   actorName,
   changeOptions,
@@ -54,6 +54,21 @@ const failureOf = (s: Session): string | null => {
   }
 }
 
+/** What a fixed end billed: time and amount, and from when (or why nothing). */
+const billedText = (s: Session): string => {
+  const state = s.state
+  if (state._tag !== "Ending" && state._tag !== "Ended") return "-"
+  const amount = `${Math.floor(state.quote.billableSeconds / 60)} min, ${pounds(state.quote.chargePence)}`
+  switch (state.billedFrom._tag) {
+    case "CodeReady":
+      return `${amount} from ${when(state.billedFrom.at)} (door code ready)`
+    case "NoCode":
+      return "nothing: no door code was ever ready"
+    case "Booking":
+      return `${amount} from the booking (ended before billing followed the door code)`
+  }
+}
+
 /** A session as staff see it (and `--json` prints it). */
 export const sessionView = (s: Session, at: Date, grace: Duration.Duration) => {
   const state = s.state
@@ -66,8 +81,11 @@ export const sessionView = (s: Session, at: Date, grace: Duration.Duration) => {
     startedAt: s.startedAt.toISOString(),
     accessUntil: s.accessUntil.toISOString(),
     endedAt: Option.getOrNull(Option.map(endedAtOf(s), (d) => d.toISOString())),
+    /** When billing starts or started (the door code was ready); null while none is or if none ever was. */
+    billedFrom: Option.getOrNull(Option.map(Billing.billableStartOf(s), (d) => d.toISOString())),
     overdue: StaffActions.isOverdue(s, at, grace),
     outcome: state._tag === "Ended" ? state.outcome._tag : null,
+    notBilledReason: state._tag === "Ended" && state.outcome._tag === "NotBilled" ? state.outcome.reason : null,
     chargePence: state._tag === "Ending" || state._tag === "Ended" ? state.quote.chargePence : null,
     endedBy: state._tag === "Ending" || state._tag === "Ended" ? actorText(state.by) : null,
     failure: failureOf(s),
@@ -164,13 +182,12 @@ const show = Command.make("show", { ...readOptions, id: Args.text({ name: "SESSI
         const state = session.state
         add(session.startedAt, "booked", `by ${session.card.email} at £${formatRate(session.rate)}/min`)
         if (state._tag === "Active") add(state.activatedAt, "door code active")
+        if ((state._tag === "Ending" || state._tag === "Ended") && state.billedFrom._tag === "CodeReady") {
+          add(state.billedFrom.at, "billed from", "the door code was ready")
+        }
         if (state._tag === "ProvisioningFailed") add(state.failedAt, "provisioning failed", state.reason)
         if (state._tag === "Ending" || state._tag === "Ended") {
-          add(
-            state.endedAt,
-            "ended",
-            `by ${actorText(state.by)}: ${Math.floor(state.quote.billableSeconds / 60)} min, ${pounds(state.quote.chargePence)}`
-          )
+          add(state.endedAt, "ended", `by ${actorText(state.by)}: ${billedText(session)}`)
         }
         if (state._tag === "Ended") add(state.closedAt, "closed", state.outcome._tag)
         add(Option.getOrNull(session.accessRevokedAt), "door code revoked")
@@ -241,6 +258,7 @@ const show = Command.make("show", { ...readOptions, id: Args.text({ name: "SESSI
         yield* say(`customer   ${session.card.email}`)
         yield* say(`started    ${when(session.startedAt)}   door code until ${when(session.accessUntil)}`)
         if (view.endedAt !== null) yield* say(`ended      ${when(new Date(view.endedAt))}   by ${view.endedBy}`)
+        if (view.endedAt !== null) yield* say(`billed     ${billedText(session)}`)
         if (Option.isSome(charge)) {
           const c = charge.value
           yield* say(
@@ -268,7 +286,9 @@ const endedLine = (s: Session): string => {
     case "Paid":
       return `Session ${s.id} ended at ${when(state.endedAt)} (${minutes}): charged ${pounds(o.amountPence)} (${o.paymentIntentId}).`
     case "NotBilled":
-      return `Session ${s.id} ended at ${when(state.endedAt)} (${minutes}): not billed (under the minimum charge).`
+      return `Session ${s.id} ended at ${when(state.endedAt)} (${minutes}): not billed (${
+        o.reason === "no_door_code" ? "no door code was ever ready" : "under the minimum charge"
+      }).`
     case "Waived":
       return `Session ${s.id} ended at ${when(state.endedAt)} (${minutes}): charge waived (${o.reason}).`
     case "PaymentFailed":
@@ -316,12 +336,15 @@ const end = Command.make(
           const { session, pod } = found.value
           if (session.state._tag === "Provisioning" || session.state._tag === "Active") {
             const endAt = at ?? (yield* now)
-            const quote = yield* Effect.option(Tariff.quote(session.startedAt, endAt, termsFor(policy, session.rate)))
+            const priced = Either.getRight(Billing.priceEnd(session, endAt, termsFor(policy, session.rate)))
             const charge = o.waive
               ? "waiving the charge"
-              : Option.match(quote, {
+              : Option.match(priced, {
                   onNone: () => "charging per the tariff",
-                  onSome: (q) => `charging ${pounds(q.chargePence)}`
+                  onSome: (p) =>
+                    p.billedFrom._tag === "NoCode"
+                      ? "charging nothing (no door code was ever ready)"
+                      : `charging ${pounds(p.quote.chargePence)}`
                 })
             yield* confirm(
               o.yes,
