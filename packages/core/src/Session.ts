@@ -159,6 +159,19 @@ export class Session extends Schema.Class<Session>("Session")({
   updatedAt: Schema.Date
 }) {}
 
-/** The end time of a session that has one. */
-export const endedAtOf = (s: Session): Option.Option<Date> =>
-  s.state._tag === "Ending" || s.state._tag === "Ended" ? Option.some(s.state.endedAt) : Option.none()
+/**
+ * The recorded end of a session that is over or ending: its fixed end time, or when its
+ * provisioning failed (the session ended then, for the customer and for every read).
+ */
+export const endedAtOf = (s: Session): Option.Option<Date> => {
+  switch (s.state._tag) {
+    case "Ending":
+    case "Ended":
+      return Option.some(s.state.endedAt)
+    case "ProvisioningFailed":
+      return Option.some(s.state.failedAt)
+    case "Provisioning":
+    case "Active":
+      return Option.none()
+  }
+}

@@ -13,11 +13,26 @@ import { endedAtOf, isLive, type Session, sealedCodeOf } from "./Session.js"
 import { loadSessionWithPod, now } from "./SessionSteps.js"
 import * as Tariff from "./Tariff.js"
 
-/** `pending` while the code is being made, `failed` if it never will be, else `ready`. */
+/**
+ * `pending` while the code is being made; `ready` once it was (the code itself is shown only
+ * while the session is active); `failed` if no code ever will be: provisioning gave up, or the
+ * session ended before any code was granted.
+ */
 export type ProvisioningStatus = "pending" | "ready" | "failed"
 
-export const provisioningStatusOf = (session: Session): ProvisioningStatus =>
-  session.state._tag === "Provisioning" ? "pending" : session.state._tag === "ProvisioningFailed" ? "failed" : "ready"
+export const provisioningStatusOf = (session: Session): ProvisioningStatus => {
+  switch (session.state._tag) {
+    case "Provisioning":
+      return "pending"
+    case "Active":
+      return "ready"
+    case "ProvisioningFailed":
+      return "failed"
+    case "Ending":
+    case "Ended":
+      return Option.isSome(session.access) ? "ready" : "failed"
+  }
+}
 
 export interface SessionView {
   readonly session: Session

@@ -40,6 +40,12 @@ describe("billing over HTTP", () => {
     const data = await api.get("/api/get-session-data", { token: sessionToken })
     expect(data.body.session_data.end_dt).toBe(final.body.end_time)
     expect(data.body.session_data.access_code).toBeNull()
+    // No code ever came: the status says so, not "ready" with no code.
+    expect((await api.get("/api/provisioning-status", { token: sessionToken })).body).toEqual({
+      status: "failed",
+      access_code: null,
+      access_code_text: null
+    })
     expect((await api.get("/api/pod?pod_id=pod-1")).body.in_use).toBe(false)
 
     const stored = platform.store.sessions().find((s) => s.id === sessionId)
@@ -88,5 +94,26 @@ describe("billing over HTTP", () => {
       Math.floor((state.endedAt.getTime() - state.billedFrom.at.getTime()) / 1000)
     )
     expect(state.quote.chargePence).toBe(charge.amount_pence)
+  })
+
+  it("a session whose provisioning failed reads the same recorded end everywhere, on every call", async () => {
+    const platform = makeTestPlatform()
+    platform.lock.rejectDevice("device-1")
+    const { api } = await boot({ platform })
+    const { sessionToken } = await book(api, "pod-lock")
+    await eventually(
+      () => api.get("/api/provisioning-status", { token: sessionToken }),
+      (a) => a.body.status === "failed",
+      { timeoutMs: 15_000 }
+    )
+    const first = await api.get("/api/end-session-preview", { token: sessionToken })
+    platform.clock.advance("7 minutes")
+    const again = await api.get("/api/end-session-preview", { token: sessionToken })
+    expect(first.body).toMatchObject({ is_complete: true, cost: 0 })
+    expect(again.body.end_time).toBe(first.body.end_time)
+    const data = await api.get("/api/get-session-data", { token: sessionToken })
+    expect(data.body.session_data.end_dt).toBe(first.body.end_time)
+    const ended = await api.post("/api/end-session", { token: sessionToken })
+    expect(ended.body.error).toBe("session_already_ended")
   })
 })
