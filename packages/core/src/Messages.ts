@@ -6,6 +6,7 @@ import { Option, Schema } from "effect"
 import { AccessCode } from "./AccessCode.js"
 import { SessionId } from "./Ids.js"
 import { Pence } from "./Money.js"
+import { RatePerMinute } from "./Rate.js"
 
 /** The customer's door code is working. */
 export class AccessReady extends Schema.TaggedClass<AccessReady>()("AccessReady", {
@@ -28,6 +29,8 @@ export class Receipt extends Schema.TaggedClass<Receipt>()("Receipt", {
   billedFrom: Schema.optionalWith(Schema.OptionFromNullOr(Schema.Date), { default: () => Option.none() }),
   endedAt: Schema.Date,
   billableSeconds: Schema.Int,
+  /** The session's rate, shown beside the billed time; absent on receipts queued before it was kept. */
+  rate: Schema.optionalWith(Schema.OptionFromNullOr(RatePerMinute), { default: () => Option.none() }),
   amountPence: Pence,
   /**
    * `charged`, `not_billed` (below the minimum), `no_door_code` (no door code was ever ready,

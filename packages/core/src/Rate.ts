@@ -54,6 +54,12 @@ export const formatRate = (r: RatePerMinute): string => {
   return fraction.length === 0 ? `${whole}` : `${whole}.${fraction}`
 }
 
+/** The rate for people: "£0.50 a minute", at least two decimals as money is written ("£0.125 a minute"). */
+export const describeRate = (r: RatePerMinute): string => {
+  const [whole, fraction = ""] = formatRate(r).split(".")
+  return `£${whole}.${fraction.padEnd(2, "0")} a minute`
+}
+
 /** The rate as a JSON number of pounds, as today's `price_per_minute` field carries it. */
 export const rateToPoundsNumber = (r: RatePerMinute): number => Number(formatRate(r))
 

@@ -128,6 +128,7 @@ export const followUpsFor = (
         billedFrom: billableStartOf(session),
         endedAt,
         billableSeconds: quote.billableSeconds,
+        rate: Option.some(session.rate),
         amountPence: pence(amountPence),
         basis
       }),

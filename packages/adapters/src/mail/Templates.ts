@@ -7,6 +7,7 @@
  */
 import {
   type AccessReady,
+  describeRate,
   formatPounds,
   type Message,
   type PaymentProblem,
@@ -199,7 +200,8 @@ const receipt = (m: Receipt): RenderedEmail => {
   if (billedFrom !== undefined && billedFrom.getTime() !== m.startedAt.getTime()) {
     rows.push(["Door code ready", formatLondon(billedFrom)])
   }
-  if (m.billableSeconds !== Math.floor(durationSeconds)) rows.push(["Billed time", formatDuration(m.billableSeconds)])
+  rows.push(["Billed time", formatDuration(m.billableSeconds)])
+  if (Option.isSome(m.rate)) rows.push(["Rate", describeRate(m.rate.value)])
   rows.push(["Amount", amountLine(m)])
   const subject = subjectLine(`Your qwip receipt: ${m.podName}, ${start}`)
   const body = html`<h1 style="font-size:20px">Thanks for using qwip</h1>
@@ -257,7 +259,7 @@ const paymentProblem = (m: PaymentProblem): RenderedEmail => {
   const rows: ReadonlyArray<readonly [string, string]> = [
     ["Session id", m.sessionId],
     ["Customer email", m.customerEmail],
-    ["Amount (pence)", String(m.amountPence)],
+    ["Amount", `£${formatPounds(m.amountPence)} (${m.amountPence}p)`],
     ["Problem", problem.label],
     ...(m.paymentIntentId === undefined ? [] : [["PaymentIntent", m.paymentIntentId] as const]),
     ["Detail", m.detail]

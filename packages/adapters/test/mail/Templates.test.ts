@@ -7,6 +7,7 @@ import {
   ProvisioningFailedNotice,
   pence,
   Receipt,
+  rate,
   type SessionId,
   StaffAlert
 } from "@qwip/core"
@@ -170,15 +171,18 @@ describe("Receipt", () => {
     billableSeconds: 3900
   }
 
-  it.effect("a charge shows pod, London times, duration and pounds", () =>
+  it.effect("a charge shows pod, London times, duration, billed time, rate and pounds", () =>
     Effect.gen(function* () {
-      const email = yield* render(new Receipt({ ...base, amountPence: pence(1234), basis: "charged" }))
+      const email = yield* render(
+        new Receipt({ ...base, rate: Option.some(rate("0.19")), amountPence: pence(1234), basis: "charged" })
+      )
       expect(email.subject).toBe(`Your qwip receipt: ${hostilePod}, 2nd July 2025 @ 2:30pm`)
       expect(email.text).toContain("Started: 2nd July 2025 @ 2:30pm")
       expect(email.text).toContain("Ended: 2nd July 2025 @ 3:35pm")
       expect(email.text).toContain("Duration: 1 hour 5 minutes")
       expect(email.text).toContain("Amount: £12.34")
-      expect(email.text).not.toContain("Billed time")
+      expect(email.text).toContain("Billed time: 1 hour 5 minutes")
+      expect(email.text).toContain("Rate: £0.19 a minute")
       expect(email.html).toContain("£12.34")
       expect(email.html).not.toContain("<script>")
       expect(email.html).toContain("&amp; Co&#39;s")
@@ -257,7 +261,7 @@ describe("ProvisioningFailedNotice", () => {
 })
 
 describe("staff messages", () => {
-  it.effect("PaymentProblem shows session id, customer email, pence and the problem", () =>
+  it.effect("PaymentProblem shows session id, customer email, the amount in pounds and the problem", () =>
     Effect.gen(function* () {
       const email = yield* render(
         new PaymentProblem({
@@ -271,7 +275,7 @@ describe("staff messages", () => {
       expect(email.subject).toBe(`Payment problem (outcome unknown): session ${sessionId}`)
       expect(email.text).toContain(`Session id: ${sessionId}`)
       expect(email.text).toContain("Customer email: ada+<x>@example.com")
-      expect(email.text).toContain("Amount (pence): 1234")
+      expect(email.text).toContain("Amount: £12.34 (1234p)")
       expect(email.text).toContain("Detail: timeout <after 30s> & no answer")
       expect(email.text).toContain("Check Stripe")
       expect(email.html).toContain("ada+&lt;x&gt;@example.com")
