@@ -53,7 +53,10 @@ const grantStaticCode = (pod: Pod, session: Session) =>
     return new AccessGrant({ ref: sealed, sealedCode: sealed, mode: "static" })
   })
 
-/** Waits, within the policy's bound, for the lock to report the code as set. */
+/**
+ * Waits for the lock to report the code as set, checking at growing intervals. Only the
+ * provisioning deadline ends the wait; "still setting" and failed checks are `LockUnavailable`.
+ */
 const awaitActive = (deviceId: string, created: LockCode) =>
   Effect.gen(function* () {
     const policy = yield* Policy
@@ -71,15 +74,7 @@ const awaitActive = (deviceId: string, created: LockCode) =>
     }
     const check = lock.readCode(deviceId, created.ref).pipe(Effect.flatMap(isActive))
     return yield* check.pipe(
-      Effect.retry({ schedule: activationChecks(policy), while: (e) => e._tag === "LockUnavailable" }),
-      Effect.catchTag("LockUnavailable", () =>
-        Effect.fail(
-          new LockUnavailable({
-            deviceId,
-            reason: `code not active within ${Duration.format(policy.activationTimeout)}`
-          })
-        )
-      )
+      Effect.retry({ schedule: activationChecks(policy), while: (e) => e._tag === "LockUnavailable" })
     )
   })
 
@@ -106,9 +101,44 @@ const grantLockCode = (pod: Pod, session: Session, created: CreatedCode) =>
     return grant
   })
 
+/** `n attempt(s)`, for messages. */
+const attemptsText = (n: number) => `${n} attempt${n === 1 ? "" : "s"}`
+
 /**
- * Makes the session's door code (background work). Retries with backoff per the policy;
- * on final failure the pod is released, nothing is charged, and customer and staff are told.
+ * Runs `make` with retries inside one deadline (the policy's `provisioningDeadline`, from
+ * the start of this provisioning): what the customer waits at most. Giving up says how long,
+ * how many attempts, and what the lock last said.
+ */
+const withinDeadline = <R>(pod: Pod, created: CreatedCode, make: Effect.Effect<AccessGrant, LockError, R>) =>
+  Effect.gen(function* () {
+    const policy = yield* Policy
+    const attempts = yield* Ref.make(0)
+    const last = yield* Ref.make("no answer from the lock yet")
+    const deviceId = Option.getOrElse(pod.lockDeviceId, () => `static:${pod.id}`)
+    const giveUp = (what: string) =>
+      Effect.gen(function* () {
+        const n = yield* Ref.get(attempts)
+        // A code made but still waiting: the lock never confirmed it; else the last failure.
+        const lastWord = Option.isSome(yield* Ref.get(created))
+          ? "the lock never confirmed the code"
+          : `last: ${yield* Ref.get(last)}`
+        return yield* new LockUnavailable({ deviceId, reason: `${what} after ${attemptsText(n)} (${lastWord})` })
+      })
+    return yield* Ref.update(attempts, (n) => n + 1).pipe(
+      Effect.zipRight(make),
+      Effect.tapError((e) => Ref.set(last, e.reason)),
+      Effect.retry({ schedule: provisioningRetry(policy), while: (e) => e._tag === "LockUnavailable" }),
+      Effect.catchTag("LockUnavailable", () => giveUp("no door code could be made")),
+      Effect.timeout(policy.provisioningDeadline),
+      Effect.catchTag("TimeoutException", () =>
+        giveUp(`no door code was active within ${Duration.format(policy.provisioningDeadline)}`)
+      )
+    )
+  })
+
+/**
+ * Makes the session's door code (background work). Retries with backoff per the policy, all
+ * within its provisioning deadline; on final failure the pod is released, nothing is charged, and customer and staff are told.
  * A session that is no longer provisioning is left alone.
  */
 export const provisionAccess = Effect.fn("Access.provision")(function* (sessionId: SessionId) {
@@ -126,10 +156,7 @@ export const provisionAccess = Effect.fn("Access.provision")(function* (sessionI
   const created: CreatedCode = yield* Ref.make(Option.none<AccessGrant>())
   const make: Effect.Effect<AccessGrant, LockError, SessionStore | StaticCodes | LockAccess | Policy> =
     accessModeOf(policy, pod) === "static" ? grantStaticCode(pod, session) : grantLockCode(pod, session, created)
-  const grant = yield* make.pipe(
-    Effect.retry({ schedule: provisioningRetry(policy), while: (e) => e._tag === "LockUnavailable" }),
-    Effect.either
-  )
+  const grant = yield* withinDeadline(pod, created, make).pipe(Effect.either)
 
   return yield* retryWhenStale(
     Effect.gen(function* () {

@@ -18,19 +18,27 @@ export interface PolicyShape {
   readonly accessWindow: Duration.Duration
   /** How far past its window a live session must be before staff are told it is overdue. */
   readonly overdueGrace: Duration.Duration
-  /** Attempts to make a door code before provisioning fails for good. */
+  /**
+   * The longest a customer waits for a door code: one deadline for the whole provisioning,
+   * every attempt and activation check inside it. Past it we give up and free the pod.
+   */
+  readonly provisioningDeadline: Duration.Duration
+  /** Attempts to make a door code (within the deadline) before provisioning fails for good. */
   readonly provisioningAttempts: number
   /** First delay between provisioning attempts; doubles each time, with jitter. */
   readonly provisioningBackoff: Duration.Duration
-  /** The longest we wait for the lock to report a new code as active. */
-  readonly activationTimeout: Duration.Duration
-  /** First delay between activation checks; grows by half each time. */
+  /** First delay between activation checks; grows by half each time, up to ten times this. */
   readonly activationPoll: Duration.Duration
   /** Attempts at a charge whose requests fail transiently, before its outcome is left unknown. */
   readonly chargeAttempts: number
   readonly chargeBackoff: Duration.Duration
-  /** How long a worker holds claimed background work before another may take it. */
+  /**
+   * How long a worker holds claimed background work before another may take it. The worker
+   * renews it every third of this while the work runs, so only a stopped worker loses it.
+   */
   readonly workLease: Duration.Duration
+  /** The longest one piece of background work may run before it is stopped and tried again later. */
+  readonly workTimeout: Duration.Duration
   /** Attempts at one piece of background work before it is parked for staff. */
   readonly workAttempts: number
   /** Every pod uses its static code list, whatever its access mode (`USE_STATIC_CODES=true`). */
@@ -45,13 +53,14 @@ export const defaultPolicy: PolicyShape = {
   maxChargePence: undefined,
   accessWindow: Duration.minutes(180),
   overdueGrace: Duration.minutes(30),
+  provisioningDeadline: Duration.seconds(90),
   provisioningAttempts: 5,
   provisioningBackoff: Duration.seconds(2),
-  activationTimeout: Duration.seconds(90),
   activationPoll: Duration.seconds(1),
   chargeAttempts: 3,
   chargeBackoff: Duration.seconds(1),
   workLease: Duration.minutes(2),
+  workTimeout: Duration.minutes(5),
   workAttempts: 20,
   requireCheckoutPhoto: false
 }
@@ -87,11 +96,10 @@ export const provisioningRetry = (policy: PolicyShape) =>
     Schedule.intersect(Schedule.recurs(Math.max(0, policy.provisioningAttempts - 1)))
   )
 
-/** Checks that a new code is active: growing delays, never past the activation timeout. */
+/** Checks that a new code is active: growing delays; the provisioning deadline ends them. */
 export const activationChecks = (policy: PolicyShape) =>
   Schedule.exponential(policy.activationPoll, 1.5).pipe(
-    Schedule.union(Schedule.spaced(Duration.times(policy.activationPoll, 10))),
-    Schedule.upTo(policy.activationTimeout)
+    Schedule.union(Schedule.spaced(Duration.times(policy.activationPoll, 10)))
   )
 
 /** Retries for a charge whose request failed transiently; the idempotency key makes them safe. */
@@ -100,6 +108,10 @@ export const chargeRetry = (policy: PolicyShape) =>
     Schedule.jittered,
     Schedule.intersect(Schedule.recurs(Math.max(0, policy.chargeAttempts - 1)))
   )
+
+/** How often a worker renews the lease of work it is running: three times per lease. */
+export const workLeaseRenewal = (policy: PolicyShape): Duration.Duration =>
+  Duration.divide(policy.workLease, 3).pipe(Option.getOrElse(() => policy.workLease))
 
 /** When failed background work runs again: exponential from 5 s, capped at 10 min. */
 export const nextWorkAttemptDelay = (attempts: number): Duration.Duration =>
