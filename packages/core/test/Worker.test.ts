@@ -1,0 +1,192 @@
+/**
+ * The background worker under `TestClock`: a slow outside service holds up nobody else, a
+ * lease outlives the work it covers, and one deadline bounds a provisioning.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import {
+  LockAccess,
+  Payments,
+  type PodId,
+  SessionEnd,
+  type SessionId,
+  type StaffAlert,
+  Viewing,
+  Worker
+} from "@qwip/core"
+import { demoPod, FakeLock, FakeMailer, FakeStaticCodes, layer, MemoryStore } from "@qwip/core/testing"
+import { Clock, Deferred, Duration, Effect, Fiber, Option, TestClock } from "effect"
+import { activeSession, book } from "./kit.js"
+
+const kit = () =>
+  layer({
+    pods: [
+      demoPod({ id: "pod-A", mode: "lock-provider", deviceId: "dev-A" }),
+      demoPod({ id: "pod-B", mode: "lock-provider", deviceId: "dev-B" }),
+      demoPod({ id: "pod-C" })
+    ],
+    policy: { provisioningDeadline: Duration.seconds(90) }
+  })
+
+/** Lock dev-A takes codes but never confirms one. */
+const lockANeverConfirms = <A, E, R>(self: Effect.Effect<A, E, R>) =>
+  Effect.updateService(self, LockAccess, (lock) => ({
+    ...lock,
+    readCode: (deviceId, ref) =>
+      deviceId === "dev-A"
+        ? Effect.map(
+            lock.readCode(deviceId, ref),
+            Option.map((code) => ({ ...code, status: "setting" as const }))
+          )
+        : lock.readCode(deviceId, ref)
+  }))
+
+/** Every charge request hangs: the provider never answers. */
+const chargesHang = <A, E, R>(self: Effect.Effect<A, E, R>) =>
+  Effect.updateService(self, Payments, (payments) => ({ ...payments, chargeSession: () => Effect.never }))
+
+const stateOf = (id: SessionId) =>
+  Effect.map(MemoryStore, (store) => store.sessions().find((s) => s.id === id)?.state._tag)
+
+/** TestClock time from now until the session is active, stepping 100 ms; none within `limit`. */
+const timeUntilActive = (id: SessionId, limit: Duration.DurationInput) =>
+  Effect.gen(function* () {
+    const start = yield* Clock.currentTimeMillis
+    while ((yield* Clock.currentTimeMillis) - start <= Duration.toMillis(limit)) {
+      if ((yield* stateOf(id)) === "Active") return Option.some((yield* Clock.currentTimeMillis) - start)
+      yield* TestClock.adjust(Duration.millis(100))
+    }
+    return Option.none<number>()
+  })
+
+/** A session on pod-C whose end crashed after it was fixed: its close (and charge) is due now. */
+const closeDue = Effect.gen(function* () {
+  const codes = yield* FakeStaticCodes
+  const store = yield* MemoryStore
+  codes.setCodes("pod-C" as PodId, ["04726"])
+  const session = yield* activeSession("pod-C")
+  yield* TestClock.adjust(Duration.minutes(20))
+  store.faults.arm("commit", "after")
+  yield* Effect.exit(SessionEnd.endSession(session.id))
+  yield* TestClock.adjust(Duration.minutes(3))
+  return session
+})
+
+/**
+ * Pod C's close is due (first in line), then pods A and B are booked; the service's loop runs
+ * with `concurrency`. How long pod B's customer waits for a code, if within a minute.
+ */
+const podBWait = (options: { readonly slow: boolean; readonly concurrency: number }) =>
+  Effect.gen(function* () {
+    ;(yield* FakeLock).setActivation(3)
+    yield* closeDue
+    yield* book("pod-A")
+    const b = yield* book("pod-B")
+    const stop = yield* Deferred.make<void>()
+    const loop = Worker.runWorkLoop({ worker: "w1", concurrency: options.concurrency, idle: "1 second", stop })
+    const fiber = yield* Effect.fork(options.slow ? chargesHang(lockANeverConfirms(loop)) : loop)
+    const waited = yield* timeUntilActive(b.id, Duration.minutes(1))
+    yield* Fiber.interrupt(fiber)
+    return waited
+  }).pipe(Effect.provide(kit()))
+
+describe("one slow outside service holds up nobody else", () => {
+  it.effect(
+    "with a lock that never confirms and a hanging charge, another pod's code is ready as fast as when healthy",
+    () =>
+      Effect.gen(function* () {
+        const healthy = yield* podBWait({ slow: false, concurrency: 8 })
+        const slow = yield* podBWait({ slow: true, concurrency: 8 })
+        expect(Option.isSome(healthy)).toBe(true)
+        expect(slow).toEqual(healthy)
+        // One item at a time, pod B's code waits behind the hanging charge: the bound is real.
+        expect(yield* podBWait({ slow: true, concurrency: 1 })).toEqual(Option.none())
+      })
+  )
+
+  it.effect("a run past the policy's time limit is stopped and tried again later", () =>
+    Effect.gen(function* () {
+      const store = yield* MemoryStore
+      const session = yield* closeDue
+      const run = yield* Effect.fork(chargesHang(Worker.runDueWork("w1")))
+      yield* TestClock.adjust(Duration.minutes(5))
+      expect(yield* Fiber.join(run)).toMatchObject({ claimed: 1, deferred: 1 })
+      const close = store.work().find((w) => w.item.sessionId === session.id && w.item.kind === "close-session")
+      expect(close?.status).toBe("pending")
+      expect(Option.getOrNull(close?.item.lastError ?? Option.none())).toBe(
+        "still running after 5m; stopped to try again later"
+      )
+    }).pipe(Effect.provide(kit()))
+  )
+})
+
+describe("leases", () => {
+  it.effect("a provisioning longer than its lease is renewed: a second worker never takes it", () =>
+    Effect.gen(function* () {
+      const lock = yield* FakeLock
+      const store = yield* MemoryStore
+      lock.setActivation(60) // about a minute of checks: twice the 30 s lease
+      let created = 0
+      const counting = <A, E, R>(self: Effect.Effect<A, E, R>) =>
+        Effect.updateService(self, LockAccess, (l) => ({
+          ...l,
+          createCode: (request) =>
+            Effect.zipRight(
+              Effect.sync(() => created++),
+              l.createCode(request)
+            )
+        }))
+      const session = yield* book("pod-A")
+      // The first worker claims the provisioning; a second polls every second from then on.
+      const first = yield* Effect.fork(counting(Worker.runDueWork("w1")))
+      while (store.work().every((w) => w.item.leasedBy !== "w1")) yield* Effect.yieldNow()
+      const stop = yield* Deferred.make<void>()
+      const second = yield* Effect.fork(
+        counting(Worker.runWorkLoop({ worker: "w2", concurrency: 4, idle: "1 second", stop }))
+      )
+      const waited = yield* timeUntilActive(session.id, Duration.minutes(2))
+      expect(Option.getOrThrow(waited)).toBeGreaterThan(Duration.toMillis(Duration.seconds(30)))
+      expect(yield* Fiber.join(first)).toMatchObject({ claimed: 1, done: 1, lost: 0 })
+      yield* TestClock.adjust(Duration.seconds(1)) // the second worker sends the access email
+      yield* Deferred.succeed(stop, undefined)
+      yield* Fiber.join(second)
+
+      expect(created).toBe(1)
+      expect(lock.codesOn("dev-A")).toHaveLength(1)
+      const provisioning = store.work().filter((w) => w.item.kind === "provision-access")
+      expect(provisioning.map((w) => [w.status, w.item.attempts])).toEqual([["done", 1]])
+      const view = yield* Viewing.viewSession(session.id)
+      expect(view.provisioning).toBe("ready")
+      expect(Option.getOrThrow(view.accessCode)).toBe(lock.codesOn("dev-A")[0]?.code)
+      expect((yield* FakeMailer).sent().filter((m) => m._tag === "AccessReady")).toHaveLength(1)
+    }).pipe(Effect.provide(kit()))
+  )
+})
+
+describe("one deadline per provisioning", () => {
+  it.effect("a code never active: retries inside 90 s, then the pod is freed and everyone told what happened", () =>
+    Effect.gen(function* () {
+      const lock = yield* FakeLock
+      const store = yield* MemoryStore
+      lock.setActivation("never")
+      lock.faults.arm("createCode", "before", { times: 2 }) // two attempts fail, the third makes the code
+      const session = yield* book("pod-A")
+      const run = yield* Effect.fork(Worker.runDueWork("w1"))
+      yield* TestClock.adjust(Duration.millis(89_900))
+      expect(yield* stateOf(session.id)).toBe("Provisioning")
+      yield* TestClock.adjust(Duration.millis(100))
+      expect(yield* Fiber.join(run)).toMatchObject({ claimed: 1, done: 1 })
+
+      const failed = store.sessions().find((s) => s.id === session.id)
+      const said = "no door code was active within 1m 30s after 3 attempts (the lock never confirmed the code)"
+      expect(failed?.state._tag === "ProvisioningFailed" && failed.state.reason).toBe(`lock dev-A unavailable: ${said}`)
+      expect(store.podInUse(session.podId)).toBe(false)
+      // The staff alert says the same; the customer is told and the unconfirmed code removed.
+      yield* Worker.runDueWork("w1")
+      const sent = (yield* FakeMailer).sent()
+      const alert = sent.find((m): m is StaffAlert => m._tag === "StaffAlert")
+      expect(alert?.detail).toBe(`lock dev-A unavailable: ${said}`)
+      expect(sent.map((m) => m._tag)).toContain("ProvisioningFailedNotice")
+      expect(lock.codesOn("dev-A")).toHaveLength(0)
+    }).pipe(Effect.provide(kit()))
+  )
+})
