@@ -5,11 +5,14 @@
 import { describe, expect, it } from "@effect/vitest"
 import {
   LockAccess,
+  Mailer,
   Payments,
   type PodId,
   SessionEnd,
   type SessionId,
-  type StaffAlert,
+  SessionStore,
+  StaffAlert,
+  sendMail,
   Viewing,
   Worker
 } from "@qwip/core"
@@ -115,6 +118,43 @@ describe("one slow outside service holds up nobody else", () => {
       expect(Option.getOrNull(close?.item.lastError ?? Option.none())).toBe(
         "still running after 5m; stopped to try again later"
       )
+    }).pipe(Effect.provide(kit()))
+  )
+})
+
+describe("a session's own work", () => {
+  it.effect("runs in turn on a worker, while other sessions' work goes ahead", () =>
+    Effect.gen(function* () {
+      const store = yield* SessionStore
+      const mailer = yield* FakeMailer
+      const s1 = "00000000-0000-4000-8000-000000000001" as SessionId
+      const s2 = "00000000-0000-4000-8000-000000000002" as SessionId
+      const alert = (sessionId: SessionId, topic: StaffAlert["topic"]) =>
+        new StaffAlert({ topic, sessionId, podId: "pod-C", detail: topic })
+      const at = new Date(yield* Clock.currentTimeMillis)
+      yield* store.enqueue([
+        sendMail(alert(s1, "overdue"), at),
+        sendMail(alert(s1, "work_parked"), at),
+        sendMail(alert(s2, "overdue"), at)
+      ])
+      // Session 1's first email hangs; its second waits for it; session 2's does not.
+      const hangFirst = <A, E, R>(self: Effect.Effect<A, E, R>) =>
+        Effect.updateService(self, Mailer, (m) => ({
+          send: (message) =>
+            message.sessionId === s1 && message._tag === "StaffAlert" && message.topic === "overdue"
+              ? Effect.never
+              : m.send(message)
+        }))
+      const run = yield* Effect.fork(hangFirst(Worker.runDueWork("w1")))
+      yield* TestClock.adjust(Duration.seconds(1))
+      const sent = () => mailer.sent().map((m) => [m.sessionId, m._tag === "StaffAlert" ? m.topic : m._tag])
+      expect(sent()).toEqual([[s2, "overdue"]])
+      yield* TestClock.adjust(Duration.minutes(5)) // the hanging send is stopped; the next one goes
+      expect(yield* Fiber.join(run)).toMatchObject({ claimed: 3, done: 2, deferred: 1 })
+      expect(sent()).toEqual([
+        [s2, "overdue"],
+        [s1, "work_parked"]
+      ])
     }).pipe(Effect.provide(kit()))
   )
 })
