@@ -2,7 +2,7 @@
  * Door codes: making one for a new session (provisioning), telling the customer, and
  * removing it from the lock once the session no longer holds the pod.
  */
-import { Duration, Effect, Option, Ref } from "effect"
+import { Clock, Duration, Effect, Option, Ref } from "effect"
 import type { AccessCode } from "./AccessCode.js"
 import { DeviceNotFound, PodNotFound, WorkNotDone } from "./Errors.js"
 import type { SessionId } from "./Ids.js"
@@ -55,9 +55,9 @@ const grantStaticCode = (pod: Pod, session: Session) =>
 
 /**
  * Waits for the lock to report the code as set, checking at growing intervals. Only the
- * provisioning deadline ends the wait; "still setting" and failed checks are `LockUnavailable`.
+ * provisioning deadline `until` ends the wait; "still setting" and failed checks are `LockUnavailable`.
  */
-const awaitActive = (deviceId: string, created: LockCode) =>
+const awaitActive = (deviceId: string, created: LockCode, until: number) =>
   Effect.gen(function* () {
     const policy = yield* Policy
     const lock = yield* LockAccess
@@ -74,14 +74,14 @@ const awaitActive = (deviceId: string, created: LockCode) =>
     }
     const check = lock.readCode(deviceId, created.ref).pipe(Effect.flatMap(isActive))
     return yield* check.pipe(
-      Effect.retry({ schedule: activationChecks(policy), while: (e) => e._tag === "LockUnavailable" })
+      Effect.retry({ schedule: activationChecks(policy, until), while: (e) => e._tag === "LockUnavailable" })
     )
   })
 
 /** A lock code created but not (yet) active; kept so a failed provisioning can revoke it. */
 type CreatedCode = Ref.Ref<Option.Option<AccessGrant>>
 
-const grantLockCode = (pod: Pod, session: Session, created: CreatedCode) =>
+const grantLockCode = (pod: Pod, session: Session, created: CreatedCode, until: number) =>
   Effect.gen(function* () {
     const lock = yield* LockAccess
     const codes = yield* StaticCodes
@@ -97,7 +97,7 @@ const grantLockCode = (pod: Pod, session: Session, created: CreatedCode) =>
     })
     const grant = new AccessGrant({ ref: code.ref, sealedCode: yield* codes.seal(code.code), mode: "lock-provider" })
     yield* Ref.set(created, Option.some(grant))
-    if (code.status !== "set") yield* awaitActive(deviceId, code)
+    if (code.status !== "set") yield* awaitActive(deviceId, code, until)
     return grant
   })
 
@@ -105,34 +105,40 @@ const grantLockCode = (pod: Pod, session: Session, created: CreatedCode) =>
 const attemptsText = (n: number) => `${n} attempt${n === 1 ? "" : "s"}`
 
 /**
- * Runs `make` with retries inside one deadline (the policy's `provisioningDeadline`, from
- * the start of this provisioning): what the customer waits at most. Giving up says how long,
- * how many attempts, and what the lock last said.
+ * Runs `make` with retries until the deadline `until` (the policy's `provisioningDeadline`
+ * after this provisioning started): what the customer waits at most. Giving up says how long,
+ * after how many attempts, and what the lock last said.
  */
-const withinDeadline = <R>(pod: Pod, created: CreatedCode, make: Effect.Effect<AccessGrant, LockError, R>) =>
+const withinDeadline = <R>(
+  pod: Pod,
+  created: CreatedCode,
+  until: number,
+  make: Effect.Effect<AccessGrant, LockError, R>
+) =>
   Effect.gen(function* () {
     const policy = yield* Policy
     const attempts = yield* Ref.make(0)
     const last = yield* Ref.make("no answer from the lock yet")
-    const deviceId = Option.getOrElse(pod.lockDeviceId, () => `static:${pod.id}`)
-    const giveUp = (what: string) =>
-      Effect.gen(function* () {
-        const n = yield* Ref.get(attempts)
-        // A code made but still waiting: the lock never confirmed it; else the last failure.
-        const lastWord = Option.isSome(yield* Ref.get(created))
-          ? "the lock never confirmed the code"
-          : `last: ${yield* Ref.get(last)}`
-        return yield* new LockUnavailable({ deviceId, reason: `${what} after ${attemptsText(n)} (${lastWord})` })
+    const giveUp = Effect.gen(function* () {
+      const n = yield* Ref.get(attempts)
+      const what =
+        (yield* Clock.currentTimeMillis) >= until
+          ? `no door code was active within ${Duration.format(policy.provisioningDeadline)}`
+          : "no door code could be made"
+      // A code made but still waiting: the lock never confirmed it; else the last failure.
+      const lastWord = Option.isSome(yield* Ref.get(created))
+        ? "the lock never confirmed the code"
+        : `last: ${yield* Ref.get(last)}`
+      return yield* new LockUnavailable({
+        deviceId: Option.getOrElse(pod.lockDeviceId, () => `static:${pod.id}`),
+        reason: `${what} after ${attemptsText(n)} (${lastWord})`
       })
+    })
     return yield* Ref.update(attempts, (n) => n + 1).pipe(
       Effect.zipRight(make),
       Effect.tapError((e) => Ref.set(last, e.reason)),
-      Effect.retry({ schedule: provisioningRetry(policy), while: (e) => e._tag === "LockUnavailable" }),
-      Effect.catchTag("LockUnavailable", () => giveUp("no door code could be made")),
-      Effect.timeout(policy.provisioningDeadline),
-      Effect.catchTag("TimeoutException", () =>
-        giveUp(`no door code was active within ${Duration.format(policy.provisioningDeadline)}`)
-      )
+      Effect.retry({ schedule: provisioningRetry(policy, until), while: (e) => e._tag === "LockUnavailable" }),
+      Effect.catchTag("LockUnavailable", () => giveUp)
     )
   })
 
@@ -154,9 +160,10 @@ export const provisionAccess = Effect.fn("Access.provision")(function* (sessionI
       )
     )
   const created: CreatedCode = yield* Ref.make(Option.none<AccessGrant>())
+  const until = (yield* Clock.currentTimeMillis) + Duration.toMillis(policy.provisioningDeadline)
   const make: Effect.Effect<AccessGrant, LockError, SessionStore | StaticCodes | LockAccess | Policy> =
-    accessModeOf(policy, pod) === "static" ? grantStaticCode(pod, session) : grantLockCode(pod, session, created)
-  const grant = yield* withinDeadline(pod, created, make).pipe(Effect.either)
+    accessModeOf(policy, pod) === "static" ? grantStaticCode(pod, session) : grantLockCode(pod, session, created, until)
+  const grant = yield* withinDeadline(pod, created, until, make).pipe(Effect.either)
 
   return yield* retryWhenStale(
     Effect.gen(function* () {

@@ -3,7 +3,7 @@
  * to make one, and when a session counts as overdue. One service, so every use case and
  * adapter reads the same numbers, and tests can tighten them.
  */
-import { Context, Duration, Effect, Layer, Option, Random, Schedule } from "effect"
+import { Clock, Context, Duration, Effect, Layer, Option, Random, Schedule } from "effect"
 import type { AccessCode } from "./AccessCode.js"
 import type { AccessMode, Pod } from "./Pod.js"
 import type { RatePerMinute } from "./Rate.js"
@@ -89,17 +89,33 @@ export const accessModeOf = (policy: PolicyShape, pod: Pod): AccessMode =>
 export const accessUntil = (policy: PolicyShape, startedAt: Date): Date =>
   new Date(startedAt.getTime() + Duration.toMillis(policy.accessWindow))
 
-/** Retries for making a door code: exponential backoff with jitter, bounded in count. */
-export const provisioningRetry = (policy: PolicyShape) =>
+/**
+ * `schedule`, ending at the instant `until` (epoch ms, read from `Clock`): it never waits past
+ * it, so the last try falls on the deadline, and it stops once the deadline has passed.
+ */
+const endingAt =
+  (until: number) =>
+  <Out, In, R>(schedule: Schedule.Schedule<Out, In, R>): Schedule.Schedule<Out, In, R> =>
+    schedule.pipe(
+      Schedule.checkEffect(() => Effect.map(Clock.currentTimeMillis, (now) => now < until)),
+      Schedule.modifyDelayEffect((_, delay) =>
+        Effect.map(Clock.currentTimeMillis, (now) => Duration.min(delay, Duration.millis(Math.max(0, until - now))))
+      )
+    )
+
+/** Retries for making a door code: exponential backoff with jitter, bounded in count and by `until`. */
+export const provisioningRetry = (policy: PolicyShape, until: number) =>
   Schedule.exponential(policy.provisioningBackoff).pipe(
     Schedule.jittered,
-    Schedule.intersect(Schedule.recurs(Math.max(0, policy.provisioningAttempts - 1)))
+    Schedule.intersect(Schedule.recurs(Math.max(0, policy.provisioningAttempts - 1))),
+    endingAt(until)
   )
 
-/** Checks that a new code is active: growing delays; the provisioning deadline ends them. */
-export const activationChecks = (policy: PolicyShape) =>
+/** Checks that a new code is active: growing delays, up to ten polls apart, until `until`. */
+export const activationChecks = (policy: PolicyShape, until: number) =>
   Schedule.exponential(policy.activationPoll, 1.5).pipe(
-    Schedule.union(Schedule.spaced(Duration.times(policy.activationPoll, 10)))
+    Schedule.union(Schedule.spaced(Duration.times(policy.activationPoll, 10))),
+    endingAt(until)
   )
 
 /** Retries for a charge whose request failed transiently; the idempotency key makes them safe. */

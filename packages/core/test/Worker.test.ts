@@ -47,6 +47,28 @@ const lockANeverConfirms = <A, E, R>(self: Effect.Effect<A, E, R>) =>
 const chargesHang = <A, E, R>(self: Effect.Effect<A, E, R>) =>
   Effect.updateService(self, Payments, (payments) => ({ ...payments, chargeSession: () => Effect.never }))
 
+/** Counts the codes asked of the lock, so a test knows when provisioning has begun. */
+const countCreates = () => {
+  let calls = 0
+  const wrap = <A, E, R>(self: Effect.Effect<A, E, R>) =>
+    Effect.updateService(self, LockAccess, (lock) => ({
+      ...lock,
+      createCode: (request) =>
+        Effect.suspend(() => {
+          calls++
+          return lock.createCode(request)
+        })
+    }))
+  return { wrap, calls: () => calls }
+}
+
+/** Waits (no time passing) until `worker` holds claimed work: it started before the clock moves. */
+const claimedBy = (worker: string) =>
+  Effect.gen(function* () {
+    const store = yield* MemoryStore
+    while (!store.work().some((w) => w.status === "pending" && w.item.leasedBy === worker)) yield* Effect.yieldNow()
+  })
+
 const stateOf = (id: SessionId) =>
   Effect.map(MemoryStore, (store) => store.sessions().find((s) => s.id === id)?.state._tag)
 
@@ -87,6 +109,7 @@ const podBWait = (options: { readonly slow: boolean; readonly concurrency: numbe
     const stop = yield* Deferred.make<void>()
     const loop = Worker.runWorkLoop({ worker: "w1", concurrency: options.concurrency, idle: "1 second", stop })
     const fiber = yield* Effect.fork(options.slow ? chargesHang(lockANeverConfirms(loop)) : loop)
+    yield* claimedBy("w1")
     const waited = yield* timeUntilActive(b.id, Duration.minutes(1))
     yield* Fiber.interrupt(fiber)
     return waited
@@ -111,6 +134,7 @@ describe("one slow outside service holds up nobody else", () => {
       const store = yield* MemoryStore
       const session = yield* closeDue
       const run = yield* Effect.fork(chargesHang(Worker.runDueWork("w1")))
+      yield* claimedBy("w1")
       yield* TestClock.adjust(Duration.minutes(5))
       expect(yield* Fiber.join(run)).toMatchObject({ claimed: 1, deferred: 1 })
       const close = store.work().find((w) => w.item.sessionId === session.id && w.item.kind === "close-session")
@@ -146,6 +170,7 @@ describe("a session's own work", () => {
               : m.send(message)
         }))
       const run = yield* Effect.fork(hangFirst(Worker.runDueWork("w1")))
+      yield* claimedBy("w1")
       yield* TestClock.adjust(Duration.seconds(1))
       const sent = () => mailer.sent().map((m) => [m.sessionId, m._tag === "StaffAlert" ? m.topic : m._tag])
       expect(sent()).toEqual([[s2, "overdue"]])
@@ -165,23 +190,14 @@ describe("leases", () => {
       const lock = yield* FakeLock
       const store = yield* MemoryStore
       lock.setActivation(60) // about a minute of checks: twice the 30 s lease
-      let created = 0
-      const counting = <A, E, R>(self: Effect.Effect<A, E, R>) =>
-        Effect.updateService(self, LockAccess, (l) => ({
-          ...l,
-          createCode: (request) =>
-            Effect.zipRight(
-              Effect.sync(() => created++),
-              l.createCode(request)
-            )
-        }))
+      const creates = countCreates()
       const session = yield* book("pod-A")
       // The first worker claims the provisioning; a second polls every second from then on.
-      const first = yield* Effect.fork(counting(Worker.runDueWork("w1")))
-      while (store.work().every((w) => w.item.leasedBy !== "w1")) yield* Effect.yieldNow()
+      const first = yield* Effect.fork(creates.wrap(Worker.runDueWork("w1")))
+      yield* claimedBy("w1")
       const stop = yield* Deferred.make<void>()
       const second = yield* Effect.fork(
-        counting(Worker.runWorkLoop({ worker: "w2", concurrency: 4, idle: "1 second", stop }))
+        creates.wrap(Worker.runWorkLoop({ worker: "w2", concurrency: 4, idle: "1 second", stop }))
       )
       const waited = yield* timeUntilActive(session.id, Duration.minutes(2))
       expect(Option.getOrThrow(waited)).toBeGreaterThan(Duration.toMillis(Duration.seconds(30)))
@@ -190,7 +206,7 @@ describe("leases", () => {
       yield* Deferred.succeed(stop, undefined)
       yield* Fiber.join(second)
 
-      expect(created).toBe(1)
+      expect(creates.calls()).toBe(1)
       expect(lock.codesOn("dev-A")).toHaveLength(1)
       const provisioning = store.work().filter((w) => w.item.kind === "provision-access")
       expect(provisioning.map((w) => [w.status, w.item.attempts])).toEqual([["done", 1]])
@@ -210,7 +226,9 @@ describe("one deadline per provisioning", () => {
       lock.setActivation("never")
       lock.faults.arm("createCode", "before", { times: 2 }) // two attempts fail, the third makes the code
       const session = yield* book("pod-A")
-      const run = yield* Effect.fork(Worker.runDueWork("w1"))
+      const creates = countCreates()
+      const run = yield* Effect.fork(creates.wrap(Worker.runDueWork("w1")))
+      while (creates.calls() === 0) yield* Effect.yieldNow() // the deadline is set: the clock may move
       yield* TestClock.adjust(Duration.millis(89_900))
       expect(yield* stateOf(session.id)).toBe("Provisioning")
       yield* TestClock.adjust(Duration.millis(100))
