@@ -8,6 +8,7 @@ import {
   Mailer,
   Payments,
   type PodId,
+  type PolicyShape,
   SessionEnd,
   type SessionId,
   SessionStore,
@@ -20,14 +21,16 @@ import { demoPod, FakeLock, FakeMailer, FakeStaticCodes, layer, MemoryStore } fr
 import { Clock, Deferred, Duration, Effect, Fiber, Option, TestClock } from "effect"
 import { activeSession, book } from "./kit.js"
 
-const kit = () =>
+// Every wake-up under TestClock waits for the fibers to settle in real time, so these tests
+// keep wake-ups few: coarse steps where precision is not the point, and slower polls.
+const kit = (policy: Partial<PolicyShape> = {}) =>
   layer({
     pods: [
       demoPod({ id: "pod-A", mode: "lock-provider", deviceId: "dev-A" }),
       demoPod({ id: "pod-B", mode: "lock-provider", deviceId: "dev-B" }),
       demoPod({ id: "pod-C" })
     ],
-    policy: { provisioningDeadline: Duration.seconds(90) }
+    policy: { provisioningDeadline: Duration.seconds(90), ...policy }
   })
 
 /** Lock dev-A takes codes but never confirms one. */
@@ -72,13 +75,13 @@ const claimedBy = (worker: string) =>
 const stateOf = (id: SessionId) =>
   Effect.map(MemoryStore, (store) => store.sessions().find((s) => s.id === id)?.state._tag)
 
-/** TestClock time from now until the session is active, stepping 100 ms; none within `limit`. */
-const timeUntilActive = (id: SessionId, limit: Duration.DurationInput) =>
+/** TestClock time from now until the session is active, moving the clock by `step`; none within `limit`. */
+const timeUntilActive = (id: SessionId, limit: Duration.DurationInput, step: Duration.DurationInput = "100 millis") =>
   Effect.gen(function* () {
     const start = yield* Clock.currentTimeMillis
     while ((yield* Clock.currentTimeMillis) - start <= Duration.toMillis(limit)) {
       if ((yield* stateOf(id)) === "Active") return Option.some((yield* Clock.currentTimeMillis) - start)
-      yield* TestClock.adjust(Duration.millis(100))
+      yield* TestClock.adjust(step)
     }
     return Option.none<number>()
   })
@@ -100,7 +103,11 @@ const closeDue = Effect.gen(function* () {
  * Pod C's close is due (first in line), then pods A and B are booked; the service's loop runs
  * with `concurrency`. How long pod B's customer waits for a code, if within a minute.
  */
-const podBWait = (options: { readonly slow: boolean; readonly concurrency: number }) =>
+const podBWait = (options: {
+  readonly slow: boolean
+  readonly concurrency: number
+  readonly step?: Duration.DurationInput
+}) =>
   Effect.gen(function* () {
     ;(yield* FakeLock).setActivation(3)
     yield* closeDue
@@ -110,7 +117,7 @@ const podBWait = (options: { readonly slow: boolean; readonly concurrency: numbe
     const loop = Worker.runWorkLoop({ worker: "w1", concurrency: options.concurrency, idle: "1 second", stop })
     const fiber = yield* Effect.fork(options.slow ? chargesHang(lockANeverConfirms(loop)) : loop)
     yield* claimedBy("w1")
-    const waited = yield* timeUntilActive(b.id, Duration.minutes(1))
+    const waited = yield* timeUntilActive(b.id, Duration.minutes(1), options.step)
     yield* Fiber.interrupt(fiber)
     return waited
   }).pipe(Effect.provide(kit()))
@@ -125,7 +132,7 @@ describe("one slow outside service holds up nobody else", () => {
         expect(Option.isSome(healthy)).toBe(true)
         expect(slow).toEqual(healthy)
         // One item at a time, pod B's code waits behind the hanging charge: the bound is real.
-        expect(yield* podBWait({ slow: true, concurrency: 1 })).toEqual(Option.none())
+        expect(yield* podBWait({ slow: true, concurrency: 1, step: "1 second" })).toEqual(Option.none())
       })
   )
 
@@ -199,7 +206,7 @@ describe("leases", () => {
       const second = yield* Effect.fork(
         creates.wrap(Worker.runWorkLoop({ worker: "w2", concurrency: 4, idle: "1 second", stop }))
       )
-      const waited = yield* timeUntilActive(session.id, Duration.minutes(2))
+      const waited = yield* timeUntilActive(session.id, Duration.minutes(2), "1 second")
       expect(Option.getOrThrow(waited)).toBeGreaterThan(Duration.toMillis(Duration.seconds(30)))
       expect(yield* Fiber.join(first)).toMatchObject({ claimed: 1, done: 1, lost: 0 })
       yield* TestClock.adjust(Duration.seconds(1)) // the second worker sends the access email
@@ -245,6 +252,6 @@ describe("one deadline per provisioning", () => {
       expect(alert?.detail).toBe(`lock dev-A unavailable: ${said}`)
       expect(sent.map((m) => m._tag)).toContain("ProvisioningFailedNotice")
       expect(lock.codesOn("dev-A")).toHaveLength(0)
-    }).pipe(Effect.provide(kit()))
+    }).pipe(Effect.provide(kit({ activationPoll: Duration.seconds(5), workLease: Duration.minutes(2) })))
   )
 })
