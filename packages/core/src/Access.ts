@@ -55,7 +55,8 @@ const grantStaticCode = (pod: Pod, session: Session) =>
 
 /**
  * Waits for the lock to report the code as set, checking at growing intervals. Only the
- * provisioning deadline `until` ends the wait; "still setting" and failed checks are `LockUnavailable`.
+ * provisioning deadline `until` ends the wait; "still setting" and failed checks are
+ * `LockUnavailable`.
  */
 const awaitActive = (deviceId: string, created: LockCode, until: number) =>
   Effect.gen(function* () {
@@ -144,8 +145,8 @@ const withinDeadline = <R>(
 
 /**
  * Makes the session's door code (background work). Retries with backoff per the policy, all
- * within its provisioning deadline; on final failure the pod is released, nothing is charged, and customer and staff are told.
- * A session that is no longer provisioning is left alone.
+ * within its provisioning deadline; on final failure the pod is released, nothing is charged,
+ * and customer and staff are told. A session that is no longer provisioning is left alone.
  */
 export const provisionAccess = Effect.fn("Access.provision")(function* (sessionId: SessionId) {
   const store = yield* SessionStore

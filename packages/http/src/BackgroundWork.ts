@@ -1,6 +1,6 @@
 /**
  * The worker inside the service: claims due work from the store under leases (core's
- * `Worker.runDueWork`) and reports overdue sessions, each on its own schedule. Nothing lives
+ * `Worker.runWorkLoop`) and reports overdue sessions, each on its own schedule. Nothing lives
  * only in memory: a restart, or another instance on the same store, picks up what is left.
  *
  * Up to `WORKER_CONCURRENCY` items run at once, claimed as slots free, so one slow outside

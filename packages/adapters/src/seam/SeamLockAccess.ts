@@ -17,7 +17,6 @@ import {
   LockRejected,
   LockUnavailable
 } from "@qwip/core"
-import { Clock, Config, type ConfigError, Data, Effect, Either, Layer, Option, Redacted, Schema } from "effect"
 import {
   type Device,
   isApiKey,
@@ -28,6 +27,7 @@ import {
   SeamHttp,
   type UnmanagedAccessCode
 } from "@seamapi/http"
+import { Clock, Config, type ConfigError, Data, Effect, Either, Layer, Option, Redacted, Schema } from "effect"
 
 export interface SeamLockAccessOptions {
   readonly apiKey: Redacted.Redacted<string>

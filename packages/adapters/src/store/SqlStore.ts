@@ -1,7 +1,8 @@
 /**
  * The session store over SQL: one implementation of `SessionStore` for PGlite, Postgres and
- * Supabase. Each method is one call of one SQL function (0004_functions.sql, 0006_work_leases.sql), so each is one
- * statement, atomic in the database; sessions and work cross as `Schema.encode`d JSON.
+ * Supabase. Each method is one call of one SQL function (0004_functions.sql; lease renewal in
+ * 0006_work_leases.sql), so each is one statement, atomic in the database; sessions and work
+ * cross as `Schema.encode`d JSON.
  */
 import {
   Pod,
