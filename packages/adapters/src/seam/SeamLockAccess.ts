@@ -17,6 +17,7 @@ import {
   LockRejected,
   LockUnavailable
 } from "@qwip/core"
+import { Clock, Config, type ConfigError, Data, Effect, Either, Layer, Option, Redacted, Schema } from "effect"
 import {
   type Device,
   isApiKey,
@@ -27,7 +28,6 @@ import {
   SeamHttp,
   type UnmanagedAccessCode
 } from "@seamapi/http"
-import { Clock, Config, type ConfigError, Data, Effect, Either, Layer, Option, Redacted, Schema } from "effect"
 
 export interface SeamLockAccessOptions {
   readonly apiKey: Redacted.Redacted<string>
