@@ -102,6 +102,9 @@ const grantLockCode = (pod: Pod, session: Session, created: CreatedCode, until: 
     return grant
   })
 
+/** How long a lock call still in flight at the provisioning deadline may take to answer. */
+const LOCK_ANSWER_GRACE = Duration.seconds(10)
+
 /** `n attempt(s)`, for messages. */
 const attemptsText = (n: number) => `${n} attempt${n === 1 ? "" : "s"}`
 
@@ -139,7 +142,10 @@ const withinDeadline = <R>(
       Effect.zipRight(make),
       Effect.tapError((e) => Ref.set(last, e.reason)),
       Effect.retry({ schedule: provisioningRetry(policy, until), while: (e) => e._tag === "LockUnavailable" }),
-      Effect.catchTag("LockUnavailable", () => giveUp)
+      Effect.catchTag("LockUnavailable", () => giveUp),
+      // The schedules stop at the deadline; this stops a lock call that never answers.
+      Effect.timeout(Duration.sum(policy.provisioningDeadline, LOCK_ANSWER_GRACE)),
+      Effect.catchTag("TimeoutException", () => giveUp)
     )
   })
 

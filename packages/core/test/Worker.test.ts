@@ -254,4 +254,25 @@ describe("one deadline per provisioning", () => {
       expect(lock.codesOn("dev-A")).toHaveLength(0)
     }).pipe(Effect.provide(kit({ activationPoll: Duration.seconds(5), workLease: Duration.minutes(2) })))
   )
+
+  it.effect("a lock that never answers: given up 10 s past the deadline, the pod freed", () =>
+    Effect.gen(function* () {
+      const store = yield* MemoryStore
+      const session = yield* book("pod-A")
+      const hangs = <A, E, R>(self: Effect.Effect<A, E, R>) =>
+        Effect.updateService(self, LockAccess, (lock) => ({ ...lock, createCode: () => Effect.never }))
+      const creates = countCreates()
+      const run = yield* Effect.fork(hangs(creates.wrap(Worker.runDueWork("w1"))))
+      while (creates.calls() === 0) yield* Effect.yieldNow()
+      yield* TestClock.adjust(Duration.millis(99_900))
+      expect(yield* stateOf(session.id)).toBe("Provisioning")
+      yield* TestClock.adjust(Duration.millis(100))
+      expect(yield* Fiber.join(run)).toMatchObject({ claimed: 1, done: 1 })
+      const failed = store.sessions().find((s) => s.id === session.id)
+      expect(failed?.state._tag === "ProvisioningFailed" && failed.state.reason).toBe(
+        "lock dev-A unavailable: no door code was active within 1m 30s after 1 attempt (last: no answer from the lock yet)"
+      )
+      expect(store.podInUse(session.podId)).toBe(false)
+    }).pipe(Effect.provide(kit({ workLease: Duration.minutes(2) })))
+  )
 })
