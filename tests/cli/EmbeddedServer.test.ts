@@ -48,7 +48,7 @@ describe("embedded store served to the CLI", () => {
       const client = new pg.Client({ connectionString: store.endpoint.url })
       await client.connect()
       const rows = await client.query("select qwip_schema_version() as v, $1::text as echo", ["hello"])
-      expect(rows.rows[0]).toEqual({ v: 5, echo: "hello" })
+      expect(rows.rows[0]).toEqual({ v: 6, echo: "hello" })
       await client.end()
       const wrong = new pg.Client({ connectionString: store.endpoint.url.replace(/:[^:@/]+@/, ":wrong@") })
       await expect(wrong.connect()).rejects.toThrow(/password authentication failed/)
@@ -77,7 +77,7 @@ describe("embedded store served to the CLI", () => {
       )
       expect(await Promise.all(viaSocket)).toEqual(Array.from({ length: 40 }, (_, i) => i * 2))
       expect(await Promise.all(inProcess)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1000))
-      expect(await Promise.all(viaBackend)).toEqual(Array.from({ length: 10 }, () => 5))
+      expect(await Promise.all(viaBackend)).toEqual(Array.from({ length: 10 }, () => 6))
     } finally {
       await pool.end()
       await store.close()

@@ -294,9 +294,9 @@ for (const t of targets) {
         ["db", "status"],
         env
       )
-      expect(status).toMatchObject({ databaseVersion: 5, codeVersion: 5, pending: [] })
+      expect(status).toMatchObject({ databaseVersion: 6, codeVersion: 6, pending: [] })
       const migrated = await run("db", "migrate", ...ACTOR)
-      expect(migrated.stdout).toContain("Already at version 5")
+      expect(migrated.stdout).toContain("Already at version 6")
       const audit = await inStore(
         env,
         Effect.flatMap(StoreRecords, (r) => r.listAudit({ limit: 100 }))

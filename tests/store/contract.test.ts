@@ -454,6 +454,31 @@ forEachStore("session store contract", (it) => {
     })
   )
 
+  it.effect("renewLease extends only a lease the worker still holds", () =>
+    Effect.gen(function* () {
+      const store = yield* SessionStore
+      const session = makeSession(newPodId())
+      const base = minutes(T0, 5 * 24 * 60 * 365)
+      yield* store.enqueue([workFor(session.id, "provision-access", base)])
+      const mine = <W extends { readonly sessionId: string }>(items: ReadonlyArray<W>) =>
+        items.filter((w) => w.sessionId === session.id)
+      const [held] = mine(yield* claimAll("w1", base, Duration.seconds(30)))
+      if (held === undefined) throw new Error("not claimed")
+      // Renewed before it ran out: still held at 5 minutes, when the first lease had long gone.
+      expect(yield* store.renewLease(held, minutes(base, 10))).toBe(true)
+      expect(mine(yield* claimAll("w2", minutes(base, 5)))).toEqual([])
+      expect(yield* store.renewLease({ ...held, leasedBy: "w9" } as typeof held, minutes(base, 60))).toBe(false)
+      expect(mine(yield* claimAll("w2", minutes(base, 9)))).toEqual([])
+      // Once it runs out another worker takes it; the first can no longer renew or finish it.
+      const taken = mine(yield* claimAll("w2", minutes(base, 10)))
+      expect(taken.map((w) => [w.leasedBy, w.attempts])).toEqual([["w2", 2]])
+      expect(yield* store.renewLease(held, minutes(base, 20))).toBe(false)
+      // Finished work has no lease to renew.
+      yield* Effect.forEach(taken, (w) => store.finishWork(w))
+      expect(yield* Effect.forEach(taken, (w) => store.renewLease(w, minutes(base, 30)))).toEqual([false])
+    })
+  )
+
   it.effect("releaseLeases gives a worker's work back at once", () =>
     Effect.gen(function* () {
       const store = yield* SessionStore

@@ -25,7 +25,13 @@ import { layerPostgres, SqlStore } from "../../packages/adapters/src/store/index
 import { backendFor, makeBackend, openPglite } from "../../packages/adapters/src/store/Pglite.js"
 import { freshSchema, type StoreName, type StoreServices, TestSql, testDatabaseUrl, testPool } from "./Stores.js"
 
-/** A clock whose sleeps move time forward at once. */
+/**
+ * Sleeps of this length or more are watchdogs racing the work (a lease renewal, a run's time
+ * limit), not waits the work itself takes: under a jumping clock they would fire at once.
+ */
+const WATCHDOG = Duration.seconds(10)
+
+/** A clock whose sleeps move time forward at once; watchdog sleeps never end. */
 export class JumpingClock implements Clock.Clock {
   readonly [Clock.ClockTypeId]: Clock.ClockTypeId = Clock.ClockTypeId
   constructor(private now: number) {}
@@ -38,6 +44,7 @@ export class JumpingClock implements Clock.Clock {
   }
   readonly currentTimeNanos = Effect.sync(() => this.unsafeCurrentTimeNanos())
   sleep(duration: Duration.Duration): Effect.Effect<void> {
+    if (Duration.greaterThanOrEqualTo(duration, WATCHDOG)) return Effect.never
     return Effect.suspend(() => {
       this.now += Math.ceil(Duration.toMillis(duration)) // whole milliseconds, as dates hold
       return Effect.yieldNow()

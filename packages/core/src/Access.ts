@@ -2,7 +2,7 @@
  * Door codes: making one for a new session (provisioning), telling the customer, and
  * removing it from the lock once the session no longer holds the pod.
  */
-import { Duration, Effect, Option, Ref } from "effect"
+import { Clock, Duration, Effect, Option, Ref } from "effect"
 import type { AccessCode } from "./AccessCode.js"
 import { DeviceNotFound, PodNotFound, WorkNotDone } from "./Errors.js"
 import type { SessionId } from "./Ids.js"
@@ -53,8 +53,12 @@ const grantStaticCode = (pod: Pod, session: Session) =>
     return new AccessGrant({ ref: sealed, sealedCode: sealed, mode: "static" })
   })
 
-/** Waits, within the policy's bound, for the lock to report the code as set. */
-const awaitActive = (deviceId: string, created: LockCode) =>
+/**
+ * Waits for the lock to report the code as set, checking at growing intervals. Only the
+ * provisioning deadline `until` ends the wait; "still setting" and failed checks are
+ * `LockUnavailable`.
+ */
+const awaitActive = (deviceId: string, created: LockCode, until: number) =>
   Effect.gen(function* () {
     const policy = yield* Policy
     const lock = yield* LockAccess
@@ -71,22 +75,14 @@ const awaitActive = (deviceId: string, created: LockCode) =>
     }
     const check = lock.readCode(deviceId, created.ref).pipe(Effect.flatMap(isActive))
     return yield* check.pipe(
-      Effect.retry({ schedule: activationChecks(policy), while: (e) => e._tag === "LockUnavailable" }),
-      Effect.catchTag("LockUnavailable", () =>
-        Effect.fail(
-          new LockUnavailable({
-            deviceId,
-            reason: `code not active within ${Duration.format(policy.activationTimeout)}`
-          })
-        )
-      )
+      Effect.retry({ schedule: activationChecks(policy, until), while: (e) => e._tag === "LockUnavailable" })
     )
   })
 
 /** A lock code created but not (yet) active; kept so a failed provisioning can revoke it. */
 type CreatedCode = Ref.Ref<Option.Option<AccessGrant>>
 
-const grantLockCode = (pod: Pod, session: Session, created: CreatedCode) =>
+const grantLockCode = (pod: Pod, session: Session, created: CreatedCode, until: number) =>
   Effect.gen(function* () {
     const lock = yield* LockAccess
     const codes = yield* StaticCodes
@@ -102,14 +98,61 @@ const grantLockCode = (pod: Pod, session: Session, created: CreatedCode) =>
     })
     const grant = new AccessGrant({ ref: code.ref, sealedCode: yield* codes.seal(code.code), mode: "lock-provider" })
     yield* Ref.set(created, Option.some(grant))
-    if (code.status !== "set") yield* awaitActive(deviceId, code)
+    if (code.status !== "set") yield* awaitActive(deviceId, code, until)
     return grant
   })
 
+/** How long a lock call still in flight at the provisioning deadline may take to answer. */
+const LOCK_ANSWER_GRACE = Duration.seconds(10)
+
+/** `n attempt(s)`, for messages. */
+const attemptsText = (n: number) => `${n} attempt${n === 1 ? "" : "s"}`
+
 /**
- * Makes the session's door code (background work). Retries with backoff per the policy;
- * on final failure the pod is released, nothing is charged, and customer and staff are told.
- * A session that is no longer provisioning is left alone.
+ * Runs `make` with retries until the deadline `until` (the policy's `provisioningDeadline`
+ * after this provisioning started): what the customer waits at most. Giving up says how long,
+ * after how many attempts, and what the lock last said.
+ */
+const withinDeadline = <R>(
+  pod: Pod,
+  created: CreatedCode,
+  until: number,
+  make: Effect.Effect<AccessGrant, LockError, R>
+) =>
+  Effect.gen(function* () {
+    const policy = yield* Policy
+    const attempts = yield* Ref.make(0)
+    const last = yield* Ref.make("no answer from the lock yet")
+    const giveUp = Effect.gen(function* () {
+      const n = yield* Ref.get(attempts)
+      const what =
+        (yield* Clock.currentTimeMillis) >= until
+          ? `no door code was active within ${Duration.format(policy.provisioningDeadline)}`
+          : "no door code could be made"
+      // A code made but still waiting: the lock never confirmed it; else the last failure.
+      const lastWord = Option.isSome(yield* Ref.get(created))
+        ? "the lock never confirmed the code"
+        : `last: ${yield* Ref.get(last)}`
+      return yield* new LockUnavailable({
+        deviceId: Option.getOrElse(pod.lockDeviceId, () => `static:${pod.id}`),
+        reason: `${what} after ${attemptsText(n)} (${lastWord})`
+      })
+    })
+    return yield* Ref.update(attempts, (n) => n + 1).pipe(
+      Effect.zipRight(make),
+      Effect.tapError((e) => Ref.set(last, e.reason)),
+      Effect.retry({ schedule: provisioningRetry(policy, until), while: (e) => e._tag === "LockUnavailable" }),
+      Effect.catchTag("LockUnavailable", () => giveUp),
+      // The schedules stop at the deadline; this stops a lock call that never answers.
+      Effect.timeout(Duration.sum(policy.provisioningDeadline, LOCK_ANSWER_GRACE)),
+      Effect.catchTag("TimeoutException", () => giveUp)
+    )
+  })
+
+/**
+ * Makes the session's door code (background work). Retries with backoff per the policy, all
+ * within its provisioning deadline; on final failure the pod is released, nothing is charged,
+ * and customer and staff are told. A session that is no longer provisioning is left alone.
  */
 export const provisionAccess = Effect.fn("Access.provision")(function* (sessionId: SessionId) {
   const store = yield* SessionStore
@@ -124,12 +167,10 @@ export const provisionAccess = Effect.fn("Access.provision")(function* (sessionI
       )
     )
   const created: CreatedCode = yield* Ref.make(Option.none<AccessGrant>())
+  const until = (yield* Clock.currentTimeMillis) + Duration.toMillis(policy.provisioningDeadline)
   const make: Effect.Effect<AccessGrant, LockError, SessionStore | StaticCodes | LockAccess | Policy> =
-    accessModeOf(policy, pod) === "static" ? grantStaticCode(pod, session) : grantLockCode(pod, session, created)
-  const grant = yield* make.pipe(
-    Effect.retry({ schedule: provisioningRetry(policy), while: (e) => e._tag === "LockUnavailable" }),
-    Effect.either
-  )
+    accessModeOf(policy, pod) === "static" ? grantStaticCode(pod, session) : grantLockCode(pod, session, created, until)
+  const grant = yield* withinDeadline(pod, created, until, make).pipe(Effect.either)
 
   return yield* retryWhenStale(
     Effect.gen(function* () {

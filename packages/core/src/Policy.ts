@@ -3,7 +3,7 @@
  * to make one, and when a session counts as overdue. One service, so every use case and
  * adapter reads the same numbers, and tests can tighten them.
  */
-import { Context, Duration, Effect, Layer, Option, Random, Schedule } from "effect"
+import { Clock, Context, Duration, Effect, Layer, Option, Random, Schedule } from "effect"
 import type { AccessCode } from "./AccessCode.js"
 import type { AccessMode, Pod } from "./Pod.js"
 import type { RatePerMinute } from "./Rate.js"
@@ -18,19 +18,27 @@ export interface PolicyShape {
   readonly accessWindow: Duration.Duration
   /** How far past its window a live session must be before staff are told it is overdue. */
   readonly overdueGrace: Duration.Duration
-  /** Attempts to make a door code before provisioning fails for good. */
+  /**
+   * The longest a customer waits for a door code: one deadline for the whole provisioning,
+   * every attempt and activation check inside it. Past it we give up and free the pod.
+   */
+  readonly provisioningDeadline: Duration.Duration
+  /** Attempts to make a door code (within the deadline) before provisioning fails for good. */
   readonly provisioningAttempts: number
   /** First delay between provisioning attempts; doubles each time, with jitter. */
   readonly provisioningBackoff: Duration.Duration
-  /** The longest we wait for the lock to report a new code as active. */
-  readonly activationTimeout: Duration.Duration
-  /** First delay between activation checks; grows by half each time. */
+  /** First delay between activation checks; grows by half each time, up to ten times this. */
   readonly activationPoll: Duration.Duration
   /** Attempts at a charge whose requests fail transiently, before its outcome is left unknown. */
   readonly chargeAttempts: number
   readonly chargeBackoff: Duration.Duration
-  /** How long a worker holds claimed background work before another may take it. */
+  /**
+   * How long a worker holds claimed background work before another may take it. The worker
+   * renews it every third of this while the work runs, so only a stopped worker loses it.
+   */
   readonly workLease: Duration.Duration
+  /** The longest one piece of background work may run before it is stopped and tried again later. */
+  readonly workTimeout: Duration.Duration
   /** Attempts at one piece of background work before it is parked for staff. */
   readonly workAttempts: number
   /** Every pod uses its static code list, whatever its access mode (`USE_STATIC_CODES=true`). */
@@ -45,13 +53,14 @@ export const defaultPolicy: PolicyShape = {
   maxChargePence: undefined,
   accessWindow: Duration.minutes(180),
   overdueGrace: Duration.minutes(30),
+  provisioningDeadline: Duration.seconds(90),
   provisioningAttempts: 5,
   provisioningBackoff: Duration.seconds(2),
-  activationTimeout: Duration.seconds(90),
   activationPoll: Duration.seconds(1),
   chargeAttempts: 3,
   chargeBackoff: Duration.seconds(1),
   workLease: Duration.minutes(2),
+  workTimeout: Duration.minutes(5),
   workAttempts: 20,
   requireCheckoutPhoto: false
 }
@@ -80,18 +89,33 @@ export const accessModeOf = (policy: PolicyShape, pod: Pod): AccessMode =>
 export const accessUntil = (policy: PolicyShape, startedAt: Date): Date =>
   new Date(startedAt.getTime() + Duration.toMillis(policy.accessWindow))
 
-/** Retries for making a door code: exponential backoff with jitter, bounded in count. */
-export const provisioningRetry = (policy: PolicyShape) =>
+/**
+ * `schedule`, ending at the instant `until` (epoch ms, read from `Clock`): it never waits past
+ * it, so the last try falls on the deadline, and it stops once the deadline has passed.
+ */
+const endingAt =
+  (until: number) =>
+  <Out, In, R>(schedule: Schedule.Schedule<Out, In, R>): Schedule.Schedule<Out, In, R> =>
+    schedule.pipe(
+      Schedule.checkEffect(() => Effect.map(Clock.currentTimeMillis, (now) => now < until)),
+      Schedule.modifyDelayEffect((_, delay) =>
+        Effect.map(Clock.currentTimeMillis, (now) => Duration.min(delay, Duration.millis(Math.max(0, until - now))))
+      )
+    )
+
+/** Retries for making a door code: exponential backoff with jitter, bounded in count and by `until`. */
+export const provisioningRetry = (policy: PolicyShape, until: number) =>
   Schedule.exponential(policy.provisioningBackoff).pipe(
     Schedule.jittered,
-    Schedule.intersect(Schedule.recurs(Math.max(0, policy.provisioningAttempts - 1)))
+    Schedule.intersect(Schedule.recurs(Math.max(0, policy.provisioningAttempts - 1))),
+    endingAt(until)
   )
 
-/** Checks that a new code is active: growing delays, never past the activation timeout. */
-export const activationChecks = (policy: PolicyShape) =>
+/** Checks that a new code is active: growing delays, up to ten polls apart, until `until`. */
+export const activationChecks = (policy: PolicyShape, until: number) =>
   Schedule.exponential(policy.activationPoll, 1.5).pipe(
     Schedule.union(Schedule.spaced(Duration.times(policy.activationPoll, 10))),
-    Schedule.upTo(policy.activationTimeout)
+    endingAt(until)
   )
 
 /** Retries for a charge whose request failed transiently; the idempotency key makes them safe. */
@@ -100,6 +124,10 @@ export const chargeRetry = (policy: PolicyShape) =>
     Schedule.jittered,
     Schedule.intersect(Schedule.recurs(Math.max(0, policy.chargeAttempts - 1)))
   )
+
+/** How often a worker renews the lease of work it is running: three times per lease. */
+export const workLeaseRenewal = (policy: PolicyShape): Duration.Duration =>
+  Duration.divide(policy.workLease, 3).pipe(Option.getOrElse(() => policy.workLease))
 
 /** When failed background work runs again: exponential from 5 s, capped at 10 min. */
 export const nextWorkAttemptDelay = (attempts: number): Duration.Duration =>

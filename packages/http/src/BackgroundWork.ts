@@ -1,10 +1,12 @@
 /**
  * The worker inside the service: claims due work from the store under leases (core's
- * `Worker.runDueWork`) and reports overdue sessions, each on its own schedule. Nothing lives
+ * `Worker.runWorkLoop`) and reports overdue sessions, each on its own schedule. Nothing lives
  * only in memory: a restart, or another instance on the same store, picks up what is left.
  *
- * On shutdown it stops claiming, lets the batch in hand finish (up to `shutdownGrace`), then
- * gives its leases back so another instance can take the rest at once.
+ * Up to `WORKER_CONCURRENCY` items run at once, claimed as slots free, so one slow outside
+ * service holds up only its own work. On shutdown it stops claiming, lets the work in flight
+ * finish (up to `shutdownGrace`), then gives its leases back so another instance can take the
+ * rest at once.
  */
 import { randomBytes } from "node:crypto"
 import { hostname } from "node:os"
@@ -22,26 +24,9 @@ export const BackgroundWorkLive = Layer.scopedDiscard(
     const store = yield* SessionStore
     const workerId = makeWorkerId()
     const stopping = yield* Deferred.make<void>()
-    const { batchSize, interval, overdueInterval } = config.worker
+    const { concurrency, interval, overdueInterval } = config.worker
 
-    const poll = Worker.runDueWork(workerId, batchSize).pipe(
-      Effect.tap((r) =>
-        r.claimed > 0
-          ? Effect.logDebug("background work").pipe(
-              Effect.annotateLogs({ claimed: r.claimed, done: r.done, deferred: r.deferred, parked: r.parked })
-            )
-          : Effect.void
-      ),
-      Effect.catchAllCause((cause) => Effect.as(Effect.logError("background work poll failed", cause), { claimed: 0 }))
-    )
-
-    const workLoop = Effect.gen(function* () {
-      while (!(yield* Deferred.isDone(stopping))) {
-        const r = yield* poll
-        // A full batch means more may be due: poll again at once.
-        if (r.claimed < batchSize) yield* Effect.raceFirst(Effect.sleep(interval), Deferred.await(stopping))
-      }
-    })
+    const workLoop = Worker.runWorkLoop({ worker: workerId, concurrency, idle: interval, stop: stopping })
 
     const overdueLoop = Overdue.reportOverdueSessions().pipe(
       Effect.catchAllCause((cause) => Effect.logError("overdue report failed", cause)),
@@ -50,7 +35,7 @@ export const BackgroundWorkLive = Layer.scopedDiscard(
 
     const worker = yield* Effect.forkDaemon(workLoop.pipe(Effect.annotateLogs({ worker: workerId })))
     const overdue = yield* Effect.forkDaemon(overdueLoop)
-    yield* Effect.logInfo("background worker started").pipe(Effect.annotateLogs({ worker: workerId }))
+    yield* Effect.logInfo("background worker started").pipe(Effect.annotateLogs({ worker: workerId, concurrency }))
 
     yield* Effect.addFinalizer(() =>
       Effect.gen(function* () {

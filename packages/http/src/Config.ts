@@ -40,8 +40,8 @@ export interface HttpConfigShape {
     readonly enabled: boolean
     /** Pause between polls when there was nothing to do. */
     readonly interval: Duration.Duration
-    /** Items claimed per poll. */
-    readonly batchSize: number
+    /** Background work items run at once by this instance (`WORKER_CONCURRENCY`). */
+    readonly concurrency: number
     readonly overdueInterval: Duration.Duration
   }
   /** How long shutdown waits for in-flight background work before interrupting it. */
@@ -65,7 +65,7 @@ export const defaultHttpConfig: HttpConfigShape = {
   worker: {
     enabled: true,
     interval: Duration.seconds(1),
-    batchSize: 10,
+    concurrency: 8,
     overdueInterval: Duration.minutes(5)
   },
   shutdownGrace: Duration.seconds(10)
@@ -92,7 +92,7 @@ const perWindow = (name: string, fallback: RateLimit) =>
 /**
  * `PORT`, `HOST`, `CORS_ORIGINS` (comma-separated), `TRUST_PROXY`, `PUBLIC_URL`, `STRIPE_PUBLISHABLE_KEY`,
  * `RATE_LIMIT_SETUP_INTENT` (per 10 min), `RATE_LIMIT_SESSION_LOOKUP` and `RATE_LIMIT_GENERAL`
- * (per minute), `WORKER_ENABLED`, `WORKER_INTERVAL`, `SHUTDOWN_GRACE`.
+ * (per minute), `WORKER_ENABLED`, `WORKER_INTERVAL`, `WORKER_CONCURRENCY`, `SHUTDOWN_GRACE`.
  */
 export const httpConfigFromEnv: Config.Config<HttpConfigShape> = Config.all({
   port: Config.port("PORT").pipe(Config.withDefault(defaultHttpConfig.port)),
@@ -114,6 +114,10 @@ export const httpConfigFromEnv: Config.Config<HttpConfigShape> = Config.all({
   general: perWindow("RATE_LIMIT_GENERAL", defaultHttpConfig.rateLimits.general),
   workerEnabled: Config.boolean("WORKER_ENABLED").pipe(Config.withDefault(true)),
   workerInterval: Config.duration("WORKER_INTERVAL").pipe(Config.withDefault(defaultHttpConfig.worker.interval)),
+  workerConcurrency: Config.integer("WORKER_CONCURRENCY").pipe(
+    Config.validate({ message: "must be a positive whole number", validation: (n) => n > 0 }),
+    Config.withDefault(defaultHttpConfig.worker.concurrency)
+  ),
   shutdownGrace: Config.duration("SHUTDOWN_GRACE").pipe(Config.withDefault(defaultHttpConfig.shutdownGrace))
 }).pipe(
   Config.map(
@@ -126,7 +130,12 @@ export const httpConfigFromEnv: Config.Config<HttpConfigShape> = Config.all({
       stripePublishableKey: c.stripePublishableKey,
       publicUrl: c.publicUrl._tag === "Some" ? c.publicUrl.value.replace(/\/+$/, "") : `http://localhost:${c.port}`,
       rateLimits: { setupIntent: c.setupIntent, sessionLookup: c.sessionLookup, general: c.general },
-      worker: { ...defaultHttpConfig.worker, enabled: c.workerEnabled, interval: c.workerInterval },
+      worker: {
+        ...defaultHttpConfig.worker,
+        enabled: c.workerEnabled,
+        interval: c.workerInterval,
+        concurrency: c.workerConcurrency
+      },
       shutdownGrace: c.shutdownGrace
     })
   )

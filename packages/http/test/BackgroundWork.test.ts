@@ -1,9 +1,10 @@
 /**
- * The worker inside the service: overdue sessions are reported to staff once, from the store.
+ * The worker inside the service: overdue sessions are reported to staff once, from the store;
+ * how many items it runs at once is a setting.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Duration } from "effect"
-import { defaultHttpConfig } from "../src/index.js"
+import { ConfigProvider, Duration, Effect, Exit } from "effect"
+import { defaultHttpConfig, httpConfigFromEnv } from "../src/index.js"
 import { book, eventually } from "./support/Client.js"
 import { boot } from "./support/Harness.js"
 
@@ -30,5 +31,18 @@ describe("background work", () => {
     await new Promise((r) => setTimeout(r, 200)) // several more overdue rounds
     expect(overdue()).toHaveLength(1)
     expect(platform.logs.filter((l) => l.includes('"session overdue"'))).toHaveLength(1)
+  })
+
+  it("WORKER_CONCURRENCY sets how many items run at once: 8 unless set, a positive whole number", async () => {
+    const read = (env: Record<string, string>) =>
+      Effect.runPromiseExit(
+        Effect.withConfigProvider(httpConfigFromEnv, ConfigProvider.fromMap(new Map(Object.entries(env))))
+      )
+    const concurrency = (exit: Exit.Exit<{ readonly worker: { readonly concurrency: number } }, unknown>) =>
+      Exit.map(exit, (c) => c.worker.concurrency)
+    expect(concurrency(await read({}))).toEqual(Exit.succeed(8))
+    expect(concurrency(await read({ WORKER_CONCURRENCY: "3" }))).toEqual(Exit.succeed(3))
+    expect(Exit.isFailure(await read({ WORKER_CONCURRENCY: "0" }))).toBe(true)
+    expect(Exit.isFailure(await read({ WORKER_CONCURRENCY: "many" }))).toBe(true)
   })
 })

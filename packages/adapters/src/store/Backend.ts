@@ -55,6 +55,11 @@ export const sqlFunctions = {
     ["p_error", "text"]
   ],
   qwip_release_leases: [["p_worker", "text"]],
+  qwip_renew_lease: [
+    ["p_id", "text"],
+    ["p_worker", "text"],
+    ["p_until", "timestamptz"]
+  ],
   qwip_upsert_pod: [["p_pod", "jsonb"]],
   qwip_static_codes: [["p_pod_id", "text"]],
   qwip_set_static_codes: [

@@ -1,7 +1,8 @@
 /**
  * The session store over SQL: one implementation of `SessionStore` for PGlite, Postgres and
- * Supabase. Each method is one call of one SQL function (0004_functions.sql), so each is one
- * statement, atomic in the database; sessions and work cross as `Schema.encode`d JSON.
+ * Supabase. Each method is one call of one SQL function (0004_functions.sql; lease renewal in
+ * 0006_work_leases.sql), so each is one statement, atomic in the database; sessions and work
+ * cross as `Schema.encode`d JSON.
  */
 import {
   Pod,
@@ -121,6 +122,12 @@ export const make = (backend: StoreBackendShape): SessionStoreShape => {
         Effect.asVoid,
         span("parkWork")
       ),
+    renewLease: (item, until) =>
+      call(
+        "qwip_renew_lease",
+        { p_id: item.id, p_worker: item.leasedBy, p_until: until.toISOString() },
+        Schema.Boolean
+      ).pipe(span("renewLease")),
     deferWork: (item, runAt, error) =>
       call(
         "qwip_defer_work",

@@ -4,7 +4,7 @@
  * - `openSession` claims a free pod, creates the session and its first work together;
  * - `commit` applies a lifecycle transition only to the version it was computed from,
  *   releasing the pod and enqueuing work in the same step;
- * - `claimWork` hands due work to one worker under a lease.
+ * - `claimWork` hands due work to one worker under a lease, which `renewLease` extends.
  * Store faults (database down) are defects: no caller can handle them.
  */
 import { Context, type Duration, type Effect, type Option } from "effect"
@@ -63,6 +63,12 @@ export interface SessionStoreShape {
   readonly finishWork: (item: WorkItem) => Effect.Effect<void>
   /** Stops retrying work that keeps failing; it stays visible to staff with its error. */
   readonly parkWork: (item: WorkItem, error: string) => Effect.Effect<void>
+  /**
+   * Extends the lease to `until` while the worker named in `item.leasedBy` still holds it
+   * (pending, not taken by another worker); `false` means the lease is lost and the work
+   * must stop. Long work renews as it runs, so nobody else claims it meanwhile.
+   */
+  readonly renewLease: (item: WorkItem, until: Date) => Effect.Effect<boolean>
   /** Releases the lease and schedules the item again at `runAt`, noting the error. */
   readonly deferWork: (item: WorkItem, runAt: Date, error: string) => Effect.Effect<void>
   /** Gives back every lease a worker holds, so others can take the work at once (shutdown). */

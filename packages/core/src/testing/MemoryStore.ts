@@ -156,6 +156,13 @@ export const makeMemoryStore = (initialPods: ReadonlyArray<Pod> = []) => {
         if (holdsLease(item))
           work.set(item.key, { status: "parked", item: new WorkItem({ ...item, lastError: Option.some(error) }) })
       }),
+    renewLease: (item, until) =>
+      Effect.sync(() => {
+        const stored = work.get(item.key)
+        if (stored === undefined || !holdsLease(item)) return false
+        work.set(item.key, { status: "pending", item: new WorkItem({ ...stored.item, leaseUntil: until }) })
+        return true
+      }),
     deferWork: (item, runAt, error) =>
       Effect.sync(() => {
         if (!holdsLease(item)) return

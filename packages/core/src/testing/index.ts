@@ -44,7 +44,7 @@ export const demoPod = (
 export const testPolicy: Partial<PolicyShape> = {
   provisioningBackoff: Duration.millis(100),
   activationPoll: Duration.millis(100),
-  activationTimeout: Duration.seconds(5),
+  provisioningDeadline: Duration.seconds(5),
   chargeBackoff: Duration.millis(100),
   workLease: Duration.seconds(30)
 }
