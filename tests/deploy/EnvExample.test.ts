@@ -17,6 +17,9 @@ const AMBIENT = new Map([
   ["TERM", "whether the terminal can show colour"]
 ])
 
+/** Node's own error codes, compared against in the sources: SCREAMING_CASE, but not settings. */
+const NODE_ERROR_CODE = /^(ERR|HPE)_/
+
 const sources = (dir: string): Array<string> =>
   readdirSync(dir, { recursive: true, withFileTypes: true })
     .filter((e) => e.isFile() && e.name.endsWith(".ts") && !e.name.endsWith(".d.ts"))
@@ -26,7 +29,10 @@ const settingsReadByCode = (): Map<string, string> => {
   const found = new Map<string, string>()
   const files = ["core", "adapters", "http", "cli"].flatMap((p) => sources(join(root, "packages", p, "src")))
   for (const file of files) {
+    // Comments name constants and settings in passing; only code reads settings.
     const text = readFileSync(file, "utf8")
+      .replace(/\/\*[\s\S]*?\*\//g, "")
+      .replace(/^\s*\/\/.*$/gm, "")
     const names = [
       // A quoted SCREAMING_CASE name with an underscore: every one in the sources is a setting.
       ...text.matchAll(/["'`]([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)["'`]/g),
@@ -35,7 +41,9 @@ const settingsReadByCode = (): Map<string, string> => {
       ...text.matchAll(/process\.env\.([A-Z][A-Z0-9_]*)/g),
       ...text.matchAll(/process\.env\[\s*["']([A-Z][A-Z0-9_]*)["']\s*\]/g)
     ].map((m) => m[1] as string)
-    for (const name of names) if (!found.has(name)) found.set(name, file.slice(root.length))
+    for (const name of names) {
+      if (!found.has(name) && !NODE_ERROR_CODE.test(name)) found.set(name, file.slice(root.length))
+    }
   }
   return found
 }

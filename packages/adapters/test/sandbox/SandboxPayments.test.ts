@@ -1,5 +1,15 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Checkout, chargeKeyFor, Payments, type PodId, Policy, pence, SessionEnd, type SessionId } from "@qwip/core"
+import {
+  Checkout,
+  chargeKeyFor,
+  Payments,
+  type PodId,
+  Policy,
+  pence,
+  SessionEnd,
+  type SessionId,
+  Worker
+} from "@qwip/core"
 import * as TestKit from "@qwip/core/testing"
 import { Duration, Effect, Layer, Option, TestClock } from "effect"
 import { SandboxConsole, TEST_CARDS } from "../../src/sandbox/SandboxConsole.js"
@@ -101,6 +111,8 @@ describe("sandbox payments", () => {
       const started = yield* Checkout.startCheckout("pod-1" as PodId)
       yield* console.confirmSetupIntent(started.setupIntentId, { cardNumber: TEST_CARDS.succeeds, email: "a@b.co" })
       const session = yield* Checkout.finalizeBooking(started)
+      // Billing starts when the door code is ready: make it, then use the pod for 10 minutes.
+      yield* Worker.runDueWork("test")
       yield* TestClock.adjust(Duration.minutes(10))
       const ended = yield* SessionEnd.endSession(session.id)
       yield* SessionEnd.endSession(session.id)
