@@ -191,6 +191,8 @@ export const embeddedSql =
       password: endpoint.password,
       database: "postgres"
     })
+    // A connection the dying service drops rejects the query; it must not also be an unhandled event.
+    c.on("error", () => undefined)
     await c.connect()
     try {
       return (await c.query(text, params === undefined ? [] : [...params])).rows
@@ -203,6 +205,7 @@ export const embeddedSql =
 export const postgresStore = async () => {
   const schema = `qwip_crash_${randomBytes(5).toString("hex")}`
   const pool = new pg.Pool({ connectionString: testDatabaseUrl, max: 3, options: `-c search_path=${schema}` })
+  pool.on("error", () => undefined)
   await pool.query(`create schema ${schema}`)
   const sql: Sql = async (text, params) => (await pool.query(text, params === undefined ? [] : [...params])).rows
   return {
