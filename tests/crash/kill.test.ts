@@ -12,7 +12,7 @@
  * every webhook event processed. Killed leases and the 2-minute safety net are driven forward
  * in the store (see support/Crash.ts): the policy does not let a test shorten them.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "@effect/vitest"
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import type { Client } from "../http/support/Client.js"
 import {
   allWorkDone,
@@ -56,7 +56,6 @@ beforeAll(async () => {
   first.signal("SIGTERM")
   expect((await first.exited).code).toBe(0)
 }, 180_000)
-afterEach(killAll)
 afterAll(async () => {
   await killAll()
   removeTempDirs()
@@ -105,7 +104,9 @@ const stopped = async (instance: Instance) => {
   expect((await instance.exited).code).toBe(0)
 }
 
-describe("SIGKILL at chosen points, then a restart on the same embedded store", { timeout: 180_000 }, () => {
+// The scenarios are independent (each its own copy of the store, its own processes and ports):
+// they run concurrently, so the file's wall time is about that of the slowest.
+describe.concurrent("SIGKILL at chosen points, then a restart on the same embedded store", { timeout: 180_000 }, () => {
   it("killed right after finalize answered: the booking stands, gets its code and is charged once", async () => {
     const { env, sql } = store()
     // No worker in the first life: the kill lands after the answer and before any background work.
