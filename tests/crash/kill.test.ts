@@ -99,6 +99,22 @@ const endAndCheck = async (label: string, api: Client, sql: Sql, token: string, 
   return counts
 }
 
+/**
+ * Books with the process armed to die at `crashAt` in the background work that follows, then
+ * restarts it. The worker may die before finalize's answer is written: the customer's retry
+ * (same provisioning token) then gets the session from the restarted service.
+ */
+const bookingKilledAt = async (crashAt: string) => {
+  const { env, sql } = store()
+  const first = await launch("first", env, { crashAt })
+  const { provisioningToken } = await checkout(first.api, POD)
+  const answered = await answerOrNothing(finalize(first.api, provisioningToken))
+  expect((await killedBy(first)).signal).toBe("SIGKILL")
+  const second = await launch("second", env)
+  const token = answered ?? (await finalize(second.api, provisioningToken))
+  return { sql, first, second, token, sessionId: sessionIdOf(token) }
+}
+
 const stopped = async (instance: Instance) => {
   instance.signal("SIGTERM")
   expect((await instance.exited).code).toBe(0)
@@ -128,16 +144,7 @@ describe.concurrent("SIGKILL at chosen points, then a restart on the same embedd
   })
 
   it("killed while provisioning asks for a door code: the restart provisions it once", async () => {
-    const { env, sql } = store()
-    const first = await launch("first", env, { crashAt: "provisioning" })
-    const { provisioningToken } = await checkout(first.api, POD)
-    // The worker may claim the provisioning (and die) before finalize's answer is written.
-    const answered = await answerOrNothing(finalize(first.api, provisioningToken))
-    expect((await killedBy(first)).signal).toBe("SIGKILL")
-
-    const second = await launch("second", env)
-    const token = answered ?? (await finalize(second.api, provisioningToken))
-    const sessionId = sessionIdOf(token)
+    const { sql, first, second, token, sessionId } = await bookingKilledAt("provisioning")
     // The dead worker's lease still holds the provisioning; drive it past its end.
     const held = await sql(
       `select leased_by from background_work where kind = 'provision-access' and status = 'pending'`
@@ -233,15 +240,7 @@ describe.concurrent("SIGKILL at chosen points, then a restart on the same embedd
   })
 
   it("killed after an email was kept but before its work was marked done: it is not sent twice", async () => {
-    const { env, sql } = store()
-    const first = await launch("first", env, { crashAt: "after-mail" })
-    const { provisioningToken } = await checkout(first.api, POD)
-    const answered = await answerOrNothing(finalize(first.api, provisioningToken))
-    expect((await killedBy(first)).signal).toBe("SIGKILL")
-
-    const second = await launch("second", env)
-    const token = answered ?? (await finalize(second.api, provisioningToken))
-    const sessionId = sessionIdOf(token)
+    const { sql, first, second, token, sessionId } = await bookingKilledAt("after-mail")
     // The door-code email is in the outbox; its work item is still held by the dead worker.
     expect(await sql(`select kind from email_outbox`)).toEqual([{ kind: "AccessReady" }])
     const held = await sql(`select kind from background_work where status = 'pending' and leased_by like $1`, [
