@@ -127,6 +127,7 @@ describe.skipIf(testDatabaseUrl === undefined)("three instances on one Postgres,
       }
 
       const ended = (await Promise.all(pods.map(customer))).flat()
+      if (doomed.alive()) throw new Error("instance-2 never reached its crash point (its second charge)")
       const { exit, expired, endedBefore } = await restarted
       expect(exit.signal).toBe("SIGKILL")
       // In the middle: some sessions were ended before the kill, and others after.

@@ -166,10 +166,21 @@ export const launch = async (
   return instance
 }
 
-/** Waits for `instance` to die by SIGKILL (its own crash point, or the test's). */
+/**
+ * Waits for `instance` to die at its armed crash point. One still running after `ms` is killed
+ * and fails the test: it never reached the point.
+ */
 export const killedBy = async (instance: Instance, ms = 30_000) => {
-  const timer = setTimeout(() => instance.signal("SIGKILL"), ms)
-  const exit = await instance.exited.finally(() => clearTimeout(timer))
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<"late">((resolve) => {
+    timer = setTimeout(() => resolve("late"), ms)
+  })
+  const exit = await Promise.race([instance.exited, late]).finally(() => clearTimeout(timer))
+  if (exit === "late") {
+    instance.signal("SIGKILL")
+    await instance.exited
+    throw new Error(`${instance.name} did not reach its crash point within ${ms} ms`)
+  }
   return exit
 }
 
