@@ -8,6 +8,13 @@ export * as Mail from "./mail/index.js"
 export { Outbox, type OutboxEntry, type OutboxShape } from "./mail/OutboxMailer.js"
 export * as Photos from "./photos/index.js"
 export { PhotoStorageStartupError } from "./photos/index.js"
+export {
+  CRASH_POINTS,
+  type CrashPlan,
+  type CrashPoint,
+  parseCrashPlan,
+  withCrashPoints
+} from "./platform/CrashPoints.js"
 export { DEMO_POD_ID, demoPod, seedDemoPod } from "./platform/DemoPod.js"
 export { loadLocalSecrets } from "./platform/LocalSecrets.js"
 export * from "./platform/Platform.js"

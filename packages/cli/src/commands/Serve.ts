@@ -3,7 +3,7 @@
  * platform the environment describes. An embedded store is also served to the CLI.
  */
 import { Command } from "@effect/cli"
-import { EmbeddedServer, layerFromEnv } from "@qwip/adapters"
+import { EmbeddedServer, layerFromEnv, withCrashPoints } from "@qwip/adapters"
 import { Data, Effect, Layer } from "effect"
 import { access, dataDir, withDataDir } from "../Common.js"
 
@@ -24,6 +24,7 @@ export const serve = Command.make("serve", { dataDir }, (o) =>
     // Loaded only here: the other commands start faster without the HTTP service's modules.
     const http = yield* Effect.promise(() => import("@qwip/http"))
     // The embedded store (when there is one) is served to the CLI for as long as the service runs.
-    yield* http.serve(Layer.provideMerge(EmbeddedServer.layer, layerFromEnv))
+    // `withCrashPoints` is inert unless the crash tests set QWIP_TEST_CRASH_AT.
+    yield* http.serve(Layer.provideMerge(EmbeddedServer.layer, withCrashPoints(layerFromEnv)))
   }).pipe(withDataDir(o.dataDir))
 ).pipe(Command.withDescription("run the HTTP service and its background worker (PORT, default 8000)"))
