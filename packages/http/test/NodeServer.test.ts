@@ -3,7 +3,7 @@
  * opens but before the app is attached waits for the app (or gets 503 when start-up takes
  * too long); one that arrives after the app is detached at shutdown gets 503.
  */
-import type { Server } from "node:http"
+import { Agent, request as httpRequest, type Server } from "node:http"
 import { HttpServer, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
@@ -81,5 +81,31 @@ describe("the service's Node server", () => {
       detail: "The service is shutting down; try again shortly"
     })
     await service.close()
+  })
+
+  it("closing answers a request already sent on an idle keep-alive connection, instead of resetting it", async () => {
+    const server = NodeServer.createNodeServer()
+    const service = await listen(server)
+    await service.attach()
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 })
+    const get = (path: string) =>
+      new Promise<{ status: number; connection: string | undefined }>((resolve, reject) => {
+        const request = httpRequest(`${service.url}${path}`, { agent }, (response) => {
+          response.resume()
+          response.on("end", () =>
+            resolve({ status: response.statusCode ?? 0, connection: response.headers.connection })
+          )
+        })
+        request.on("error", reject)
+        request.end()
+      })
+    expect((await get("/first")).status).toBe(200)
+    // The connection is now idle. Shutdown starts, and the next request is already on its way on it.
+    await service.detach()
+    const closing = service.close()
+    const next = await get("/next")
+    expect(next).toEqual({ status: 503, connection: "close" })
+    await closing
+    agent.destroy()
   })
 })
