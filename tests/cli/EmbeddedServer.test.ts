@@ -38,7 +38,8 @@ const served = async (idleInTransactionMs = 30_000) => {
   return { dir, db, backend, endpoint, close: () => Effect.runPromise(Scope.close(scope, Exit.void)) }
 }
 
-describe("embedded store served to the CLI", () => {
+// Each test opens a PGlite store, which takes seconds of CPU: generous on a loaded machine.
+describe("embedded store served to the CLI", { timeout: 120_000 }, () => {
   it("answers Postgres clients with the password, refuses others, and is found through the lock and port files", async () => {
     const store = await served()
     try {
