@@ -138,13 +138,26 @@ const databases = new WeakMap<StoreBackendShape, PGlite>()
 /** The PGlite database an embedded store's backend runs on; undefined for other stores. */
 export const pgliteBehind = (backend: StoreBackendShape): PGlite | undefined => databases.get(backend)
 
-/** The backend of an open database, migrated to this build's schema. */
+/**
+ * Only one process opens an embedded store (the lock file), so any work lease found at open
+ * was held by a process that is gone: give it back at once, rather than leave a customer's
+ * door code waiting out the lease after a crash and restart.
+ */
+const releaseStaleLeases = (db: PGlite) =>
+  Effect.tryPromise(() =>
+    db.query(
+      "update background_work set leased_by = null, lease_until = null, updated_at = now() where status = 'pending' and leased_by is not null"
+    )
+  )
+
+/** The backend of an open database, migrated to this build's schema, with no stale leases. */
 export const backendFor = (
   db: PGlite,
   setting = "QWIP_DATA_DIR"
 ): Effect.Effect<StoreBackendShape, StoreStartupError> =>
   migrate(migrationTarget(db), { schema: "public" }).pipe(
-    Effect.mapError((e) => new StoreStartupError({ setting, reason: e.message })),
+    Effect.zipRight(releaseStaleLeases(db)),
+    Effect.mapError((e) => new StoreStartupError({ setting, reason: describeCause(e) })),
     Effect.map(() => {
       const backend = makeBackend(db)
       databases.set(backend, db)
