@@ -5,10 +5,10 @@
  * directory without serving it is reported in one line.
  */
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
-import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { freePort } from "../support/Network.js"
 import { ensureBuilt, qwip, qwipJson, start, stop } from "./support/Cli.js"
 
 beforeAll(ensureBuilt, 300_000)
@@ -25,17 +25,6 @@ const tempDir = () => {
   dirs.push(dir)
   return dir
 }
-
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      const port = typeof address === "object" && address !== null ? address.port : 0
-      server.close(() => resolve(port))
-    })
-  })
 
 const until = async (check: () => Promise<boolean> | boolean, ms = 90_000) => {
   const deadline = Date.now() + ms

@@ -5,34 +5,13 @@ import { describe, expect, it } from "@effect/vitest"
 import { StoreRecords } from "@qwip/adapters"
 import { type SessionId, SessionStore, Worker } from "@qwip/core"
 import { Effect, Logger, LogLevel, Option } from "effect"
-import Stripe from "stripe"
 import { book, type Client, eventually, sessionIdOf } from "./support/Client.js"
 import { dataDir, makeOffsetClock, platform, serve, WEBHOOK_SECRET } from "./support/Service.js"
+import { deliverStripeEvent, stripeEvent } from "./support/StripeEvents.js"
 
-const deliver = (api: Client, payload: unknown, options: { secret?: string; timestamp?: number } = {}) => {
-  const body = JSON.stringify(payload)
-  const signature = Stripe.webhooks.generateTestHeaderString({
-    payload: body,
-    secret: options.secret ?? WEBHOOK_SECRET,
-    ...(options.timestamp === undefined ? {} : { timestamp: options.timestamp })
-  })
-  return api.post("/webhook/stripe", {
-    raw: body,
-    headers: { "content-type": "application/json", "stripe-signature": signature }
-  })
-}
-
-const event = (id: string, type: string, object: Record<string, unknown>) => ({
-  id,
-  object: "event",
-  api_version: "2025-01-27.acacia",
-  created: Math.floor(Date.now() / 1000),
-  livemode: false,
-  pending_webhooks: 1,
-  request: { id: null, idempotency_key: null },
-  type,
-  data: { object }
-})
+const deliver = (api: Client, payload: unknown, options: { secret?: string; timestamp?: number } = {}) =>
+  deliverStripeEvent(api, payload, { ...options, secret: options.secret ?? WEBHOOK_SECRET })
+const event = stripeEvent
 
 describe("Stripe webhooks on the embedded platform", () => {
   it("finalizes from the webhook alone, once; refuses bad and stale signatures; acknowledges other types", {

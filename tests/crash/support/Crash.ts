@@ -12,14 +12,14 @@
  */
 import { randomBytes } from "node:crypto"
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
-import { createServer } from "node:net"
 import { hostname, tmpdir } from "node:os"
 import { join } from "node:path"
 import { StaticCodeTokens } from "@qwip/adapters"
 import pg from "pg"
-import Stripe from "stripe"
 import { ensureBuilt, start } from "../../cli/support/Cli.js"
 import { type Answer, type Client, client } from "../../http/support/Client.js"
+import { deliverStripeEvent, stripeEvent } from "../../http/support/StripeEvents.js"
+import { freePort } from "../../support/Network.js"
 
 export { ensureBuilt }
 
@@ -51,16 +51,7 @@ export const until = async <A>(what: string, check: () => Promise<A | undefined>
   }
 }
 
-export const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      const port = typeof address === "object" && address !== null ? address.port : 0
-      server.close(() => resolve(port))
-    })
-  })
+export { freePort }
 
 // ---- temporary directories -----------------------------------------------------------------
 
@@ -446,23 +437,8 @@ export const ready = (api: () => Client, sessionToken: string, ms = 30_000) =>
   )
 
 /** A signed Stripe event, as Stripe would deliver it. */
-export const deliverEvent = (api: Client, event: Record<string, unknown>) => {
-  const body = JSON.stringify(event)
-  const signature = Stripe.webhooks.generateTestHeaderString({ payload: body, secret: WEBHOOK_SECRET })
-  return api.post("/webhook/stripe", {
-    raw: body,
-    headers: { "content-type": "application/json", "stripe-signature": signature }
-  })
-}
+export const deliverEvent = (api: Client, event: Record<string, unknown>) =>
+  deliverStripeEvent(api, event, { secret: WEBHOOK_SECRET })
 
-export const setupSucceededEvent = (id: string, setupIntentId: string, podId: string) => ({
-  id,
-  object: "event",
-  api_version: "2025-01-27.acacia",
-  created: Math.floor(Date.now() / 1000),
-  livemode: false,
-  pending_webhooks: 1,
-  request: { id: null, idempotency_key: null },
-  type: "setup_intent.succeeded",
-  data: { object: { id: setupIntentId, object: "setup_intent", metadata: { pod_id: podId } } }
-})
+export const setupSucceededEvent = (id: string, setupIntentId: string, podId: string) =>
+  stripeEvent(id, "setup_intent.succeeded", { id: setupIntentId, object: "setup_intent", metadata: { pod_id: podId } })

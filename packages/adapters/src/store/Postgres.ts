@@ -61,14 +61,19 @@ const checkUrl = (setting: string, url: string): Effect.Effect<string, StoreStar
       })
   })
 
+/** The migrator's `query`, on a pool or one of its connections (both speak `query`). */
+const queryOn =
+  (db: pg.Pool | pg.PoolClient): MigrationTarget["query"] =>
+  (text, params) =>
+    Effect.tryPromise({
+      try: () => db.query(text, params === undefined ? [] : [...params]),
+      catch: (cause) => cause
+    }).pipe(Effect.map((result) => result.rows as ReadonlyArray<Record<string, unknown>>))
+
 /** What the migrator needs, on one node-postgres connection. */
 const clientMigrationTarget = (client: pg.PoolClient): MigrationTarget => {
   const target: MigrationTarget = {
-    query: (text, params) =>
-      Effect.tryPromise({
-        try: () => client.query(text, params === undefined ? [] : [...params]),
-        catch: (cause) => cause
-      }).pipe(Effect.map((result) => result.rows as ReadonlyArray<Record<string, unknown>>)),
+    query: queryOn(client),
     runScript: (script) =>
       Effect.tryPromise({
         try: async () => {
@@ -90,11 +95,7 @@ const clientMigrationTarget = (client: pg.PoolClient): MigrationTarget => {
 
 /** What the migrator needs, on a node-postgres pool (also used by `qwip db`). */
 export const poolMigrationTarget = (pool: pg.Pool): MigrationTarget => ({
-  query: (text, params) =>
-    Effect.tryPromise({
-      try: () => pool.query(text, params === undefined ? [] : [...params]),
-      catch: (cause) => cause
-    }).pipe(Effect.map((result) => result.rows as ReadonlyArray<Record<string, unknown>>)),
+  query: queryOn(pool),
   runScript: (script) =>
     Effect.acquireUseRelease(
       Effect.tryPromise({ try: () => pool.connect(), catch: (cause) => cause }),
