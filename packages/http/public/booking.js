@@ -331,7 +331,7 @@ const showReceipt = async (token) => {
     ["Pod", preview.pod_name],
     ["Started", london.format(new Date(preview.start_time))],
     ["Ended", london.format(new Date(preview.end_time))],
-    ["Time", `${minutes} min`],
+    ["Length", `${minutes} min`],
     ["Total", pounds(preview.cost)]
   ]
   const list = document.createElement("dl")

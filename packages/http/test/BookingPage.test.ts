@@ -6,6 +6,7 @@
  */
 import { mkdirSync } from "node:fs"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { Option } from "effect"
 import { type Browser, chromium, type Page } from "playwright-core"
 import { boot } from "./support/Harness.js"
 
@@ -130,4 +131,24 @@ describe("the booking page", () => {
     await page.screenshot({ path: `${artifacts}busy-desktop.png`, fullPage: true })
     expect(problems).toEqual([])
   }, 90_000)
+
+  it("with real Stripe and a publishable key, the page is set up for Stripe.js and allows only Stripe's origins", async () => {
+    const { running } = await boot({
+      platformOptions: { sandbox: false },
+      config: { stripePublishableKey: Option.some("pk_test_qwip") }
+    })
+    const page = await fetch(`${running.url}/`)
+    const html = await page.text()
+    expect(html).toContain('{"sandbox":false,"stripePublishableKey":"pk_test_qwip"}')
+    const csp = page.headers.get("content-security-policy") ?? ""
+    expect(csp).toContain("script-src 'self' https://js.stripe.com")
+    expect(csp).toContain("frame-src https://js.stripe.com https://hooks.stripe.com")
+    expect(csp).toContain("connect-src 'self' https://api.stripe.com")
+
+    // On the sandbox, nothing but the service itself.
+    const sandbox = await boot()
+    const sandboxPage = await fetch(`${sandbox.running.url}/`)
+    expect(sandboxPage.headers.get("content-security-policy")).toContain("script-src 'self';")
+    expect(await sandboxPage.text()).toContain('{"sandbox":true,"stripePublishableKey":null}')
+  })
 })
