@@ -55,44 +55,52 @@ export const runDueWork = Effect.fn("Worker.runDue")(function* (worker: string, 
   const store = yield* SessionStore
   const policy = yield* Policy
   const items = yield* store.claimWork({ worker, now: yield* now, leaseFor: policy.workLease, limit })
-  let done = 0
-  let deferred = 0
-  let parked = 0
-  for (const item of items) {
-    const result = yield* performWork(item).pipe(Effect.sandbox, Effect.either)
-    if (result._tag === "Right") {
-      yield* store.finishWork(item)
-      done++
-      continue
-    }
-    const reason = result.left._tag === "Fail" ? result.left.error.reason : `defect: ${Cause.pretty(result.left)}`
-    const at = yield* now
-    if (item.attempts >= policy.workAttempts) {
-      yield* store.parkWork(item, reason)
-      const session = yield* store.session(item.sessionId)
-      yield* store.enqueue([
-        sendMail(
-          new StaffAlert({
-            topic: "work_parked",
-            sessionId: item.sessionId,
-            podId: Option.match(session, { onNone: () => "(unknown)", onSome: (s) => s.podId }),
-            detail: `${item.kind} failed ${item.attempts} times: ${reason}`
-          }),
-          at
-        )
-      ])
-      parked++
-    } else {
+  const runOne = (item: WorkItem) =>
+    Effect.gen(function* () {
+      const result = yield* performWork(item).pipe(Effect.sandbox, Effect.either)
+      if (result._tag === "Right") {
+        yield* store.finishWork(item)
+        return "done" as const
+      }
+      const reason = result.left._tag === "Fail" ? result.left.error.reason : `defect: ${Cause.pretty(result.left)}`
+      const at = yield* now
+      yield* Effect.logWarning("background work not done").pipe(
+        Effect.annotateLogs({ kind: item.kind, sessionId: item.sessionId, attempt: item.attempts, reason })
+      )
+      if (item.attempts >= policy.workAttempts) {
+        yield* store.parkWork(item, reason)
+        const session = yield* store.session(item.sessionId)
+        yield* store.enqueue([
+          sendMail(
+            new StaffAlert({
+              topic: "work_parked",
+              sessionId: item.sessionId,
+              podId: Option.match(session, { onNone: () => "(unknown)", onSome: (s) => s.podId }),
+              detail: `${item.kind} failed ${item.attempts} times: ${reason}`
+            }),
+            at
+          )
+        ])
+        return "parked" as const
+      }
       yield* store.deferWork(
         item,
         new Date(at.getTime() + Duration.toMillis(nextWorkAttemptDelay(item.attempts))),
         reason
       )
-      deferred++
-    }
-    yield* Effect.logWarning("background work not done").pipe(
-      Effect.annotateLogs({ kind: item.kind, sessionId: item.sessionId, attempt: item.attempts, reason })
-    )
+      return "deferred" as const
+    })
+  // Different sessions' items run side by side, so one slow call (a lock provider, a mail API)
+  // does not hold up every other customer's door code; one session's items keep their order.
+  const bySession = new Map<string, Array<WorkItem>>()
+  for (const item of items) {
+    const group = bySession.get(item.sessionId)
+    if (group === undefined) bySession.set(item.sessionId, [item])
+    else group.push(item)
   }
-  return { claimed: items.length, done, deferred, parked }
+  const outcomes = (yield* Effect.forEach(bySession.values(), (group) => Effect.forEach(group, runOne), {
+    concurrency: "unbounded"
+  })).flat()
+  const count = (outcome: string) => outcomes.filter((o) => o === outcome).length
+  return { claimed: items.length, done: count("done"), deferred: count("deferred"), parked: count("parked") }
 })
