@@ -28,10 +28,16 @@ const { values: opts } = parseArgs({
     duration: { type: "string", default: "10" },
     warmup: { type: "string", default: "3" },
     connections: { type: "string", default: "50" },
-    "lifecycle-clients": { type: "string", default: "50" },
+    "lifecycle-clients": { type: "string", default: "100" },
     "lifecycle-duration": { type: "string", default: "15" },
     "help-runs": { type: "string", default: "7" },
     "no-build": { type: "boolean", default: false },
+    // For quick comparisons while optimising: fewer parts of the run.
+    reads: { type: "string", default: "pod,session-data" },
+    "skip-lifecycle": { type: "boolean", default: false },
+    "skip-help": { type: "boolean", default: false },
+    // e.g. --service-node-args="--cpu-prof --cpu-prof-dir=/tmp/prof": Node options for the service's process only.
+    "service-node-args": { type: "string", default: "" },
     out: { type: "string", default: "bench/results.md" }
   }
 })
@@ -130,13 +136,21 @@ const call = async (base, method, path, body, token) => {
 }
 
 /** One whole session: book, confirm the card, finalize, wait for the code, end. */
-const lifecycle = async (base, podId) => {
+const lifecycle = async (base, podId, steps) => {
+  let t = performance.now()
+  const step = (name) => {
+    const now = performance.now()
+    steps[name] ??= []
+    steps[name].push(now - t)
+    t = now
+  }
   const checkout = await call(base, "POST", "/api/setup-intent", { pod_id: podId })
   const setupIntentId = checkout.client_secret.split("_secret_")[0]
   await call(base, "POST", `/sandbox/setup-intents/${setupIntentId}/confirm`, {
     card_number: "4242424242424242",
     email: "bench@example.com"
   })
+  step("setup-intent + confirm")
   const { session_jwt_token: token } = await call(
     base,
     "POST",
@@ -144,13 +158,17 @@ const lifecycle = async (base, podId) => {
     undefined,
     checkout.provisioning_jwt_token
   )
-  for (;;) {
+  step("finalize")
+  // As the booking page polls (public/booking.js): after a second, then 1.5 times longer each time.
+  for (let delay = 1000; ; delay = Math.min(delay * 1.5, 5000)) {
+    await sleep(delay)
     const status = await call(base, "GET", "/api/provisioning-status", undefined, token)
     if (status.status === "ready") break
     if (status.status === "failed") throw new Error("provisioning failed")
-    await sleep(50)
   }
+  step("until ready")
   await call(base, "POST", "/api/end-session", undefined, token)
+  step("end-session")
   return token
 }
 
@@ -193,9 +211,13 @@ const compare = async (targets, path, headers) => {
   return results
 }
 
-const lifecycleRun = async (base, pods) => {
+const lifecycleRun = async (server, pods) => {
+  const base = server.url
+  const started = performance.now()
+  const cpuBefore = cpuSeconds(server.child.pid)
   const deadline = Date.now() + LIFE_DURATION * 1000
   const durations = []
+  const steps = {}
   let failures = 0
   let firstError
   await Promise.all(
@@ -203,7 +225,7 @@ const lifecycleRun = async (base, pods) => {
       while (Date.now() < deadline) {
         const t0 = performance.now()
         try {
-          await lifecycle(base, podId)
+          await lifecycle(base, podId, steps)
           durations.push(performance.now() - t0)
         } catch (e) {
           failures++
@@ -213,15 +235,20 @@ const lifecycleRun = async (base, pods) => {
       }
     })
   )
+  // Sessions begun before the deadline finish after it: count the time until the last one ends.
+  const elapsed = (performance.now() - started) / 1000
+  const cpu = cpuSeconds(server.child.pid) - cpuBefore
   durations.sort((a, b) => a - b)
   const at = (q) => durations[Math.min(durations.length - 1, Math.floor(q * durations.length))] ?? Number.NaN
   return {
     sessions: durations.length,
-    perSecond: durations.length / LIFE_DURATION,
+    perSecond: durations.length / elapsed,
+    cpuMsPerSession: (cpu / durations.length) * 1000,
     p50: at(0.5),
     p99: at(0.99),
     failures,
-    firstError
+    firstError,
+    steps: Object.fromEntries(Object.entries(steps).map(([k, v]) => [k, median(v)]))
   }
 }
 
@@ -234,15 +261,20 @@ const median = (xs) => {
       : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
 }
 
+/** Wall time and peak RSS of one command, by /usr/bin/time. */
+const timed = (args) => {
+  const r = spawnSync("/usr/bin/time", ["-f", "%e %M", process.execPath, ...args], { cwd: root, encoding: "utf8" })
+  const [seconds, maxKb] = r.stderr.trim().split("\n").at(-1).split(" ").map(Number)
+  return { ms: seconds * 1000, mb: maxKb / 1024 }
+}
+
+/** `qwip --help` beside two floors in the same run: Node itself, and Node loading `effect`. */
 const cliHelp = () => {
-  const runs = []
+  const runs = { help: [], node: [], effect: [] }
   for (let i = 0; i < Number(opts["help-runs"]); i++) {
-    const r = spawnSync("/usr/bin/time", ["-f", "%e %M", process.execPath, qwipBin, "--help"], {
-      cwd: root,
-      encoding: "utf8"
-    })
-    const [seconds, maxKb] = r.stderr.trim().split("\n").at(-1).split(" ").map(Number)
-    runs.push({ ms: seconds * 1000, mb: maxKb / 1024 })
+    runs.help.push(timed([qwipBin, "--help"]))
+    runs.node.push(timed(["-e", "0"]))
+    runs.effect.push(timed(["--input-type=module", "-e", "await import('effect')"]))
   }
   return runs
 }
@@ -282,12 +314,20 @@ const benchStore = async (kind) => {
         stdio: "inherit"
       })
       env = { ...serviceEnv, QWIP_DATA_DIR: join(scratch, "service") }
-      floorEnv = { STORE: "pglite", PGLITE_DIR: join(scratch, "floor", "pglite"), JWT_SECRET_KEY: JWT_SECRET }
+      // The floors open PGlite with the service's settings (Pglite.ts), when this build has them.
+      const { Store } = await import("@qwip/adapters")
+      floorEnv = {
+        STORE: "pglite",
+        PGLITE_DIR: join(scratch, "floor", "pglite"),
+        PGLITE_OPTIONS: JSON.stringify(Store.pgliteOptions ?? {}),
+        JWT_SECRET_KEY: JWT_SECRET
+      }
     }
 
     log(`${kind}: starting the service`)
     const t0 = performance.now()
-    let service = start("service", [qwipBin, "serve"], env)
+    const serviceArgs = [...opts["service-node-args"].split(" ").filter((a) => a !== ""), qwipBin, "serve"]
+    let service = start("service", serviceArgs, env)
     await waitReady(service, "/readyz")
     const startMs = performance.now() - t0
     await sleep(3000)
@@ -313,7 +353,7 @@ const benchStore = async (kind) => {
       await stop(service)
       cpSync(join(scratch, "service"), join(scratch, "floor"), { recursive: true })
       rmSync(join(scratch, "floor", "pglite.lock"), { force: true })
-      service = start("service", [qwipBin, "serve"], env)
+      service = start("service", serviceArgs, env)
       await waitReady(service, "/readyz")
     }
     servers.push(service)
@@ -323,9 +363,11 @@ const benchStore = async (kind) => {
     await Promise.all([waitReady(bare, "/api/pod?pod_id=bench-pod"), waitReady(fastify, "/api/pod?pod_id=bench-pod")])
     const targets = [service, bare, fastify]
 
-    const reads = {
-      "GET /api/pod": await compare(targets, "/api/pod?pod_id=bench-pod", {}),
-      "GET /api/get-session-data": await compare(targets, "/api/get-session-data", {
+    const wanted = opts.reads.split(",")
+    const reads = {}
+    if (wanted.includes("pod")) reads["GET /api/pod"] = await compare(targets, "/api/pod?pod_id=bench-pod", {})
+    if (wanted.includes("session-data")) {
+      reads["GET /api/get-session-data"] = await compare(targets, "/api/get-session-data", {
         authorization: `Bearer ${token}`
       })
     }
@@ -333,7 +375,9 @@ const benchStore = async (kind) => {
 
     log(`${kind}: lifecycle, ${LIFE_CLIENTS} clients for ${LIFE_DURATION} s`)
     const pods = Array.from({ length: LIFE_CLIENTS }, (_, i) => `life-${i}`)
-    const life = await lifecycleRun(service.url, pods)
+    const life = opts["skip-lifecycle"]
+      ? { sessions: 0, perSecond: Number.NaN, p50: Number.NaN, p99: Number.NaN, failures: 0 }
+      : await lifecycleRun(service, pods)
     log(`${kind}: lifecycle ${life.perSecond.toFixed(1)} sessions/s (${life.failures} failures)`)
     const peak = memory(service.child.pid)
     return { kind, startMs, idle, afterReads, peak, reads, life }
@@ -402,7 +446,13 @@ const report = (results, help) => {
     }
     lines.push(
       "",
-      `Lifecycle (setup-intent → sandbox confirm → finalize → provisioning-status until ready → end-session), ${LIFE_CLIENTS} clients on distinct pods for ${LIFE_DURATION} s: **${f1(r.life.perSecond)} sessions/s** (${r.life.sessions} sessions; each took p50 ${f0(r.life.p50)} ms, p99 ${f0(r.life.p99)} ms; ${r.life.failures} failed${r.life.firstError ? `, first: ${r.life.firstError.slice(0, 200)}` : ""}).`,
+      `Lifecycle (setup-intent → sandbox confirm → finalize → provisioning-status until ready → end-session), ${LIFE_CLIENTS} clients on distinct pods starting sessions for ${LIFE_DURATION} s (counted until the last one ended): **${f1(r.life.perSecond)} sessions/s** (${r.life.sessions} sessions; each took p50 ${f0(r.life.p50)} ms, p99 ${f0(r.life.p99)} ms; ${r.life.failures} failed${r.life.firstError ? `, first: ${r.life.firstError.slice(0, 200)}` : ""}).`,
+      "",
+      `Service CPU per session: ${f1(r.life.cpuMsPerSession)} ms (user + system, all its requests and background work), so the service alone could carry at most ${f0(2000 / r.life.cpuMsPerSession)} sessions/s on 2 cores (Postgres and the clients need CPU too). Median time of each step: ${Object.entries(
+        r.life.steps ?? {}
+      )
+        .map(([k, v]) => `${k} ${f0(v)} ms`)
+        .join(", ")}.`,
       "",
       `Service memory: idle RSS ${f0(r.idle.rss)} MB (3 s after /readyz, before any load); after the reads ${f0(r.afterReads.rss)} MB; peak (VmHWM, start and lifecycle included) ${f0(r.peak.peak)} MB. Start to /readyz: ${f0(r.startMs)} ms.`,
       ""
@@ -411,7 +461,15 @@ const report = (results, help) => {
   lines.push(
     "## CLI",
     "",
-    `\`qwip --help\` cold start, ${help.length} runs: median ${f0(median(help.map((h) => h.ms)))} ms (${f0(Math.min(...help.map((h) => h.ms)))}–${f0(Math.max(...help.map((h) => h.ms)))}), max RSS median ${f0(median(help.map((h) => h.mb)))} MB.`,
+    "Cold starts, alternating, wall time and peak RSS (median, range):",
+    "",
+    "| Command | ms | MB |",
+    "| --- | --- | --- |",
+    ...[
+      ["`qwip --help`", help.help],
+      ["`node -e 0` (Node alone)", help.node],
+      ["`node -e \"await import('effect')\"` (Effect's index)", help.effect]
+    ].map(([name, runs]) => `| ${name} | ${range(runs.map((r) => r.ms))} | ${range(runs.map((r) => r.mb))} |`),
     "",
     "## Commands",
     "",
@@ -425,8 +483,8 @@ const report = (results, help) => {
 }
 
 if (!opts["no-build"]) execFileSync("npx", ["tsc", "-b"], { cwd: root, stdio: "inherit" })
-const help = cliHelp()
-log(`qwip --help: median ${f0(median(help.map((h) => h.ms)))} ms`)
+const help = opts["skip-help"] ? { help: [], node: [], effect: [] } : cliHelp()
+log(`qwip --help: median ${f0(median(help.help.map((h) => h.ms)))} ms`)
 const results = []
 for (const kind of stores) results.push(await benchStore(kind))
 writeFileSync(isAbsolute(opts.out) ? opts.out : join(root, opts.out), report(results, help))
