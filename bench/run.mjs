@@ -285,7 +285,8 @@ const serviceEnv = {
   JWT_SECRET_KEY: JWT_SECRET,
   STATIC_CODE_B64_KEY: STATIC_KEY,
   HOST: "127.0.0.1",
-  LOG_LEVEL: "info",
+  // Production logs every request at info; QWIP_BENCH_LOG_LEVEL=warning measures without them.
+  LOG_LEVEL: process.env.QWIP_BENCH_LOG_LEVEL ?? "info",
   // Limits would turn a benchmark's traffic into 429s.
   RATE_LIMIT_GENERAL: "1000000000",
   RATE_LIMIT_SESSION_LOOKUP: "1000000000",
