@@ -3,7 +3,7 @@
  * marked finished; a failure schedules it again with backoff, and work that keeps failing
  * is parked with a staff alert instead of retrying for ever.
  */
-import { Cause, Duration, Effect, Option } from "effect"
+import { Cause, Duration, Effect, Exit, Option } from "effect"
 import { provisionAccess, revokeAccess, sendAccessReady } from "./Access.js"
 import { WorkNotDone } from "./Errors.js"
 import { StaffAlert } from "./Messages.js"
@@ -98,9 +98,16 @@ export const runDueWork = Effect.fn("Worker.runDue")(function* (worker: string, 
     if (group === undefined) bySession.set(item.sessionId, [item])
     else group.push(item)
   }
-  const outcomes = (yield* Effect.forEach(bySession.values(), (group) => Effect.forEach(group, runOne), {
+  // A store fault in one session's items is raised only once the others' work in flight has
+  // finished, rather than interrupting it half done.
+  const exits = yield* Effect.forEach(bySession.values(), (group) => Effect.exit(Effect.forEach(group, runOne)), {
     concurrency: "unbounded"
-  })).flat()
-  const count = (outcome: string) => outcomes.filter((o) => o === outcome).length
+  })
+  const outcomes: Array<"done" | "deferred" | "parked"> = []
+  for (const exit of exits) {
+    if (Exit.isFailure(exit)) return yield* Effect.failCause(exit.cause)
+    outcomes.push(...exit.value)
+  }
+  const count = (outcome: (typeof outcomes)[number]) => outcomes.filter((o) => o === outcome).length
   return { claimed: items.length, done: count("done"), deferred: count("deferred"), parked: count("parked") }
 })
