@@ -5,14 +5,8 @@
  */
 import { userInfo } from "node:os"
 import { Options, Prompt } from "@effect/cli"
-import {
-  layerStaff,
-  type PlatformServices,
-  platformVia,
-  type StaffViews,
-  type StoreAccess,
-  storeAccess
-} from "@qwip/adapters"
+import type * as Adapters from "@qwip/adapters"
+import type { PlatformServices, StaffViews, StoreAccess } from "@qwip/adapters"
 import {
   type PodId,
   PodId as PodIdSchema,
@@ -61,6 +55,12 @@ export const changeOptions = { dataDir, yes, actor } as const
 
 // ---- the platform ---------------------------------------------------------------------------
 
+/**
+ * `@qwip/adapters`, loaded when a command first reaches the platform: `--help` and usage errors
+ * print without loading Stripe, Supabase, PGlite and the other SDKs, most of the CLI's start-up.
+ */
+export const adapters: Effect.Effect<typeof Adapters> = Effect.promise(() => import("@qwip/adapters"))
+
 export type StaffServices = PlatformServices | StaffStore | StaffViews | SealedCodeKeys
 
 /** Runs `self` with `QWIP_DATA_DIR` set to `--data-dir`, when given. */
@@ -77,13 +77,15 @@ export const withDataDir =
         )
 
 /** Where the configured store is, and how this process reaches it. */
-export const access = (dir: Option.Option<string>) => storeAccess.pipe(withDataDir(dir))
+export const access = (dir: Option.Option<string>) =>
+  Effect.flatMap(adapters, (a) => a.storeAccess).pipe(withDataDir(dir))
 
 /** Runs `program` on the platform the environment (and `--data-dir`) describes. */
 export const onPlatform =
   (dir: Option.Option<string>) =>
   <A, E, R>(program: Effect.Effect<A, E, R>) =>
     Effect.gen(function* () {
+      const { layerStaff, platformVia, storeAccess } = yield* adapters
       const where: StoreAccess = yield* storeAccess
       return yield* program.pipe(Effect.provide(layerStaff.pipe(Layer.provideMerge(platformVia(where)))))
     }).pipe(withDataDir(dir))

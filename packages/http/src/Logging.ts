@@ -26,12 +26,22 @@ export const logLevelFromEnv = Config.string("LOG_LEVEL").pipe(
   })
 )
 
+/**
+ * Effect's JSON lines (`Logger.json`'s format), written to stdout directly: `console.log` would
+ * format the already formatted line again, on every request's log line.
+ */
+const jsonToStdout = Logger.map(Logger.jsonLogger, (line) => {
+  process.stdout.write(`${line}\n`)
+})
+
 export const layerLogging = (options: { readonly level: LogLevel.LogLevel; readonly tty: boolean }) =>
   Layer.mergeAll(
     // `NodeRuntime.runMain` swaps the default logger for its pretty one: take both out, so each
     // entry is written once, in the chosen format.
     Logger.remove(Logger.prettyLoggerDefault),
-    options.level === LogLevel.Debug && options.tty ? Logger.pretty : Logger.json,
+    options.level === LogLevel.Debug && options.tty
+      ? Logger.pretty
+      : Logger.replace(Logger.defaultLogger, jsonToStdout),
     Logger.minimumLogLevel(options.level)
   )
 

@@ -11,7 +11,7 @@
  */
 import { open, readFile, unlink } from "node:fs/promises"
 import { join, resolve } from "node:path"
-import { PGlite, type PGliteInterface } from "@electric-sql/pglite"
+import { PGlite, type PGliteInterface, type PGliteOptions } from "@electric-sql/pglite"
 import type { SessionStore } from "@qwip/core"
 import { Effect, Layer, type Scope } from "effect"
 import { makePrivateDirectory, makePrivateTree } from "../platform/PrivateDirectory.js"
@@ -73,6 +73,17 @@ const lockDirectory = (dir: string, setting: string): Effect.Effect<void, StoreS
   return Effect.acquireRelease(take, () => Effect.promise(() => unlink(path).catch(() => undefined)))
 }
 
+/**
+ * PGlite's settings: its own defaults (which already run single-user, without fsync: see
+ * `PGlite.defaultStartParams`) with a smaller buffer cache. Postgres' default 128 MB of
+ * `shared_buffers` is touched as soon as it is used and never given back by WebAssembly,
+ * which made most of the embedded service's memory; Qwip's data is a few MB, so 16 MB holds
+ * all of it. Only the cache shrinks: what is written, and when, is unchanged.
+ */
+export const pgliteOptions: PGliteOptions = {
+  startParams: [...PGlite.defaultStartParams, "-c", "shared_buffers=16MB"]
+}
+
 /** Opens (and closes with the scope) a PGlite database, locked to this process when on disk. */
 export const openPglite = (options: PgliteOptions = {}): Effect.Effect<PGlite, StoreStartupError, Scope.Scope> =>
   Effect.gen(function* () {
@@ -82,8 +93,8 @@ export const openPglite = (options: PgliteOptions = {}): Effect.Effect<PGlite, S
     return yield* Effect.acquireRelease(
       Effect.tryPromise({
         try: async () => {
-          if (dir === undefined) return PGlite.create()
-          const db = await PGlite.create(join(dir, "pglite"))
+          if (dir === undefined) return PGlite.create(pgliteOptions)
+          const db = await PGlite.create(join(dir, "pglite"), pgliteOptions)
           // After create: PGlite has just written its files 0666. (The data directory itself was
           // made private by the lock; its other files are the service's own, created 0600.)
           await makePrivateTree(join(dir, "pglite"))

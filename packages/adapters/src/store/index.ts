@@ -15,7 +15,7 @@ export {
   sqlFunctions
 } from "./Backend.js"
 export * as Migrator from "./Migrator.js"
-export { layerPglite, openPglite, type PgliteOptions } from "./Pglite.js"
+export { layerPglite, openPglite, type PgliteOptions, pgliteOptions } from "./Pglite.js"
 export { layerPostgres, type PostgresOptions, redactUrl } from "./Postgres.js"
 export {
   AuditEntry,

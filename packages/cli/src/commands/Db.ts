@@ -2,14 +2,14 @@
  * `qwip db status | migrate`.
  */
 import { Command } from "@effect/cli"
-import { migrateStore, schemaStatus } from "@qwip/adapters"
 import { StaffStore } from "@qwip/core"
 import { Effect } from "effect"
-import { access, actorName, changeOptions, confirm, onPlatform, readOptions } from "../Common.js"
+import { access, actorName, adapters, changeOptions, confirm, onPlatform, readOptions } from "../Common.js"
 import { green, printJson, say, yellow } from "../Output.js"
 
 const status = Command.make("status", readOptions, (o) =>
   Effect.gen(function* () {
+    const { schemaStatus } = yield* adapters
     const s = yield* Effect.flatMap(access(o.dataDir), schemaStatus)
     if (o.json) return yield* printJson(s)
     yield* say(`store:            ${s.store}`)
@@ -30,6 +30,7 @@ const status = Command.make("status", readOptions, (o) =>
 
 const migrate = Command.make("migrate", changeOptions, (o) =>
   Effect.gen(function* () {
+    const { migrateStore, schemaStatus } = yield* adapters
     const where = yield* access(o.dataDir)
     const before = yield* schemaStatus(where)
     if (before.pending.length === 0 && before.databaseVersion <= before.codeVersion) {

@@ -3,8 +3,8 @@
  */
 import { randomBytes } from "node:crypto"
 import { Command, Options } from "@effect/cli"
-import { StaticCodeTokens } from "@qwip/adapters"
 import { Effect } from "effect"
+import { adapters } from "../Common.js"
 import { note, printJson, say } from "../Output.js"
 
 const generate = Command.make(
@@ -13,7 +13,7 @@ const generate = Command.make(
   (o) =>
     Effect.gen(function* () {
       const jwtSecretKey = randomBytes(48).toString("base64url")
-      const staticCodeKey = StaticCodeTokens.generateKey()
+      const staticCodeKey = (yield* adapters).StaticCodeTokens.generateKey()
       if (o.json) return yield* printJson({ jwtSecretKey, staticCodeKey })
       yield* say(`JWT_SECRET_KEY=${jwtSecretKey}`)
       yield* say(`STATIC_CODE_B64_KEY=${staticCodeKey}`)

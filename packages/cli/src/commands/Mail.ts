@@ -2,9 +2,8 @@
  * `qwip mail list | show`: the embedded default's outbox (emails kept instead of sent).
  */
 import { Args, Command } from "@effect/cli"
-import { PlatformInfo, StoreRecords } from "@qwip/adapters"
 import { Data, Effect, Option } from "effect"
-import { limit, onPlatform, readOptions } from "../Common.js"
+import { adapters, limit, onPlatform, readOptions } from "../Common.js"
 import { bold, note, printJson, printTable, say, when } from "../Output.js"
 
 interface Rendered {
@@ -17,16 +16,18 @@ export class EmailNotFound extends Data.TaggedError("EmailNotFound")<{ readonly 
 
 const rendered = (value: unknown): Rendered => (typeof value === "object" && value !== null ? (value as Rendered) : {})
 
-const outboxNote = Effect.flatMap(PlatformInfo, (info) =>
-  info.mail === "resend"
-    ? note("Mail goes through Resend here: the outbox holds only what was kept before.")
-    : Effect.void
+const outboxNote = Effect.flatMap(adapters, (a) =>
+  Effect.flatMap(a.PlatformInfo, (info) =>
+    info.mail === "resend"
+      ? note("Mail goes through Resend here: the outbox holds only what was kept before.")
+      : Effect.void
+  )
 )
 
 const list = Command.make("list", { ...readOptions, limit: limit(50) }, (o) =>
   onPlatform(o.dataDir)(
     Effect.gen(function* () {
-      const records = yield* StoreRecords
+      const records = yield* (yield* adapters).StoreRecords
       const entries = yield* records.listOutbox(o.limit)
       if (o.json) {
         return yield* printJson(
@@ -53,7 +54,7 @@ const list = Command.make("list", { ...readOptions, limit: limit(50) }, (o) =>
 const show = Command.make("show", { ...readOptions, id: Args.text({ name: "ID" }) }, (o) =>
   onPlatform(o.dataDir)(
     Effect.gen(function* () {
-      const records = yield* StoreRecords
+      const records = yield* (yield* adapters).StoreRecords
       const entry = yield* records.outboxEntry(o.id.trim())
       if (Option.isNone(entry)) {
         return yield* new EmailNotFound({ message: `no email ${o.id} in the outbox; see qwip mail list` })

@@ -2,10 +2,9 @@
  * `qwip payments list | retry`.
  */
 import { Args, Command, Options } from "@effect/cli"
-import { StaffViews } from "@qwip/adapters"
 import { SessionNotFound, SessionStore, StaffActions } from "@qwip/core"
 import { Data, Effect, Option } from "effect"
-import { actorName, changeOptions, confirm, limit, onPlatform, readOptions, sessionIdOf } from "../Common.js"
+import { actorName, adapters, changeOptions, confirm, limit, onPlatform, readOptions, sessionIdOf } from "../Common.js"
 import { green, pounds, printJson, printTable, red, say, when, yellow } from "../Output.js"
 
 /** The command ran but its goal was not reached (a charge declined again): exit code 1. */
@@ -23,7 +22,7 @@ const list = Command.make(
   (o) =>
     onPlatform(o.dataDir)(
       Effect.gen(function* () {
-        const views = yield* StaffViews
+        const views = yield* (yield* adapters).StaffViews
         const charges = yield* views.charges({ failed: o.failed, limit: o.limit })
         if (o.json) {
           return yield* printJson(

@@ -3,9 +3,8 @@
  * platform the environment describes. An embedded store is also served to the CLI.
  */
 import { Command } from "@effect/cli"
-import { EmbeddedServer, layerFromEnv, withCrashPoints } from "@qwip/adapters"
 import { Data, Effect, Layer } from "effect"
-import { access, dataDir, withDataDir } from "../Common.js"
+import { access, adapters, dataDir, withDataDir } from "../Common.js"
 
 export class AlreadyServed extends Data.TaggedError("AlreadyServed")<{ readonly message: string }> {}
 
@@ -23,6 +22,7 @@ export const serve = Command.make("serve", { dataDir }, (o) =>
     serving.active = true
     // Loaded only here: the other commands start faster without the HTTP service's modules.
     const http = yield* Effect.promise(() => import("@qwip/http"))
+    const { EmbeddedServer, layerFromEnv, withCrashPoints } = yield* adapters
     // The embedded store (when there is one) is served to the CLI for as long as the service runs.
     // `withCrashPoints` is inert unless the crash tests set QWIP_TEST_CRASH_AT.
     yield* http.serve(Layer.provideMerge(EmbeddedServer.layer, withCrashPoints(layerFromEnv)))

@@ -2,7 +2,6 @@
  * `qwip sessions list | show | end | retry-provisioning`.
  */
 import { Args, Command, Options } from "@effect/cli"
-import { StaffViews, StoreRecords } from "@qwip/adapters"
 import {
   type Actor,
   Billing,
@@ -19,6 +18,7 @@ import {
 import { Clock, type Duration, Effect, Either, Option } from "effect"
 import {
   actorName,
+  adapters,
   changeOptions,
   confirm,
   limit,
@@ -160,6 +160,7 @@ const show = Command.make("show", { ...readOptions, id: Args.text({ name: "SESSI
     yield* onPlatform(o.dataDir)(
       Effect.gen(function* () {
         const store = yield* SessionStore
+        const { StaffViews, StoreRecords } = yield* adapters
         const records = yield* StoreRecords
         const staff = yield* StaffStore
         const views = yield* StaffViews
