@@ -154,4 +154,31 @@ describe("ending while Stripe misbehaves", () => {
       }
     }
   )
+
+  it("finalize waiting on Stripe past the customer's wait answers 503 with Retry-After; asked again, it books", {
+    timeout: 60_000
+  }, async () => {
+    await Effect.runPromise(stripe.reset)
+    const { api, stop } = await serve()
+    try {
+      const setup = await api.post("/api/setup-intent", { body: { pod_id: POD_A } })
+      expect(setup.status).toBe(200)
+      const setupIntentId = String(setup.body.client_secret).split("_secret_")[0] as string
+      await Effect.runPromise(stripe.completeCardSetUp(setupIntentId, { email: "ada@example.com" }))
+      await Effect.runPromise(stripe.failNext("setupIntents.retrieve", Faults.hang))
+
+      const started = performance.now()
+      const waited = await api.post("/api/booking/finalize", { token: setup.body.provisioning_jwt_token })
+      expect(performance.now() - started).toBeLessThan(4_000)
+      expect(waited.status).toBe(503)
+      expect(waited.body.error).toBe("payments_unavailable")
+      expect(waited.headers.get("retry-after")).toBe("5")
+
+      const again = await api.post("/api/booking/finalize", { token: setup.body.provisioning_jwt_token })
+      expect(again.status).toBe(200)
+      expect((await api.get(`/api/pod?pod_id=${POD_A}`)).body.in_use).toBe(true)
+    } finally {
+      await stop()
+    }
+  })
 })
