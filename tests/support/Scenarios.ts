@@ -58,6 +58,18 @@ export class JumpingClock implements Clock.Clock {
   }
 }
 
+/**
+ * Under the jumping clock a deadline shorter than a watchdog would fire at once, racing the
+ * call it bounds: here the deadlines are watchdogs (the doubles answer at once), and the lease
+ * is long enough for the policy's check that a charge chain fits inside it.
+ */
+const scenarioPolicy = {
+  ...testPolicy,
+  outsideCallDeadline: WATCHDOG,
+  customerWait: WATCHDOG,
+  workLease: Duration.minutes(1)
+}
+
 export class ScenarioClock extends Context.Tag("@qwip/tests/ScenarioClock")<ScenarioClock, JumpingClock>() {}
 
 /** Switches to make the store fail before or after an operation lands, as the memory store's do. */
@@ -150,7 +162,7 @@ export const scenario = <A, E>(
     const services = yield* fresh.make
     const faults = makeFaults<StoreOperation>()
     const clock = new JumpingClock(scenarioStart.getTime())
-    const kit = yield* Layer.build(Layer.merge(doubles, Policy.layer(testPolicy)))
+    const kit = yield* Layer.build(Layer.merge(doubles, Policy.layer(scenarioPolicy)))
     return yield* body.pipe(
       Effect.provideService(SessionStore, withFaults(Context.get(services, SessionStore), faults)),
       Effect.provide(Context.merge(kit, services)),

@@ -8,17 +8,17 @@ import { DeviceNotFound, PodNotFound, WorkNotDone } from "./Errors.js"
 import type { SessionId } from "./Ids.js"
 import { activate, failProvisioning, markAccessRevoked } from "./Lifecycle.js"
 import { AccessReady, ProvisioningFailedNotice, StaffAlert } from "./Messages.js"
+import { boundedLock, boundedMailer, withDeadline } from "./OutsideCalls.js"
 import type { Pod } from "./Pod.js"
 import { accessModeOf, activationChecks, Policy, pickStaticCode, provisioningRetry } from "./Policy.js"
 import {
-  LockAccess,
+  type LockAccess,
   type LockCode,
   type LockError,
   LockRejected,
   LockUnavailable,
   lockCodeNameFor
 } from "./ports/LockAccess.js"
-import { Mailer } from "./ports/Mailer.js"
 import { SessionStore } from "./ports/SessionStore.js"
 import { StaticCodes } from "./ports/StaticCodes.js"
 import { AccessGrant, type Session, sealedCodeOf } from "./Session.js"
@@ -61,7 +61,7 @@ const grantStaticCode = (pod: Pod, session: Session) =>
 const awaitActive = (deviceId: string, created: LockCode, until: number) =>
   Effect.gen(function* () {
     const policy = yield* Policy
-    const lock = yield* LockAccess
+    const lock = yield* boundedLock
     const isActive = (found: Option.Option<LockCode>): Effect.Effect<LockCode, LockError> => {
       if (Option.isNone(found)) {
         return Effect.fail(new LockRejected({ deviceId, reason: "the code disappeared from the lock" }))
@@ -84,7 +84,7 @@ type CreatedCode = Ref.Ref<Option.Option<AccessGrant>>
 
 const grantLockCode = (pod: Pod, session: Session, created: CreatedCode, until: number) =>
   Effect.gen(function* () {
-    const lock = yield* LockAccess
+    const lock = yield* boundedLock
     const codes = yield* StaticCodes
     const deviceId = yield* Option.match(pod.lockDeviceId, {
       onNone: () => Effect.fail(new LockRejected({ deviceId: "(none)", reason: `pod ${pod.id} has no lock device` })),
@@ -181,7 +181,7 @@ export const provisionAccess = Effect.fn("Access.provision")(function* (sessionI
           // Ended while we worked: the new code must not stay on the lock.
           const deviceId = pod.lockDeviceId
           if (grant.right.mode === "lock-provider" && Option.isSome(deviceId)) {
-            const lock = yield* LockAccess
+            const lock = yield* boundedLock
             yield* lock
               .revokeCode(deviceId.value, grant.right.ref)
               .pipe(Effect.mapError((e) => new WorkNotDone({ reason: `orphan code not revoked: ${e.message}` })))
@@ -218,7 +218,7 @@ export const provisionAccess = Effect.fn("Access.provision")(function* (sessionI
 export const sendAccessReady = Effect.fn("Access.sendAccessReady")(function* (sessionId: SessionId) {
   const store = yield* SessionStore
   const codes = yield* StaticCodes
-  const mailer = yield* Mailer
+  const mailer = yield* boundedMailer
   const found = yield* store.sessionWithPod(sessionId)
   if (Option.isNone(found)) return
   const { session, pod } = found.value
@@ -256,7 +256,7 @@ export const revokeAccess = Effect.fn("Access.revoke")(function* (sessionId: Ses
         if (Option.isNone(deviceId)) {
           return yield* new WorkNotDone({ reason: `pod ${session.podId} has no lock device to revoke from` })
         }
-        const lock = yield* LockAccess
+        const lock = yield* boundedLock
         yield* lock.revokeCode(deviceId.value, session.access.value.ref)
       }
       return yield* persist(session, { transition: markAccessRevoked(session, yield* now) })
@@ -275,6 +275,16 @@ export const lockStatus = Effect.fn("Access.lockStatus")(function* (deviceId: st
   const pod = (yield* store.pods).find((s) => Option.contains(s.pod.lockDeviceId, deviceId))
   if (pod === undefined) return yield* new DeviceNotFound({ deviceId })
   if (accessModeOf(policy, pod.pod) === "static") return { isLocked: true }
-  const lock = yield* LockAccess
-  return yield* lock.lockStatus(deviceId)
+  const lock = yield* boundedLock
+  // A customer's request: it waits for the lock at most the policy's `customerWait`.
+  return yield* lock
+    .lockStatus(deviceId)
+    .pipe(
+      withDeadline(
+        policy.customerWait,
+        "lockStatus",
+        { deviceId },
+        () => new LockUnavailable({ deviceId, reason: `no answer within ${Duration.format(policy.customerWait)}` })
+      )
+    )
 })

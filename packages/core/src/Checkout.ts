@@ -1,15 +1,29 @@
 /**
  * Booking a pod: start a card set-up for it, then finalize once the card is saved.
  */
-import { Effect, Option } from "effect"
+import { Duration, Effect, Option } from "effect"
 import { CardNotSetUp, PodInUse, PodMisconfigured, PodNotFound, SetupIntentMismatch } from "./Errors.js"
 import { newProvisioningId, newSessionId, type PodId, type ProvisioningId, type SetupIntentId } from "./Ids.js"
-import { accessModeOf, accessUntil, Policy } from "./Policy.js"
-import { Payments } from "./ports/Payments.js"
+import { boundedPayments, withDeadline } from "./OutsideCalls.js"
+import { accessModeOf, accessUntil, Policy, type PolicyShape } from "./Policy.js"
+import { PaymentsUnavailable } from "./ports/Payments.js"
 import { SessionStore } from "./ports/SessionStore.js"
 import { CardOnFile, Provisioning, Session } from "./Session.js"
 import { now } from "./SessionSteps.js"
 import { provisionAccess } from "./Work.js"
+
+/** A customer's request waits for the payment provider at most the policy's `customerWait`. */
+const withinCustomerWait = (policy: PolicyShape, operation: string, about: Record<string, string>) =>
+  withDeadline(
+    policy.customerWait,
+    operation,
+    about,
+    () =>
+      new PaymentsUnavailable({
+        operation,
+        reason: `no answer within ${Duration.format(policy.customerWait)}, the longest a customer waits`
+      })
+  )
 
 /** Everything the client needs to collect a card, and what finalize will need back. */
 export interface CheckoutStarted {
@@ -25,12 +39,14 @@ export interface CheckoutStarted {
  */
 export const startCheckout = Effect.fn("Checkout.start")(function* (podId: PodId) {
   const store = yield* SessionStore
-  const payments = yield* Payments
+  const payments = yield* boundedPayments
   const status = yield* store.podStatus(podId)
   if (Option.isNone(status)) return yield* new PodNotFound({ podId })
   if (status.value.inUse) return yield* new PodInUse({ podId })
   const provisioningId = yield* newProvisioningId
-  const started = yield* payments.setUpCard({ podId, idempotencyKey: `qwip-checkout-${provisioningId}` })
+  const started = yield* payments
+    .setUpCard({ podId, idempotencyKey: `qwip-checkout-${provisioningId}` })
+    .pipe(withinCustomerWait(yield* Policy, "setUpCard", { podId }))
   return {
     podId,
     provisioningId,
@@ -53,7 +69,7 @@ export interface FinalizeRequest {
  */
 export const finalizeBooking = Effect.fn("Checkout.finalize")(function* (request: FinalizeRequest) {
   const store = yield* SessionStore
-  const payments = yield* Payments
+  const payments = yield* boundedPayments
   const policy = yield* Policy
 
   const existing = yield* store.sessionForSetupIntent(request.setupIntentId)
@@ -68,7 +84,10 @@ export const finalizeBooking = Effect.fn("Checkout.finalize")(function* (request
     return existing.value
   }
 
-  const setup = yield* payments.readCardSetUp(request.setupIntentId)
+  // Past the customer's wait: "try again"; the card stays saved, and its webhook finalizes too.
+  const setup = yield* payments
+    .readCardSetUp(request.setupIntentId)
+    .pipe(withinCustomerWait(policy, "readCardSetUp", { setupIntentId: request.setupIntentId }))
   if (setup.status !== "succeeded") {
     return yield* new CardNotSetUp({ setupIntentId: request.setupIntentId, status: setup.status })
   }

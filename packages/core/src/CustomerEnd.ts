@@ -2,10 +2,13 @@
  * The customer ends their own session (the app's "end session" button). Unlike a staff or
  * safety-net end, it refuses a session that has already ended (its token reads the session
  * but causes nothing new) and, when the policy requires it, a session without a checkout photo.
+ * The customer waits for the charge at most the policy's `customerWait`: past it the session is
+ * ended with the charge's outcome unknown, settled in the background (the receipt follows).
  */
 import { Effect } from "effect"
 import { ensurePhotoIfRequired, requireRunning } from "./CheckoutPhoto.js"
 import type { SessionId } from "./Ids.js"
+import { Policy } from "./Policy.js"
 import { endSession } from "./SessionEnd.js"
 import { loadSession } from "./SessionSteps.js"
 
@@ -16,5 +19,6 @@ export const endAsCustomer = Effect.fn("Sessions.endAsCustomer")(function* (sess
     yield* requireRunning(session)
     yield* ensurePhotoIfRequired(sessionId)
   }
-  return yield* endSession(sessionId)
+  const { customerWait } = yield* Policy
+  return yield* endSession(sessionId, { waitAtMost: customerWait })
 })

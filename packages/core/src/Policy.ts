@@ -3,7 +3,7 @@
  * to make one, and when a session counts as overdue. One service, so every use case and
  * adapter reads the same numbers, and tests can tighten them.
  */
-import { Clock, Context, Duration, Effect, Layer, Option, Random, Schedule } from "effect"
+import { Clock, Context, Duration, Effect, Either, Layer, Option, Random, Schedule, Schema } from "effect"
 import type { AccessCode } from "./AccessCode.js"
 import type { AccessMode, Pod } from "./Pod.js"
 import type { RatePerMinute } from "./Rate.js"
@@ -33,6 +33,21 @@ export interface PolicyShape {
   readonly chargeAttempts: number
   readonly chargeBackoff: Duration.Duration
   /**
+   * The longest one call to an outside service (Stripe, Seam, Resend) may take, its adapter's
+   * own retries included. Adapters are configured with it and the core also bounds each call.
+   */
+  readonly outsideCallDeadline: Duration.Duration
+  /**
+   * The longest a customer's request waits for outside services (the charge at the end, the
+   * card set-up at finalize). Past it the end is recorded with the charge's outcome unknown and
+   * settled in the background; finalize answers "try again".
+   */
+  readonly customerWait: Duration.Duration
+  /** When the `close-session` safety net finishes an end whose request did not. */
+  readonly closeSafetyNet: Duration.Duration
+  /** When a charge whose outcome is unknown is first read back. */
+  readonly settleDelay: Duration.Duration
+  /**
    * How long a worker holds claimed background work before another may take it. The worker
    * renews it every third of this while the work runs, so only a stopped worker loses it.
    */
@@ -59,16 +74,97 @@ export const defaultPolicy: PolicyShape = {
   activationPoll: Duration.seconds(1),
   chargeAttempts: 3,
   chargeBackoff: Duration.seconds(1),
+  outsideCallDeadline: Duration.seconds(10),
+  customerWait: Duration.seconds(5),
+  closeSafetyNet: Duration.minutes(2),
+  settleDelay: Duration.minutes(1),
   workLease: Duration.minutes(2),
   workTimeout: Duration.minutes(5),
   workAttempts: 20,
   requireCheckoutPhoto: false
 }
 
+/** A policy whose timings contradict each other; the service must not start with it. */
+export class InvalidPolicy extends Schema.TaggedError<InvalidPolicy>()("InvalidPolicy", {
+  reason: Schema.String
+}) {
+  override get message() {
+    return `inconsistent policy: ${this.reason}`
+  }
+}
+
+/** Jitter stretches a delay by at most this much (`Schedule.jittered`'s default 0.8 to 1.2). */
+const MAX_JITTER = 1.2
+
+/**
+ * The longest a charge's retry chain can take: every attempt running to the outside-call
+ * deadline, plus the longest backoff between them.
+ */
+export const chargeChainLimit = (policy: PolicyShape): Duration.Duration => {
+  const attempts = Math.max(1, policy.chargeAttempts)
+  const backoff = Duration.toMillis(policy.chargeBackoff) * (2 ** (attempts - 1) - 1) * MAX_JITTER
+  return Duration.millis(attempts * Duration.toMillis(policy.outsideCallDeadline) + backoff)
+}
+
+/** The longest settling an unknown charge can take: one read back, then the charge chain. */
+export const settleWorkLimit = (policy: PolicyShape): Duration.Duration =>
+  Duration.sum(policy.outsideCallDeadline, chargeChainLimit(policy))
+
+/**
+ * Checks the timings fit together, so one charge never has two chains running: a charge chain
+ * ends before the close safety net could start a second one, and settling ends inside its
+ * work lease and run limit, so no second worker claims it meanwhile. An abandoned charge
+ * request has had its answer (or timed out) before settling reads it back.
+ */
+export const validatePolicy = (policy: PolicyShape): Either.Either<PolicyShape, InvalidPolicy> => {
+  const fmt = Duration.format
+  const positive = { outsideCallDeadline: policy.outsideCallDeadline, customerWait: policy.customerWait }
+  for (const [name, value] of Object.entries(positive)) {
+    if (!Duration.greaterThan(value, Duration.zero)) {
+      return Either.left(new InvalidPolicy({ reason: `${name} must be longer than 0` }))
+    }
+  }
+  if (!Number.isInteger(policy.chargeAttempts) || policy.chargeAttempts < 1) {
+    return Either.left(new InvalidPolicy({ reason: "chargeAttempts must be a whole number, at least 1" }))
+  }
+  const chain = chargeChainLimit(policy)
+  const settle = settleWorkLimit(policy)
+  const chainText = `${policy.chargeAttempts} charge attempts of up to ${fmt(policy.outsideCallDeadline)} with backoff (${fmt(chain)})`
+  if (!Duration.lessThan(chain, policy.closeSafetyNet)) {
+    return Either.left(
+      new InvalidPolicy({ reason: `${chainText} must end before the close safety net (${fmt(policy.closeSafetyNet)})` })
+    )
+  }
+  for (const [name, bound] of [
+    ["workLease", policy.workLease],
+    ["workTimeout", policy.workTimeout]
+  ] as const) {
+    if (!Duration.lessThan(settle, bound)) {
+      return Either.left(
+        new InvalidPolicy({
+          reason: `a read back and ${chainText}, ${fmt(settle)} in all, must fit inside ${name} (${fmt(bound)})`
+        })
+      )
+    }
+  }
+  if (!Duration.greaterThan(policy.settleDelay, policy.outsideCallDeadline)) {
+    return Either.left(
+      new InvalidPolicy({
+        reason: `settleDelay (${fmt(policy.settleDelay)}) must be longer than outsideCallDeadline (${fmt(policy.outsideCallDeadline)}), so an abandoned charge request has ended before it is read back`
+      })
+    )
+  }
+  return Either.right(policy)
+}
+
+/** The default policy with some values replaced, checked. */
+export const makePolicy = (overrides: Partial<PolicyShape>): Either.Either<PolicyShape, InvalidPolicy> =>
+  validatePolicy({ ...defaultPolicy, ...overrides })
+
 export class Policy extends Context.Tag("@qwip/core/Policy")<Policy, PolicyShape>() {
   static readonly Default = Layer.succeed(Policy, defaultPolicy)
-  /** The default policy with some values replaced. */
-  static readonly layer = (overrides: Partial<PolicyShape>) => Layer.succeed(Policy, { ...defaultPolicy, ...overrides })
+  /** The default policy with some values replaced; an inconsistent one stops the layer (a defect). */
+  static readonly layer = (overrides: Partial<PolicyShape>) => Layer.effect(Policy, Effect.orDie(makePolicy(overrides)))
   /** The policy with promo mode on or off, as `PROMO_MODE` sets it. */
   static readonly promo = (on: boolean): Partial<PolicyShape> => ({ promoFreeMinutes: on ? PROMO_FREE_MINUTES : 0 })
 }

@@ -14,8 +14,9 @@ import type { SessionId } from "./Ids.js"
 import { beginEnd, close, settle } from "./Lifecycle.js"
 import { PaymentProblem, Receipt } from "./Messages.js"
 import { pence } from "./Money.js"
-import { chargeRetry, Policy, termsFor } from "./Policy.js"
-import { type ChargeResult, chargeKeyFor, Payments } from "./ports/Payments.js"
+import { boundedPayments } from "./OutsideCalls.js"
+import { chargeRetry, defaultPolicy, Policy, termsFor } from "./Policy.js"
+import { type ChargeResult, chargeKeyFor } from "./ports/Payments.js"
 import {
   type Actor,
   Customer,
@@ -37,12 +38,13 @@ export interface EndOptions {
   readonly by?: Actor
   /** Staff waive the charge, saying why. */
   readonly waiveReason?: string
+  /**
+   * The longest the caller waits for the charge's answer (the customer: the policy's
+   * `customerWait`). Past it the end is recorded with the outcome unknown and settled in the
+   * background by reading the charge back under the same key; the abandoned request is safe.
+   */
+  readonly waitAtMost?: Duration.Duration
 }
-
-/** How long the in-request end has before the safety-net work finishes it instead. */
-const CLOSE_SAFETY_NET = Duration.minutes(2)
-/** When to read back a charge whose outcome is unknown. */
-const SETTLE_DELAY = Duration.minutes(1)
 
 const actorName = (actor: Actor): string =>
   actor._tag === "Staff" ? actor.name : actor._tag === "System" ? `system (${actor.reason})` : "customer"
@@ -67,7 +69,7 @@ const fixEnd = (sessionId: SessionId, options: EndOptions) =>
       )
       return yield* persist(session, {
         transition: beginEnd(session, { endedAt, ...priced, waiver, by }, at),
-        work: [closeSession(sessionId, new Date(at.getTime() + Duration.toMillis(CLOSE_SAFETY_NET)))]
+        work: [closeSession(sessionId, new Date(at.getTime() + Duration.toMillis(policy.closeSafetyNet)))]
       })
     })
   )
@@ -91,7 +93,7 @@ export const outcomeOf = (result: ChargeResult): Outcome => {
 /** Charges the session's fixed price (same key every time); an unanswered charge is `PaymentUnknown`. */
 const charge = (session: Session, amountPence: number) =>
   Effect.gen(function* () {
-    const payments = yield* Payments
+    const payments = yield* boundedPayments
     const policy = yield* Policy
     return yield* payments
       .chargeSession({
@@ -114,7 +116,8 @@ export const followUpsFor = (
   session: Session,
   podName: string,
   outcome: Outcome,
-  at: Date
+  at: Date,
+  settleDelay: Duration.Duration = defaultPolicy.settleDelay
 ): ReadonlyArray<WorkOrder> => {
   if (session.state._tag !== "Ending" && session.state._tag !== "Ended") return []
   const { quote, endedAt } = session.state
@@ -157,14 +160,30 @@ export const followUpsFor = (
     case "NeedsAuthentication":
       return [problem("needs_authentication", `PaymentIntent ${outcome.paymentIntentId} needs the customer`)]
     case "PaymentUnknown":
-      return [settleCharge(session.id, new Date(at.getTime() + Duration.toMillis(SETTLE_DELAY)))]
+      return [settleCharge(session.id, new Date(at.getTime() + Duration.toMillis(settleDelay)))]
   }
 }
 
+/** `charge`, given up after `wait` (the charge is left unknown, to be settled by reading it back). */
+const chargeWithin = (session: Session, amountPence: number, wait: Duration.Duration | undefined) =>
+  wait === undefined
+    ? charge(session, amountPence)
+    : charge(session, amountPence).pipe(
+        Effect.timeoutTo({
+          duration: wait,
+          onSuccess: (outcome): Outcome => outcome,
+          onTimeout: (): Outcome =>
+            new PaymentUnknown({
+              detail: `the payment provider had not answered within ${Duration.format(wait)}; settled in the background`
+            })
+        })
+      )
+
 /** Step 2 and 3 for a session in `Ending`. */
-const finishEnding = (ending: Session) =>
+const finishEnding = (ending: Session, wait?: Duration.Duration) =>
   Effect.gen(function* () {
     if (ending.state._tag !== "Ending") return ending
+    const policy = yield* Policy
     const { waiver, quote, billedFrom } = ending.state
     const outcome: Outcome = Option.isSome(waiver)
       ? new Waived(waiver.value)
@@ -172,7 +191,12 @@ const finishEnding = (ending: Session) =>
         ? new NotBilled({ reason: "no_door_code" })
         : quote.chargePence === 0
           ? new NotBilled({ reason: "below_minimum" })
-          : yield* charge(ending, quote.chargePence)
+          : yield* chargeWithin(ending, quote.chargePence, wait)
+    if (outcome._tag === "PaymentUnknown") {
+      yield* Effect.logWarning("charge outcome unknown; settled later by reading it back").pipe(
+        Effect.annotateLogs({ sessionId: ending.id, detail: outcome.detail })
+      )
+    }
     return yield* retryWhenStale(
       Effect.gen(function* () {
         const { session: current, pod } = yield* loadSessionWithPod(ending.id)
@@ -180,7 +204,7 @@ const finishEnding = (ending: Session) =>
         return yield* persist(current, {
           transition: close(current, outcome, at),
           releasePod: true,
-          work: [revokeAccess(current.id, at), ...followUpsFor(current, pod.name, outcome, at)]
+          work: [revokeAccess(current.id, at), ...followUpsFor(current, pod.name, outcome, at, policy.settleDelay)]
         })
       })
     )
@@ -192,7 +216,7 @@ const finishEnding = (ending: Session) =>
  */
 export const endSession = Effect.fn("Sessions.end")(function* (sessionId: SessionId, options: EndOptions = {}) {
   const fixed = yield* fixEnd(sessionId, options)
-  return yield* finishEnding(fixed)
+  return yield* finishEnding(fixed, options.waitAtMost)
 })
 
 /** Staff end: at a given time and/or waived with a reason, recorded against their name. */
@@ -217,7 +241,7 @@ export const finishInterruptedEnd = Effect.fn("Sessions.finishInterruptedEnd")(f
  * provider has no charge for the session, it was never made: charge now, same key.
  */
 export const settleUnknownCharge = Effect.fn("Payments.settleUnknown")(function* (sessionId: SessionId) {
-  const payments = yield* Payments
+  const payments = yield* boundedPayments
   const session = yield* loadSession(sessionId)
   if (session.state._tag !== "Ended" || session.state.outcome._tag !== "PaymentUnknown") return session
   const reading = yield* payments.readCharge({
@@ -239,10 +263,11 @@ export const recordSettlement = (sessionId: SessionId, outcome: Outcome) =>
   retryWhenStale(
     Effect.gen(function* () {
       const { session: current, pod } = yield* loadSessionWithPod(sessionId)
+      const { settleDelay } = yield* Policy
       const at = yield* now
       return yield* persist(current, {
         transition: settle(current, outcome, at),
-        work: followUpsFor(current, pod.name, outcome, at)
+        work: followUpsFor(current, pod.name, outcome, at, settleDelay)
       })
     })
   )

@@ -27,9 +27,10 @@ import { billableStartOf } from "./Billing.js"
 import { IllegalTransition, PodMisconfigured, PodNotFound, SessionAlreadyEnded } from "./Errors.js"
 import { type PodId, randomUuid, type SessionId } from "./Ids.js"
 import { pence } from "./Money.js"
+import { boundedPayments } from "./OutsideCalls.js"
 import { type AccessMode, Pod, type PodStatus } from "./Pod.js"
 import { chargeRetry, Policy } from "./Policy.js"
-import { type ChargeResult, chargeKeyFor, Payments } from "./ports/Payments.js"
+import { type ChargeResult, chargeKeyFor } from "./ports/Payments.js"
 import { SealedCodeKeys } from "./ports/SealedCodeKeys.js"
 import { SessionStore } from "./ports/SessionStore.js"
 import { type ChargeAttempt, type SessionListFilter, StaffStore } from "./ports/StaffStore.js"
@@ -265,7 +266,7 @@ export const retryPayment = Effect.fn("Staff.retryPayment")(function* (
   options: { readonly by: string }
 ) {
   const staff = yield* StaffStore
-  const payments = yield* Payments
+  const payments = yield* boundedPayments
   const policy = yield* Policy
   const session = yield* loadSession(sessionId)
   const state = session.state

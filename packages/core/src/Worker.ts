@@ -14,8 +14,8 @@ import { Cause, Deferred, Duration, Effect, Option, Queue } from "effect"
 import { provisionAccess, revokeAccess, sendAccessReady } from "./Access.js"
 import { WorkNotDone } from "./Errors.js"
 import { StaffAlert } from "./Messages.js"
+import { boundedMailer } from "./OutsideCalls.js"
 import { nextWorkAttemptDelay, Policy, workLeaseRenewal } from "./Policy.js"
-import { Mailer } from "./ports/Mailer.js"
 import { SessionStore } from "./ports/SessionStore.js"
 import { finishInterruptedEnd, settleUnknownCharge } from "./SessionEnd.js"
 import { now } from "./SessionSteps.js"
@@ -42,7 +42,7 @@ export const performWork = (item: WorkItem) => {
         return yield* settleUnknownCharge(item.sessionId)
       case "send-mail": {
         if (Option.isNone(item.message)) return yield* new WorkNotDone({ reason: "send-mail work without a message" })
-        const mailer = yield* Mailer
+        const mailer = yield* boundedMailer
         return yield* mailer.send(item.message.value)
       }
     }

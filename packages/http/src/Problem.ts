@@ -165,12 +165,23 @@ const table: { readonly [K in Known["_tag"]]: Entry<Extract<Known, { readonly _t
   MalformedWebhookEvent: (e) => [400, "invalid_event", e.message]
 }
 
-/** The problem a domain error is, per the table. */
+/**
+ * When a client should ask again after a 503 (an outside service did not answer within the
+ * customer's wait): soon, since the work it waits on is bounded by the same few seconds.
+ */
+export const RETRY_AFTER_SECONDS = "5"
+
+/** The problem a domain error is, per the table; a 503 says when to ask again. */
 export const problemOf = (e: Known | ApiProblem): ApiProblem => {
   if (e._tag === "ApiProblem") return e
   const entry = table[e._tag] as Entry<Known>
   const [status, error, detail] = entry(e)
-  return new ApiProblem({ status, error, detail })
+  return new ApiProblem({
+    status,
+    error,
+    detail,
+    headers: status === 503 ? { "retry-after": RETRY_AFTER_SECONDS } : undefined
+  })
 }
 
 /** Translates a use case's errors to problems: `useCase.pipe(orProblem)`. */

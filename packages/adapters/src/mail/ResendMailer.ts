@@ -29,6 +29,11 @@ export interface ResendMailerOptions {
   readonly retrySchedule?: Schedule.Schedule<unknown>
   /** Bounds one HTTP attempt; the SDK itself has no timeout. */
   readonly attemptTimeout?: Duration.DurationInput
+  /**
+   * Bounds a whole send, its retries included: the policy's `outsideCallDeadline`. Past it the
+   * send fails as retryable (the message key makes a later send safe). Default 10 s.
+   */
+  readonly deadline?: Duration.DurationInput
 }
 
 /** The SDK's error result (it returns `{ data, error }` rather than throwing). */
@@ -87,7 +92,8 @@ export const makeResendMailer = (options: ResendMailerOptions): MailerShape => {
   const client = new Resend(Redacted.value(options.apiKey), { baseUrl: options.baseUrl ?? DEFAULT_BASE_URL })
   const from = options.from ?? DEFAULT_FROM
   const schedule = options.retrySchedule ?? defaultRetrySchedule
-  const attemptTimeout = options.attemptTimeout ?? Duration.seconds(10)
+  const deadline = Duration.decode(options.deadline ?? Duration.seconds(10))
+  const attemptTimeout = Duration.min(Duration.decode(options.attemptTimeout ?? Duration.seconds(10)), deadline)
 
   const recipientsFor = (message: Message, key: string): Effect.Effect<ReadonlyArray<string>, MailFailed> => {
     if (isForStaff(message)) {
@@ -162,6 +168,15 @@ export const makeResendMailer = (options: ResendMailerOptions): MailerShape => {
       const outcome = yield* attempt(key, to, email).pipe(
         Effect.retry({ schedule, while: (e) => e.retryNow }),
         Effect.mapError((e) => e.failure),
+        Effect.timeoutFail({
+          duration: deadline,
+          onTimeout: () =>
+            new MailFailed({
+              messageKey: key,
+              reason: `Resend did not answer within ${Duration.format(deadline)}, retries included`,
+              retryable: true
+            })
+        }),
         Effect.tapError((e) =>
           Effect.logWarning("mail not sent").pipe(
             Effect.annotateLogs({ ...summary, reason: e.reason, retryable: e.retryable })

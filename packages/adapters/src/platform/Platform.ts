@@ -9,6 +9,7 @@ import {
   LockAccess,
   LockRejected,
   Mailer,
+  makePolicy,
   type Payments,
   Policy,
   type PolicyShape,
@@ -16,7 +17,7 @@ import {
   type SessionStore,
   StaticCodes
 } from "@qwip/core"
-import { Config, type ConfigError, Context, Duration, Effect, Layer, Option, Redacted, Schema } from "effect"
+import { Config, type ConfigError, Context, Duration, Effect, Either, Layer, Option, Redacted, Schema } from "effect"
 import { layerCryptoRandom } from "../CryptoRandom.js"
 import { makeOutboxMailer, type OutboxShape } from "../mail/OutboxMailer.js"
 import { makeResendMailer, resendConfig } from "../mail/ResendMailer.js"
@@ -203,6 +204,25 @@ export const layerFromEnv: Layer.Layer<PlatformServices, PlatformStartError> = L
       })
     }).pipe(Effect.mapError((e) => new PlatformStartError({ setting: e.variable, reason: e.reason })))
 
+    const policySettings = yield* policyConfig.pipe(Effect.mapError(fromConfigError))
+    const overrides: Partial<PolicyShape> = {
+      ...Policy.promo(policySettings.promo),
+      staticCodesOnly: policySettings.staticCodesOnly,
+      requireCheckoutPhoto: policySettings.requireCheckoutPhoto,
+      ...(Option.isSome(policySettings.maxChargePence) ? { maxChargePence: policySettings.maxChargePence.value } : {}),
+      ...(Option.isSome(policySettings.overdueGraceMinutes)
+        ? { overdueGrace: Duration.minutes(policySettings.overdueGraceMinutes.value) }
+        : {})
+    }
+
+    // Timings that contradict each other (a charge chain outlasting its lease) must not start.
+    const policy = yield* Either.match(makePolicy(overrides), {
+      onLeft: (e) => Effect.fail(new PlatformStartError({ setting: "policy", reason: e.message })),
+      onRight: Effect.succeed
+    })
+    // Every adapter's own deadline per outside call is the policy's.
+    const callDeadlineMs = Duration.toMillis(policy.outsideCallDeadline)
+
     // Payments: Stripe when configured, else the sandbox.
     const stripe = yield* StripePayments.stripeSettings.pipe(Effect.mapError(fromConfigError))
     const sandboxWebhookSecret = yield* optionalSecret("QWIP_SANDBOX_WEBHOOK_SECRET")
@@ -211,8 +231,8 @@ export const layerFromEnv: Layer.Layer<PlatformServices, PlatformStartError> = L
         Layer.mergeAll(
           StripePayments.layer(
             Option.match(s.apiBase, {
-              onNone: () => ({ secretKey: s.secretKey }),
-              onSome: (apiBase) => ({ secretKey: s.secretKey, apiBase })
+              onNone: () => ({ secretKey: s.secretKey, timeoutMs: callDeadlineMs }),
+              onSome: (apiBase) => ({ secretKey: s.secretKey, apiBase, timeoutMs: callDeadlineMs })
             })
           ),
           StripeWebhooks.layer({ webhookSecret: s.webhookSecret }),
@@ -243,6 +263,7 @@ export const layerFromEnv: Layer.Layer<PlatformServices, PlatformStartError> = L
             apiKey: r.apiKey,
             staffEmails: r.staffEmails,
             manageLink,
+            deadline: policy.outsideCallDeadline,
             ...(Option.isSome(r.baseUrl) ? { baseUrl: r.baseUrl.value } : {})
           })
         ),
@@ -256,19 +277,8 @@ export const layerFromEnv: Layer.Layer<PlatformServices, PlatformStartError> = L
     // Locks: Seam when configured.
     const seamKey = yield* optionalSecret("SEAM_API_KEY")
     const locks = Option.isSome(seamKey)
-      ? SeamLockAccess.layerFromConfig.pipe(Layer.mapError(fromConfigError))
+      ? SeamLockAccess.layerFromConfigWith({ timeoutMs: callDeadlineMs }).pipe(Layer.mapError(fromConfigError))
       : noLockProvider
-
-    const policySettings = yield* policyConfig.pipe(Effect.mapError(fromConfigError))
-    const policy: Partial<PolicyShape> = {
-      ...Policy.promo(policySettings.promo),
-      staticCodesOnly: policySettings.staticCodesOnly,
-      requireCheckoutPhoto: policySettings.requireCheckoutPhoto,
-      ...(Option.isSome(policySettings.maxChargePence) ? { maxChargePence: policySettings.maxChargePence.value } : {}),
-      ...(Option.isSome(policySettings.overdueGraceMinutes)
-        ? { overdueGrace: Duration.minutes(policySettings.overdueGraceMinutes.value) }
-        : {})
-    }
 
     const info: PlatformInfoShape = {
       store: choice._tag === "Embedded" ? "pglite" : choice._tag === "Postgres" ? "postgres" : "supabase",
@@ -303,7 +313,7 @@ export const layerFromEnv: Layer.Layer<PlatformServices, PlatformStartError> = L
       Layer.succeed(CodeCipher, cipher),
       Layer.succeed(AccessTokens, tokens),
       Layer.succeed(PlatformInfo, info),
-      Policy.layer(policy),
+      Layer.succeed(Policy, policy),
       layerCryptoRandom
     ).pipe(Layer.provideMerge(store))
   })

@@ -33,6 +33,8 @@ export interface SeamLockAccessOptions {
   readonly apiKey: Redacted.Redacted<string>
   /** Seam's API origin; the SDK's default (Seam's cloud) when absent, a local fake in tests. */
   readonly endpoint?: string | undefined
+  /** One HTTP attempt, in milliseconds: the policy's `outsideCallDeadline`. Default 10 000. */
+  readonly timeoutMs?: number | undefined
 }
 
 /** One HTTP attempt; the SDK retries idempotent reads twice on network errors and 5xx. */
@@ -323,7 +325,7 @@ const makeClient = (options: SeamLockAccessOptions) =>
     try: () =>
       new SeamHttp({
         apiKey: Redacted.value(options.apiKey),
-        timeout: REQUEST_TIMEOUT_MS,
+        timeout: options.timeoutMs ?? REQUEST_TIMEOUT_MS,
         ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint })
       }),
     // The SDK rejects a malformed key at construction; its message names the format, not the key.
@@ -513,16 +515,26 @@ export const layer = (options: SeamLockAccessOptions): Layer.Layer<LockAccess> =
  * `SEAM_API_KEY` (required) and `SEAM_ENDPOINT` (optional, for a proxy or a fake). A value that
  * is not a Seam API key stops start-up with a `ConfigError` naming the variable, not its value.
  */
-export const layerFromConfig: Layer.Layer<LockAccess, ConfigError.ConfigError> = Layer.effect(
-  LockAccess,
-  Effect.gen(function* () {
-    const apiKey = yield* Config.redacted("SEAM_API_KEY").pipe(
-      Config.validate({
-        message: "SEAM_API_KEY is not a Seam API key (those start with seam_)",
-        validation: (key) => isApiKey(Redacted.value(key))
+export const layerFromConfigWith = (
+  options: { readonly timeoutMs?: number } = {}
+): Layer.Layer<LockAccess, ConfigError.ConfigError> =>
+  Layer.effect(
+    LockAccess,
+    Effect.gen(function* () {
+      const apiKey = yield* Config.redacted("SEAM_API_KEY").pipe(
+        Config.validate({
+          message: "SEAM_API_KEY is not a Seam API key (those start with seam_)",
+          validation: (key) => isApiKey(Redacted.value(key))
+        })
+      )
+      const endpoint = yield* Config.option(Config.nonEmptyString("SEAM_ENDPOINT"))
+      return yield* makeSeamLockAccess({
+        apiKey,
+        endpoint: Option.getOrUndefined(endpoint),
+        timeoutMs: options.timeoutMs
       })
-    )
-    const endpoint = yield* Config.option(Config.nonEmptyString("SEAM_ENDPOINT"))
-    return yield* makeSeamLockAccess({ apiKey, endpoint: Option.getOrUndefined(endpoint) })
-  })
-)
+    })
+  )
+
+/** `layerFromConfigWith` with the default per-request deadline. */
+export const layerFromConfig: Layer.Layer<LockAccess, ConfigError.ConfigError> = layerFromConfigWith()

@@ -49,9 +49,13 @@ export interface StripePaymentsOptions {
   readonly secretKey: Redacted.Redacted<string>
   /** Another API origin (a local stand-in); Stripe's own when absent. */
   readonly apiBase?: StripeApiBase
-  /** The SDK's own retries of one call (same idempotency key, backoff). Default 2. */
+  /**
+   * The SDK's own retries of one call (same idempotency key, backoff). Default 0: the core
+   * retries (its policy counts every attempt against the work's lease), and its deadline on
+   * each call must hold the SDK's retries too.
+   */
   readonly maxNetworkRetries?: number
-  /** Per attempt, in milliseconds. Default 30 000. */
+  /** Per request, in milliseconds: the policy's `outsideCallDeadline`. Default 10 000. */
   readonly timeoutMs?: number
 }
 
@@ -91,11 +95,20 @@ const withRequestId = (reason: string, error: StripeError) =>
   error.requestId === undefined ? reason : `${reason} [request ${error.requestId}]`
 
 /**
+ * Stripe's 409 `idempotency_key_in_use`: a request with the same key is still running, so
+ * its outcome is not known yet. Read from the status and code, never from the error's class:
+ * which class the SDK maps a 409 to is its choice, and a decline must never be recorded for it.
+ */
+export const isKeyInUse = (error: Pick<StripeError, "statusCode" | "code">): boolean =>
+  error.statusCode === 409 && error.code === "idempotency_key_in_use"
+
+/**
  * Failures that may pass: the network, Stripe's own faults (5xx, and 409 for a request with
  * the same key still running), rate limits, and a refused key (an operator can fix it; until
  * then a charge stays "unknown" and is settled later rather than lost). `undefined` otherwise.
  */
 const transientReason = (error: StripeError): string | undefined => {
+  if (isKeyInUse(error)) return "a request with the same key is still in progress at Stripe; ask again later"
   if (error instanceof Stripe.errors.StripeConnectionError) return `could not reach Stripe: ${error.message}`
   if (error instanceof Stripe.errors.StripeRateLimitError) return `Stripe is rate limiting requests: ${error.message}`
   if (error instanceof Stripe.errors.StripeAuthenticationError) {
@@ -212,7 +225,9 @@ const quoted = (value: string) => `'${value.replace(/\\/g, "\\\\").replace(/'/g,
  * code (an unknown URL) is our bug, the same for every charge, and an idempotency error means one
  * key was used for two different charges: those are defects.
  */
-const chargeFailure = (error: StripeError): Effect.Effect<ChargeResult, PaymentsUnavailable> => {
+export const chargeFailure = (error: StripeError): Effect.Effect<ChargeResult, PaymentsUnavailable> => {
+  // In progress, whatever class it arrives as: ask again later, never a decline.
+  if (isKeyInUse(error)) return unavailableOrDie("chargeSession")(error)
   const intent = error.payment_intent
   if (error instanceof Stripe.errors.StripeCardError) {
     if (intent !== undefined && (error.code === "authentication_required" || intent.status === "requires_action")) {
@@ -245,8 +260,8 @@ export const makeStripePayments = (options: StripePaymentsOptions): Effect.Effec
   Effect.sync(() => {
     const client = new Stripe(Redacted.value(options.secretKey), {
       apiVersion: STRIPE_API_VERSION,
-      maxNetworkRetries: options.maxNetworkRetries ?? 2,
-      timeout: options.timeoutMs ?? 30_000,
+      maxNetworkRetries: options.maxNetworkRetries ?? 0,
+      timeout: options.timeoutMs ?? 10_000,
       appInfo: { name: "qwip-platform" },
       ...(options.apiBase === undefined
         ? {}

@@ -253,6 +253,17 @@ layer(Layer.merge(ResendServer.layer, Logger.remove(Logger.defaultLogger)), { ex
         })
       )
 
+      it.effect("a send that keeps hanging ends at its deadline, retries included: MailFailed, retryable", () =>
+        Effect.gen(function* () {
+          const { server, mailer } = yield* setup({ attemptTimeout: "100 millis", deadline: "250 millis" })
+          yield* script({ _tag: "Hang" }, { _tag: "Hang" }, { _tag: "Hang" }, { _tag: "Hang" })
+          const failure = yield* Effect.flip(mailer.send(accessReady()))
+          expect(failure).toMatchObject({ _tag: "MailFailed", retryable: true })
+          expect(failure.reason).toBe("Resend did not answer within 250ms, retries included")
+          expect(yield* server.sent).toHaveLength(0)
+        })
+      )
+
       it.effect("429 then success: retried", () =>
         Effect.gen(function* () {
           const { server, mailer } = yield* setup()

@@ -148,7 +148,14 @@ layer(SeamFake.layer, { excludeTestServices: true })("provisioning on Seam", (it
       const fake = yield* SeamFake
       const deviceId = yield* fake.addLock()
       // A 1 s lease (renewed every third) and a lock that confirms only after 3 s.
-      const policy = { ...quickPolicy, workLease: Duration.seconds(1), provisioningDeadline: Duration.seconds(20) }
+      // A 1 s lease only fits a charge chain (checked by the policy) of short calls.
+      const policy = {
+        ...quickPolicy,
+        workLease: Duration.seconds(1),
+        provisioningDeadline: Duration.seconds(20),
+        chargeAttempts: 1,
+        outsideCallDeadline: Duration.millis(400)
+      }
       yield* Effect.gen(function* () {
         const store = yield* MemoryStore
         const session = yield* book

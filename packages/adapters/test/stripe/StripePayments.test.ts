@@ -10,7 +10,13 @@ import {
   SetupIntentId
 } from "@qwip/core"
 import { Cause, Effect, Exit, Option, Redacted } from "effect"
-import { makeStripePayments, STRIPE_API_VERSION, type StripePaymentsOptions } from "../../src/stripe/StripePayments.js"
+import Stripe from "stripe"
+import {
+  chargeFailure,
+  makeStripePayments,
+  STRIPE_API_VERSION,
+  type StripePaymentsOptions
+} from "../../src/stripe/StripePayments.js"
 import { Cards, Faults, StripeServer, type StripeServerShape } from "../support/StripeServer.js"
 
 const secretKey = Redacted.make("sk_test_qwip_fake_key")
@@ -335,6 +341,73 @@ layer(StripeServer.layer)("StripePayments", (it) => {
       const retried = yield* payments.chargeSession(request)
       expect(retried).toEqual({ _tag: "Succeeded", paymentIntentId: intent?.id, amountPence: 1234 })
       expect(yield* server.paymentIntents).toHaveLength(1)
+    })
+  )
+
+  it.effect("409 idempotency_key_in_use (the same key still running) is PaymentsUnavailable, never a decline", () =>
+    Effect.gen(function* () {
+      const { server, payments } = yield* fresh()
+      const request = chargeFor(yield* server.savedCard())
+      yield* server.failNext("paymentIntents.create", Faults.keyInUse)
+      const error = yield* Effect.flip(payments.chargeSession(request))
+      expect(error).toMatchObject({ _tag: "PaymentsUnavailable", operation: "chargeSession" })
+      expect(error.reason).toMatch(/^a request with the same key is still in progress at Stripe; ask again later/)
+      expect(yield* server.paymentIntents).toHaveLength(0)
+      expect((yield* payments.chargeSession(request))._tag).toBe("Succeeded")
+    })
+  )
+
+  it.effect("a 409 idempotency_key_in_use is read from status and code, whatever class the SDK maps it to", () =>
+    Effect.gen(function* () {
+      const raw = {
+        statusCode: 409,
+        code: "idempotency_key_in_use",
+        type: "invalid_request_error",
+        message: "There is currently another in-progress request using this Stripe-Idempotency-Key header"
+      } as const
+      for (const error of [
+        new Stripe.errors.StripeInvalidRequestError(raw),
+        new Stripe.errors.StripeCardError({ ...raw, type: "card_error" }),
+        new Stripe.errors.StripeIdempotencyError({ ...raw, type: "idempotency_error" }),
+        new Stripe.errors.StripeAPIError({ ...raw, type: "api_error" })
+      ]) {
+        const outcome = yield* Effect.either(chargeFailure(error))
+        expect(outcome._tag === "Left" && outcome.left._tag).toBe("PaymentsUnavailable")
+      }
+    })
+  )
+
+  it.effect(
+    "a charge stored but never answered is PaymentsUnavailable at the deadline; the key finds that one charge",
+    () =>
+      Effect.gen(function* () {
+        const { server, payments } = yield* fresh({ timeoutMs: 200 })
+        const request = chargeFor(yield* server.savedCard())
+        yield* server.failNext("paymentIntents.create", Faults.hangAfterHandling)
+        expect((yield* Effect.flip(payments.chargeSession(request)))._tag).toBe("PaymentsUnavailable")
+        const [intent] = yield* server.paymentIntents
+        expect(intent?.status).toBe("succeeded")
+        expect(yield* payments.chargeSession(request)).toEqual({
+          _tag: "Succeeded",
+          paymentIntentId: intent?.id,
+          amountPence: 1234
+        })
+        expect(yield* server.paymentIntents).toHaveLength(1)
+      })
+  )
+
+  it.effect("a 500 after Stripe stored the charge is PaymentsUnavailable; the key replays that one charge", () =>
+    Effect.gen(function* () {
+      const { server, payments } = yield* fresh()
+      const request = chargeFor(yield* server.savedCard())
+      yield* server.failNext("paymentIntents.create", Faults.serverErrorAfterStoring)
+      expect((yield* Effect.flip(payments.chargeSession(request))).reason).toMatch(/^Stripe failed \(500\)/)
+      expect((yield* payments.chargeSession(request))._tag).toBe("Succeeded")
+      expect(yield* server.paymentIntents).toHaveLength(1)
+      expect((yield* server.requestsFor("paymentIntents.create")).map((r) => r.outcome)).toEqual([
+        "handled",
+        "replayed"
+      ])
     })
   )
 

@@ -80,6 +80,10 @@ export type Fault =
   | { readonly _tag: "DropAfterHandling" }
   /** Never answers: the SDK's timeout fires. */
   | { readonly _tag: "Hang" }
+  /** Handles the request (and stores its idempotent answer), then never answers. */
+  | { readonly _tag: "HangAfterHandling" }
+  /** Handles the request (and stores its idempotent answer), then answers with this error instead. */
+  | { readonly _tag: "ReplyAfterHandling"; readonly status: number; readonly error: StripeErrorBody }
 
 export const Faults = {
   serverError: {
@@ -97,6 +101,23 @@ export const Faults = {
     status: 401,
     error: { type: "invalid_request_error", message: "Invalid API Key provided: sk_test_****" }
   },
+  /** Stripe's answer while a request with the same key is still running. */
+  keyInUse: {
+    _tag: "Reply",
+    status: 409,
+    error: {
+      type: "invalid_request_error",
+      code: "idempotency_key_in_use",
+      message:
+        "There is currently another in-progress request using this Stripe-Idempotency-Key header; try again later."
+    }
+  },
+  serverErrorAfterStoring: {
+    _tag: "ReplyAfterHandling",
+    status: 500,
+    error: { type: "api_error", message: "Something went wrong on Stripe's end." }
+  },
+  hangAfterHandling: { _tag: "HangAfterHandling" },
   dropBeforeHandling: { _tag: "DropBeforeHandling" },
   dropAfterHandling: { _tag: "DropAfterHandling" },
   hang: { _tag: "Hang" }
@@ -496,7 +517,9 @@ class FakeStripe {
     }
 
     const fault = this.takeFault(matched?.route)
-    if (fault !== undefined && fault._tag !== "DropAfterHandling") {
+    const afterHandling =
+      fault?._tag === "DropAfterHandling" || fault?._tag === "HangAfterHandling" || fault?._tag === "ReplyAfterHandling"
+    if (fault !== undefined && !afterHandling) {
       record("faulted")
       if (fault._tag === "Reply") send(failure(fault.status, fault.error), false)
       if (fault._tag === "DropBeforeHandling") request.socket.destroy()
@@ -541,6 +564,8 @@ class FakeStripe {
     }
     record(replayed ? "replayed" : "handled")
     if (fault?._tag === "DropAfterHandling") return void request.socket.destroy()
+    if (fault?._tag === "HangAfterHandling") return
+    if (fault?._tag === "ReplyAfterHandling") return send(failure(fault.status, fault.error), false)
     send(reply, replayed)
   }
 

@@ -46,6 +46,7 @@ export const testPolicy: Partial<PolicyShape> = {
   activationPoll: Duration.millis(100),
   provisioningDeadline: Duration.seconds(5),
   chargeBackoff: Duration.millis(100),
+  outsideCallDeadline: Duration.seconds(5),
   workLease: Duration.seconds(30)
 }
 
