@@ -296,7 +296,7 @@ for (const t of targets) {
       )
       expect(status).toMatchObject({ databaseVersion: 6, codeVersion: 6, pending: [] })
       const migrated = await run("db", "migrate", ...ACTOR)
-      expect(migrated.stdout).toContain("Already at version 6")
+      expect(migrated.stdout).toContain("Already at version 7")
       const audit = await inStore(
         env,
         Effect.flatMap(StoreRecords, (r) => r.listAudit({ limit: 100 }))
