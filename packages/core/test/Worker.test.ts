@@ -226,7 +226,7 @@ describe("leases", () => {
 })
 
 describe("one deadline per provisioning", () => {
-  it.effect("a code never active: retries inside 90 s, then the code is removed, the pod freed and everyone told what happened", () =>
+  it.effect("a code never active: retries inside 90 s, then the code removed, the pod freed, everyone told", () =>
     Effect.gen(function* () {
       const lock = yield* FakeLock
       const store = yield* MemoryStore
