@@ -129,7 +129,10 @@ export class Ending extends Schema.TaggedClass<Ending>()("Ending", {
   waiver: Schema.OptionFromNullOr(Schema.Struct({ reason: Schema.NonEmptyTrimmedString, by: Schema.String })),
   by: Actor
 }) {}
-/** Closed with a recorded payment outcome; the pod is free. Terminal, but for settling payment. */
+/**
+ * Closed with a recorded payment outcome; the session no longer holds the pod (its lock code,
+ * until confirmed removed, still does: see `hasCodeOnLock`). Terminal, but for settling payment.
+ */
 export class Ended extends Schema.TaggedClass<Ended>()("Ended", {
   endedAt: Schema.Date,
   quote: Quote,
