@@ -72,6 +72,17 @@ const firstCodeOn = (fake: SeamFakeShape, deviceId: string) =>
     return yield* Effect.dieMessage("no code appeared on the lock")
   })
 
+/** Books and provisions, the lock confirming the code: an active session and its code. */
+const activeOn = (fake: SeamFakeShape, deviceId: string) =>
+  Effect.gen(function* () {
+    const session = yield* book
+    const provisioning = yield* Effect.fork(Access.provisionAccess(session.id))
+    const code = yield* firstCodeOn(fake, deviceId)
+    yield* fake.setCodeState(code.ref, { status: "set" })
+    yield* Fiber.join(provisioning)
+    return { session, code }
+  })
+
 // Without test services: the policy's waits run on the real clock, as the HTTP calls do.
 layer(SeamFake.layer, { excludeTestServices: true })("provisioning on Seam", (it) => {
   it.effect("waits for the lock to confirm the code, then the session is active with it", () =>
@@ -79,11 +90,7 @@ layer(SeamFake.layer, { excludeTestServices: true })("provisioning on Seam", (it
       const fake = yield* SeamFake
       const deviceId = yield* fake.addLock()
       yield* Effect.gen(function* () {
-        const session = yield* book
-        const provisioning = yield* Effect.fork(Access.provisionAccess(session.id))
-        const code = yield* firstCodeOn(fake, deviceId)
-        yield* fake.setCodeState(code.ref, { status: "set" })
-        yield* Fiber.join(provisioning)
+        const { session, code } = yield* activeOn(fake, deviceId)
 
         const active = Option.getOrThrow(yield* stored(session.id))
         expect(active.state._tag).toBe("Active")
@@ -153,13 +160,8 @@ layer(SeamFake.layer, { excludeTestServices: true })("provisioning on Seam", (it
     Effect.gen(function* () {
       const fake = yield* SeamFake
       const deviceId = yield* fake.addLock()
-      // Alert at the first failure past the end (real clock here).
       yield* Effect.gen(function* () {
-        const session = yield* book
-        const provisioning = yield* Effect.fork(Access.provisionAccess(session.id))
-        const code = yield* firstCodeOn(fake, deviceId)
-        yield* fake.setCodeState(code.ref, { status: "set" })
-        yield* Fiber.join(provisioning)
+        const { session, code } = yield* activeOn(fake, deviceId)
         const memory = yield* MemoryStore
 
         yield* fake.outage(["/access_codes/delete"])
@@ -183,6 +185,7 @@ layer(SeamFake.layer, { excludeTestServices: true })("provisioning on Seam", (it
         expect(memory.podInUse(POD)).toBe(false)
         const next = yield* book
         expect(next.podId).toBe(POD)
+        // The alert goes out at the first failure: no wait past the end.
       }).pipe(Effect.provide(kit(fake, deviceId, { ...quickPolicy, codeRemovalAlertAfter: Duration.zero })))
     })
   )
