@@ -160,6 +160,7 @@ layer(SeamFake.layer, { excludeTestServices: true })("provisioning on Seam", (it
     Effect.gen(function* () {
       const fake = yield* SeamFake
       const deviceId = yield* fake.addLock()
+      // The policy alerts at the first failure (no wait past the end), so this runs on the real clock.
       yield* Effect.gen(function* () {
         const { session, code } = yield* activeOn(fake, deviceId)
         const memory = yield* MemoryStore
@@ -185,7 +186,6 @@ layer(SeamFake.layer, { excludeTestServices: true })("provisioning on Seam", (it
         expect(memory.podInUse(POD)).toBe(false)
         const next = yield* book
         expect(next.podId).toBe(POD)
-        // The alert goes out at the first failure: no wait past the end.
       }).pipe(Effect.provide(kit(fake, deviceId, { ...quickPolicy, codeRemovalAlertAfter: Duration.zero })))
     })
   )
