@@ -59,10 +59,11 @@ export class PodHeld extends Schema.TaggedError<PodHeld>()("PodHeld", {
 export class PodBlockedByCode extends Schema.TaggedError<PodBlockedByCode>()("PodBlockedByCode", {
   podId: Schema.String,
   sessionId: Schema.String,
-  since: Schema.Date
+  since: Schema.Date,
+  action: Schema.optionalWith(Schema.String, { default: () => "release" })
 }) {
   override get message() {
-    return `cannot release pod ${this.podId}: session ${this.sessionId}'s door code is not confirmed removed from the lock (since ${this.since.toISOString()}); the pod frees itself once the lock confirms. To free it now, remove the code from the lock by hand, then: qwip pods release ${this.podId} --force --reason "door code removed by hand"`
+    return `cannot ${this.action} pod ${this.podId}: session ${this.sessionId}'s door code is not confirmed removed from the lock (since ${this.since.toISOString()}); the pod frees itself once the lock confirms. To free it now, remove the code from the lock by hand, then: qwip pods release ${this.podId} --force --reason "door code removed by hand"`
   }
 }
 
@@ -422,6 +423,11 @@ export const setPodDevice = Effect.fn("Staff.setPodDevice")(function* (
   if (live.length > 0) {
     return yield* new PodHeld({ podId, sessionIds: live.map((s) => s.id), action: "change the lock device of" })
   }
+  // Likewise a code still on the old lock: its removal must go to the device it was made on.
+  if (Option.isSome(before.codeHold)) {
+    const { sessionId, since } = before.codeHold.value
+    return yield* new PodBlockedByCode({ podId, sessionId, since, action: "change the lock device of" })
+  }
   const after = yield* staff.savePod(pod)
   yield* audit(options.by, "pods.set-device", podId, podRecord(before), podRecord(after))
   return { before, after, changed: true }
@@ -468,10 +474,7 @@ export const releasePod = Effect.fn("Staff.releasePod")(function* (
   }
   // The ends above may have left the pod held by a code of theirs; forcing overrides it too.
   const held = force === undefined ? Option.none() : (yield* requirePod(podId)).codeHold
-  yield* staff.freePod(
-    podId,
-    Option.map(held, (h) => h.sessionId)
-  )
+  yield* staff.freePod(podId, Option.map(held, (h) => h.sessionId))
   const after = yield* requirePod(podId)
   const changed = before.inUse !== after.inUse || ended.length > 0
   if (changed) {

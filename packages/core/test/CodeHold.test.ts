@@ -152,7 +152,7 @@ describe("a pod is free only when its last door code is gone", () => {
   )
 
   test(
-    "staff: release refused while a code blocks the pod; forced, freed and audited; a late removal leaves the next booking alone",
+    "staff: release and device change refused while a code blocks the pod; forced, freed and audited; a late removal leaves the next booking alone",
     Effect.gen(function* () {
       const lock = yield* FakeLock
       const session = yield* activeSession("pod-l")
@@ -163,6 +163,11 @@ describe("a pod is free only when its last door code is gone", () => {
       expect(refused._tag).toBe("PodBlockedByCode")
       expect(refused.message).toContain(`session ${session.id}'s door code is not confirmed removed`)
       expect(refused.message).toContain("qwip pods release pod-l --force --reason")
+      // Its removal must reach the lock it was made on: the device cannot change meanwhile.
+      const moved = yield* Effect.flip(
+        StaffActions.setPodDevice(podL, { deviceId: Option.some("dev-2") }, { by: "ada" })
+      )
+      expect(moved.message).toContain("cannot change the lock device of pod pod-l")
 
       const released = yield* StaffActions.releasePod(podL, { by: "ada", force: { reason: "code removed by hand" } })
       expect(released.after.inUse).toBe(false)

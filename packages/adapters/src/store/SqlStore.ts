@@ -1,8 +1,8 @@
 /**
  * The session store over SQL: one implementation of `SessionStore` for PGlite, Postgres and
  * Supabase. Each method is one call of one SQL function (0004_functions.sql; lease renewal in
- * 0006_work_leases.sql; commits with the pod's code hold in 0007_code_holds.sql), so each is one statement, atomic in the database; sessions and work
- * cross as `Schema.encode`d JSON.
+ * 0006_work_leases.sql; commits, with the pod's code hold, in 0007_code_holds.sql), so each
+ * is one statement, atomic in the database; sessions and work cross as `Schema.encode`d JSON.
  */
 import {
   Pod,

@@ -1,7 +1,7 @@
 /**
  * Core's `StaffStore` over the SQL functions of `migrations/0005_staff.sql` (and a few of
- * 0004's and 0007's), for PGlite, Postgres and Supabase alike, plus the read-only queries the `qwip`
- * CLI shows staff (charges, a session's emails).
+ * 0004's and 0007's), for PGlite, Postgres and Supabase alike, plus the read-only queries the
+ * `qwip` CLI shows staff (charges, a session's emails).
  */
 import {
   ChargeAttempt,

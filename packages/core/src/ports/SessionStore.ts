@@ -21,7 +21,7 @@ export interface SessionChange {
   /** Free the session's pod in the same step (the session stops being live). */
   readonly releasePod: boolean
   /**
-   * The pod and the session's door code still on the lock (see `Access.codeToRemove`):
+   * The pod and the session's door code still on the lock (see `SessionSteps.leavePod`):
    * `keep`: the session stops being live but the pod stays in use, held by its code since
    * `after.updatedAt` (with `releasePod: false`); `free`: the code is gone, so free the pod,
    * but only if it is still held by this session's code (never a pod staff released since,
