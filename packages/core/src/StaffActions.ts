@@ -474,7 +474,10 @@ export const releasePod = Effect.fn("Staff.releasePod")(function* (
   }
   // The ends above may have left the pod held by a code of theirs; forcing overrides it too.
   const held = force === undefined ? Option.none() : (yield* requirePod(podId)).codeHold
-  yield* staff.freePod(podId, Option.map(held, (h) => h.sessionId))
+  yield* staff.freePod(
+    podId,
+    Option.map(held, (h) => h.sessionId)
+  )
   const after = yield* requirePod(podId)
   const changed = before.inUse !== after.inUse || ended.length > 0
   if (changed) {
