@@ -5,13 +5,25 @@
  * without a second charge, an interrupted `codes rekey` finished by a second run, and the
  * staff audit rows. Tests in a suite share one store and run in order.
  */
+import { randomUUID } from "node:crypto"
 import { readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { StaticCodeTokens, StoreRecords } from "@qwip/adapters"
-import { type Session, SessionEnd, StaffStore } from "@qwip/core"
+import {
+  AccessGrant,
+  Active,
+  Paid,
+  type PodId,
+  pence,
+  type Session,
+  SessionEnd,
+  SessionStore,
+  StaffStore
+} from "@qwip/core"
 import { demoPod } from "@qwip/core/testing"
 import { Effect, Option, Redacted } from "effect"
+import { beginEnd, close, makeSession, next } from "../support/Fixtures.js"
 import {
   ago,
   book,
@@ -294,9 +306,9 @@ for (const t of targets) {
         ["db", "status"],
         env
       )
-      expect(status).toMatchObject({ databaseVersion: 6, codeVersion: 6, pending: [] })
+      expect(status).toMatchObject({ databaseVersion: 7, codeVersion: 7, pending: [] })
       const migrated = await run("db", "migrate", ...ACTOR)
-      expect(migrated.stdout).toContain("Already at version 6")
+      expect(migrated.stdout).toContain("Already at version 7")
       const audit = await inStore(
         env,
         Effect.flatMap(StoreRecords, (r) => r.listAudit({ limit: 100 }))
@@ -371,6 +383,96 @@ for (const t of targets) {
       const retired = await qwip(["codes", "rekey", ...ACTOR], { ...env, STATIC_CODE_B64_KEY: newKey })
       expect(retired.code, retired.stderr).toBe(0)
       expect(retired.stdout).toContain("Resealed 0, already current 9, unreadable 0")
+    })
+
+    it("pods: a pod blocked by a door code still on its lock is listed so, and freed only by force, audited", async () => {
+      expect(
+        (
+          await run(
+            "pods",
+            "add",
+            "pod-h",
+            "--name",
+            "Pod H",
+            "--address",
+            "x",
+            "--rate",
+            "0.5",
+            "--device",
+            "dev-h",
+            ...ACTOR
+          )
+        ).code
+      ).toBe(0)
+      // A session ended while its lock code could not be removed (a lock-provider outage).
+      const held = await inStore(
+        env,
+        Effect.gen(function* () {
+          const store = yield* SessionStore
+          const startedAt = new Date(Date.now() - 30 * 60_000)
+          const opened = yield* store.openSession(makeSession("pod-h" as PodId, { startedAt }), [])
+          const lockCode = new AccessGrant({ ref: randomUUID(), sealedCode: "", mode: "lock-provider" })
+          const active = yield* store.commit({
+            before: opened,
+            after: next(
+              opened,
+              { state: new Active({ activatedAt: startedAt }), access: Option.some(lockCode) },
+              startedAt
+            ),
+            releasePod: false,
+            work: []
+          })
+          const endedAt = new Date(Date.now() - 60_000)
+          const ending = yield* store.commit({
+            before: active,
+            after: beginEnd(active, endedAt),
+            releasePod: false,
+            work: []
+          })
+          const paid = new Paid({ paymentIntentId: "pi_h", amountPence: pence(1450) })
+          return yield* store.commit({
+            before: ending,
+            after: close(ending, paid, endedAt),
+            releasePod: false,
+            codeHold: "keep",
+            work: []
+          })
+        })
+      )
+      type PodJson = { id: string; inUse: boolean; liveSessions: ReadonlyArray<string>; codeHold: unknown }
+      const podH = async () =>
+        (await qwipJson<ReadonlyArray<PodJson>>(["pods", "list"], env)).find((p) => p.id === "pod-h")
+      expect(await podH()).toMatchObject({
+        inUse: true,
+        liveSessions: [],
+        codeHold: { sessionId: held.id, since: held.updatedAt.toISOString() }
+      })
+      const table = await run("pods", "list")
+      expect(table.stdout).toContain(`session ${held.id} since ${held.updatedAt.toISOString()}`)
+      expect(table.stdout).toContain("Pod pod-h is blocked")
+      expect(table.stdout).toContain("qwip pods release pod-h --force --reason")
+
+      expectOneLine(
+        await run("pods", "release", "pod-h", ...ACTOR),
+        1,
+        `session ${held.id}'s door code is not confirmed removed from the lock`,
+        "qwip pods release pod-h --force"
+      )
+      const forced = await run("pods", "release", "pod-h", "--force", "--reason", "code removed by hand", ...ACTOR)
+      expect(forced.code, forced.stderr).toBe(0)
+      expect(forced.stdout).toContain("Pod pod-h is free.")
+      expect(await podH()).toMatchObject({ inUse: false, codeHold: null })
+      const audit = await inStore(
+        env,
+        Effect.flatMap(StoreRecords, (r) => r.listAudit({ limit: 100 }))
+      )
+      const release = audit.find((a) => a.action === "pods.release" && a.subject === "pod-h")
+      expect(release?.actor).toBe("ada")
+      expect(release?.after).toMatchObject({
+        inUse: false,
+        reason: "code removed by hand",
+        codeMayBeOnLock: { sessionId: held.id }
+      })
     })
   })
 }

@@ -88,7 +88,7 @@ describe("qwip serve: the embedded store served to the CLI", { timeout: 240_000 
     log("second serve refused")
     const status = await qwipJson<{ store: string; databaseVersion: number }>(["db", "status"], env)
     expect(status.store).toContain("through the running service")
-    expect(status.databaseVersion).toBe(6)
+    expect(status.databaseVersion).toBe(7)
 
     // The service books the demo pod; the CLI sees the session and ends it.
     const setup = await http.post("/api/setup-intent", { pod_id: "demo-pod" })

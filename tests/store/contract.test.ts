@@ -4,7 +4,8 @@
  * is the reference: these are its semantics, plus what only SQL has (today's columns kept
  * written, the one charge row, `invalid_payment_attempts`).
  */
-import { expect } from "@effect/vitest"
+import { randomUUID } from "node:crypto"
+import { describe, expect, it as vitestIt } from "@effect/vitest"
 import {
   AccessCode,
   type BilledFrom,
@@ -23,14 +24,17 @@ import {
   Staff,
   Waived
 } from "@qwip/core"
+import { layerMemoryStore, MemoryStore } from "@qwip/core/testing"
 import { Cause, Duration, Effect, Exit, Option, Schema } from "effect"
-import { StoreRecords } from "../../packages/adapters/src/store/index.js"
+import { StoreBackend, StoreRecords } from "../../packages/adapters/src/store/index.js"
+import * as StaffQueries from "../../packages/adapters/src/store/StaffQueries.js"
 import {
   activate,
   beginEnd,
   close,
   encoded,
   failProvisioning,
+  grant,
   mailFor,
   makePod,
   makeSession,
@@ -62,7 +66,111 @@ const podInUse = (id: PodId) =>
 const claimAll = (worker: string, now: Date, leaseFor = Duration.seconds(30)) =>
   Effect.flatMap(SessionStore, (store) => store.claimWork({ worker, now, leaseFor, limit: 1000 }))
 
+/**
+ * A pod held by an ended session's door code (`codeHold`), written against `SessionStore`
+ * alone so the memory store runs it too; `override` is staff's forced release
+ * (`StaffStore.freePod` with the hold staff saw).
+ */
+const codeHoldContract = <R>(
+  podId: PodId,
+  override: (podId: PodId, holder: Session) => Effect.Effect<{ readonly freed: boolean }, never, R>
+) =>
+  Effect.gen(function* () {
+    const store = yield* SessionStore
+    const status = () => Effect.map(store.podStatus(podId), Option.getOrThrow)
+    const paid = new Paid({ paymentIntentId: "pi_hold", amountPence: pence(1000) })
+    /** Opens, activates with a lock code, ends and closes keeping the pod for the code. */
+    const endHolding = (startedAt: Date) =>
+      Effect.gen(function* () {
+        const opened = yield* store.openSession(makeSession(podId, { startedAt }), [])
+        const active = yield* store.commit({
+          before: opened,
+          after: next(
+            opened,
+            { state: activate(opened, startedAt).state, access: Option.some(grant("lock-provider")) },
+            startedAt
+          ),
+          releasePod: false,
+          work: []
+        })
+        const ending = yield* store.commit({
+          before: active,
+          after: beginEnd(active, minutes(startedAt, 10)),
+          releasePod: false,
+          work: []
+        })
+        return yield* store.commit({
+          before: ending,
+          after: close(ending, paid, minutes(startedAt, 11)),
+          releasePod: false,
+          codeHold: "keep",
+          work: []
+        })
+      })
+    const revoked = (session: Session, when: Date) =>
+      store.commit({
+        before: session,
+        after: next(session, { accessRevokedAt: Option.some(when) }, when),
+        releasePod: false,
+        codeHold: "free",
+        work: []
+      })
+
+    // Closed, but its code may open the door: the pod stays in use, held by that code.
+    const a = yield* endHolding(T0)
+    const held = yield* status()
+    expect([held.inUse, Option.getOrNull(held.codeHold)]).toEqual([true, { sessionId: a.id, since: minutes(T0, 11) }])
+    expect(yield* store.liveSessionsOnPod(podId)).toEqual([])
+    expect(yield* Effect.flip(store.openSession(makeSession(podId), []))).toMatchObject({ _tag: "PodInUse" })
+    // Its revocation, recorded, frees the pod in the same step.
+    const aRevoked = yield* revoked(a, minutes(T0, 12))
+    expect(Option.isSome(aRevoked.accessRevokedAt)).toBe(true)
+    const freed = yield* status()
+    expect([freed.inUse, freed.codeHold]).toEqual([false, Option.none()])
+
+    // Staff override B's hold, someone books: B's late revocation must not free C's pod.
+    const b = yield* endHolding(minutes(T0, 30))
+    expect((yield* override(podId, a)).freed).toBe(false) // not the hold staff saw: refused
+    expect(yield* override(podId, b)).toEqual({ freed: true })
+    expect([(yield* status()).inUse, (yield* status()).codeHold]).toEqual([false, Option.none()])
+    const c = yield* store.openSession(makeSession(podId, { startedAt: minutes(T0, 50) }), [])
+    yield* revoked(b, minutes(T0, 51))
+    const stillC = yield* status()
+    expect([stillC.inUse, stillC.codeHold]).toEqual([true, Option.none()])
+    expect((yield* store.liveSessionsOnPod(podId)).map((s) => s.id)).toEqual([c.id])
+    // A live session is never overridden by a staff release either.
+    expect(yield* override(podId, c)).toEqual({ freed: false })
+  })
+
+describe("[memory] session store contract: code holds", () => {
+  const podId = newPodId("hold")
+  vitestIt.effect("a pod held by a code is freed by its revocation only while still held for it", () =>
+    codeHoldContract(podId, (pod, holder) =>
+      Effect.map(MemoryStore, (memory) => Option.getOrThrow(memory.freePod(pod, Option.some(holder.id))))
+    ).pipe(Effect.provide(layerMemoryStore([makePod({ id: podId, mode: "lock-provider", deviceId: "dev-h" })])))
+  )
+})
+
 forEachStore("session store contract", (it) => {
+  it.effect("a pod held by a code is freed by its revocation only while still held for it", () =>
+    Effect.gen(function* () {
+      const pod = yield* freshPod({ mode: "lock-provider", deviceId: "dev-hold" })
+      const staff = StaffQueries.make(yield* StoreBackend)
+      yield* codeHoldContract(pod.id, (podId, holder) =>
+        Effect.map(staff.freePod(podId, Option.some(holder.id)), Option.getOrThrow)
+      )
+      // The previous service freeing the pod itself clears the hold with it.
+      const sql = yield* TestSql
+      const store = yield* SessionStore
+      yield* sql.query(
+        "update pods set in_use = true, code_hold_session_id = $1, code_hold_since = now() where id = $2",
+        [randomUUID(), pod.id]
+      )
+      yield* sql.query("update pods set in_use = false where id = $1", [pod.id])
+      expect(Option.getOrThrow(yield* store.podStatus(pod.id)).codeHold).toEqual(Option.none())
+    })
+  )
+
   it.effect("pods: upserted settings are read back; a missing pod is none", () =>
     Effect.gen(function* () {
       const store = yield* SessionStore

@@ -2,7 +2,7 @@
  * Door codes: making one for a new session (provisioning), telling the customer, and
  * removing it from the lock once the session no longer holds the pod.
  */
-import { Clock, Duration, Effect, Option, Ref } from "effect"
+import { Cause, Clock, Duration, Effect, Either, Option, Ref } from "effect"
 import type { AccessCode } from "./AccessCode.js"
 import { DeviceNotFound, PodNotFound, WorkNotDone } from "./Errors.js"
 import type { SessionId } from "./Ids.js"
@@ -22,7 +22,7 @@ import {
 import { SessionStore } from "./ports/SessionStore.js"
 import { StaticCodes } from "./ports/StaticCodes.js"
 import { AccessGrant, type Session, sealedCodeOf } from "./Session.js"
-import { loadSession, now, persist, retryWhenStale } from "./SessionSteps.js"
+import { leavePod, loadSession, now, persist, retryWhenStale } from "./SessionSteps.js"
 import { mailAccessReady, revokeAccess as revokeAccessWork, sendMail } from "./Work.js"
 
 /** The pod's other live sessions' codes, which a static pick should avoid. */
@@ -197,9 +197,11 @@ export const provisionAccess = Effect.fn("Access.provision")(function* (sessionI
         Effect.annotateLogs({ sessionId, podId: pod.id, reason: grant.left.message })
       )
       const leftover = yield* Ref.get(created)
+      const transition = failProvisioning(current, grant.left.message, at, leftover)
       return yield* persist(current, {
-        transition: failProvisioning(current, grant.left.message, at, leftover),
-        releasePod: true,
+        transition,
+        // A leftover code keeps the pod held until its revocation is confirmed.
+        ...leavePod(Either.match(transition, { onLeft: () => current, onRight: (r) => r.session })),
         work: [
           // A code created but never active could still become active on the lock later.
           ...(Option.isSome(leftover) ? [revokeAccessWork(sessionId, at)] : []),
@@ -239,10 +241,51 @@ export const sendAccessReady = Effect.fn("Access.sendAccessReady")(function* (se
   )
 })
 
+/** When the session stopped holding its pod: its close, or its failed provisioning. */
+const stoppedHoldingAt = (session: Session): Option.Option<Date> =>
+  session.state._tag === "Ended"
+    ? Option.some(session.state.closedAt)
+    : session.state._tag === "ProvisioningFailed"
+      ? Option.some(session.state.failedAt)
+      : Option.none()
+
+/**
+ * Past the policy's `codeRemovalAlertAfter` without the lock confirming the code gone, tells
+ * staff once (the alert's key is stable) what blocks the pod and the command to act.
+ */
+const alertCodeStillOnLock = (session: Session, deviceId: string, lastWord: string) =>
+  Effect.gen(function* () {
+    const policy = yield* Policy
+    const store = yield* SessionStore
+    const at = yield* now
+    const since = stoppedHoldingAt(session)
+    if (Option.isNone(since)) return
+    const waited = Duration.millis(at.getTime() - since.value.getTime())
+    if (Duration.lessThan(waited, policy.codeRemovalAlertAfter)) return
+    const status = yield* store.podStatus(session.podId)
+    const blocks = Option.exists(status, (p) => Option.exists(p.codeHold, (h) => h.sessionId === session.id))
+    const code = Option.match(session.access, { onNone: () => "", onSome: (a) => ` (lock code ${a.ref})` })
+    const detail = blocks
+      ? `the door code${code} of session ${session.id} is not confirmed removed from lock ${deviceId} ` +
+        `${Duration.format(waited)} after the session ended (last: ${lastWord}), so pod ${session.podId} ` +
+        `is blocked: nobody can book it. Removal keeps being retried and frees the pod once the lock confirms. ` +
+        `To free it now, remove the code from the lock by hand, then run: ` +
+        `qwip pods release ${session.podId} --force --reason "door code removed by hand"`
+      : `the door code${code} of session ${session.id} is not confirmed removed from lock ${deviceId} ` +
+        `${Duration.format(waited)} after the session ended (last: ${lastWord}); pod ${session.podId} was ` +
+        `already released, so the code may open its door until ${session.accessUntil.toISOString()}: ` +
+        `remove it from the lock by hand. Removal keeps being retried.`
+    yield* store.enqueue([
+      sendMail(new StaffAlert({ topic: "code_not_removed", sessionId: session.id, podId: session.podId, detail }), at)
+    ])
+  })
+
 /**
  * Removes the door code from the lock once the session no longer holds the pod
  * (background work). Static codes have nothing to remove. A failed removal is an error,
  * so the worker tries again: a code is never marked revoked unless the lock confirmed it.
+ * Recording the revocation frees the pod in the same step if it was kept in use for this
+ * code (see `leavePod`); a pod staff released since, or another session holds, is left alone.
  */
 export const revokeAccess = Effect.fn("Access.revoke")(function* (sessionId: SessionId) {
   const store = yield* SessionStore
@@ -254,12 +297,26 @@ export const revokeAccess = Effect.fn("Access.revoke")(function* (sessionId: Ses
         const pod = yield* store.pod(session.podId)
         const deviceId = pod.pipe(Option.flatMap((p) => p.lockDeviceId))
         if (Option.isNone(deviceId)) {
-          return yield* new WorkNotDone({ reason: `pod ${session.podId} has no lock device to revoke from` })
+          const reason = `pod ${session.podId} has no lock device to revoke from`
+          yield* alertCodeStillOnLock(session, "(none)", reason)
+          return yield* new WorkNotDone({ reason })
         }
         const lock = yield* boundedLock
-        yield* lock.revokeCode(deviceId.value, session.access.value.ref)
+        // Also when the call is stopped (the work's time limit): the lock never answered.
+        yield* lock.revokeCode(deviceId.value, session.access.value.ref).pipe(
+          Effect.onError((cause) =>
+            alertCodeStillOnLock(
+              session,
+              deviceId.value,
+              Option.match(Cause.failureOption(cause), {
+                onNone: () => "the lock did not answer",
+                onSome: (e) => e.message
+              })
+            )
+          )
+        )
       }
-      return yield* persist(session, { transition: markAccessRevoked(session, yield* now) })
+      return yield* persist(session, { transition: markAccessRevoked(session, yield* now), codeHold: "free" })
     })
   )
 })

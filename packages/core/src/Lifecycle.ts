@@ -103,7 +103,10 @@ export const beginEnd = (session: Session, request: EndRequest, at: Date): Trans
   }
 }
 
-/** Records the payment outcome and closes: Ending → Ended (the pod is freed with it). */
+/**
+ * Records the payment outcome and closes: Ending → Ended. The pod is freed with it, or kept
+ * until a lock code is confirmed removed (`SessionSteps.leavePod`).
+ */
 export const close = (session: Session, outcome: Outcome, at: Date): TransitionResult => {
   const state = session.state
   switch (state._tag) {

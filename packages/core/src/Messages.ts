@@ -65,9 +65,12 @@ export class PaymentProblem extends Schema.TaggedClass<PaymentProblem>()("Paymen
   paymentIntentId: Schema.optional(Schema.String)
 }) {}
 
-/** To staff: something needs a person (provisioning failed for good, a session is overdue). */
+/**
+ * To staff: something needs a person (provisioning failed for good, a session is overdue,
+ * work was parked, a door code is still on the lock of a pod it blocks: `code_not_removed`).
+ */
 export class StaffAlert extends Schema.TaggedClass<StaffAlert>()("StaffAlert", {
-  topic: Schema.Literal("provisioning_failed", "overdue", "work_parked"),
+  topic: Schema.Literal("provisioning_failed", "overdue", "work_parked", "code_not_removed"),
   sessionId: SessionId,
   podId: Schema.String,
   detail: Schema.String

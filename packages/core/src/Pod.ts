@@ -1,8 +1,8 @@
 /**
  * A quiet pod: where it is, what it costs, and how its door is opened.
  */
-import { Schema } from "effect"
-import { PodId } from "./Ids.js"
+import { Option, Schema } from "effect"
+import { PodId, SessionId } from "./Ids.js"
 import { RatePerMinute } from "./Rate.js"
 
 /**
@@ -22,8 +22,22 @@ export class Pod extends Schema.Class<Pod>("Pod")({
   accessMode: AccessMode
 }) {}
 
-/** A pod with whether a live session holds it, as pickers and `GET /api/pod` show it. */
+/**
+ * A pod kept in use after its session stopped holding it, because that session's door code
+ * is not yet confirmed gone from the lock: the previous customer could still open the door.
+ */
+export class CodeHold extends Schema.Class<CodeHold>("CodeHold")({
+  sessionId: SessionId,
+  /** When the session stopped holding the pod (its close, or its failed provisioning). */
+  since: Schema.Date
+}) {}
+
+/**
+ * A pod with whether it is in use, as pickers and `GET /api/pod` show it: held by a live
+ * session, or by a previous session's door code still on the lock (`codeHold`).
+ */
 export class PodStatus extends Schema.Class<PodStatus>("PodStatus")({
   pod: Pod,
-  inUse: Schema.Boolean
+  inUse: Schema.Boolean,
+  codeHold: Schema.optionalWith(Schema.OptionFromNullOr(CodeHold), { default: () => Option.none() })
 }) {}

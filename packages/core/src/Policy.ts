@@ -56,6 +56,11 @@ export interface PolicyShape {
   readonly workTimeout: Duration.Duration
   /** Attempts at one piece of background work before it is parked for staff. */
   readonly workAttempts: number
+  /**
+   * How long after a session stops holding its pod its door code may stay unconfirmed gone
+   * from the lock (the pod blocked meanwhile) before staff are alerted to remove it by hand.
+   */
+  readonly codeRemovalAlertAfter: Duration.Duration
   /** Every pod uses its static code list, whatever its access mode (`USE_STATIC_CODES=true`). */
   readonly staticCodesOnly?: boolean | undefined
   /** The customer must upload a checkout photo before ending (`REQUIRE_CHECKOUT_PHOTO`; default off). */
@@ -81,6 +86,7 @@ export const defaultPolicy: PolicyShape = {
   workLease: Duration.minutes(2),
   workTimeout: Duration.minutes(5),
   workAttempts: 20,
+  codeRemovalAlertAfter: Duration.minutes(5),
   requireCheckoutPhoto: false
 }
 

@@ -83,6 +83,14 @@ export type Outcome = typeof Outcome.Type
 export const sealedCodeOf = (grant: AccessGrant): Option.Option<string> =>
   grant.sealedCode === "" ? Option.none() : Option.some(grant.sealedCode)
 
+/**
+ * Whether the session's door code may still open the door, so its pod must not be bookable
+ * until the lock confirms the code gone: a lock-provider code not yet confirmed revoked.
+ * Static codes stay on their pod's list and need no removal; a session without a code has none.
+ */
+export const hasCodeOnLock = (s: Session): boolean =>
+  Option.isSome(s.access) && s.access.value.mode === "lock-provider" && Option.isNone(s.accessRevokedAt)
+
 /** Outcomes that can still change when the payment provider tells us more. */
 export const isUnsettled = (o: Outcome): boolean =>
   o._tag === "PaymentUnknown" || o._tag === "NeedsAuthentication" || o._tag === "PaymentFailed"
@@ -121,7 +129,10 @@ export class Ending extends Schema.TaggedClass<Ending>()("Ending", {
   waiver: Schema.OptionFromNullOr(Schema.Struct({ reason: Schema.NonEmptyTrimmedString, by: Schema.String })),
   by: Actor
 }) {}
-/** Closed with a recorded payment outcome; the pod is free. Terminal, but for settling payment. */
+/**
+ * Closed with a recorded payment outcome; the session no longer holds the pod (its lock code,
+ * until confirmed removed, still does: see `hasCodeOnLock`). Terminal, but for settling payment.
+ */
 export class Ended extends Schema.TaggedClass<Ended>()("Ended", {
   endedAt: Schema.Date,
   quote: Quote,

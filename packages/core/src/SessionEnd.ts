@@ -4,7 +4,8 @@
  * 1. Fix the end time and price (→ Ending), with a `close-session` work item as a safety net.
  * 2. Charge with an idempotency key derived from the session, so any retry, by anyone,
  *    is the same charge.
- * 3. Close (→ Ended) with the outcome, free the pod, queue code revocation and emails.
+ * 3. Close (→ Ended) with the outcome, free the pod, queue code revocation and emails. A pod
+ *    whose door code is on its lock stays held until the revocation confirms it gone.
  * A crash between any two steps is finished by a retry (or the safety net) with one charge.
  */
 import { Duration, Effect, Option } from "effect"
@@ -29,7 +30,7 @@ import {
   type Session,
   Waived
 } from "./Session.js"
-import { loadSession, loadSessionWithPod, now, persist, retryWhenStale } from "./SessionSteps.js"
+import { leavePod, loadSession, loadSessionWithPod, now, persist, retryWhenStale } from "./SessionSteps.js"
 import { closeSession, revokeAccess, sendMail, settleCharge, type WorkOrder } from "./Work.js"
 
 export interface EndOptions {
@@ -203,7 +204,7 @@ const finishEnding = (ending: Session, wait?: Duration.Duration) =>
         const at = yield* now
         return yield* persist(current, {
           transition: close(current, outcome, at),
-          releasePod: true,
+          ...leavePod(current),
           work: [revokeAccess(current.id, at), ...followUpsFor(current, pod.name, outcome, at, policy.settleDelay)]
         })
       })

@@ -9,7 +9,7 @@ import type { SessionId } from "./Ids.js"
 import type { TransitionResult } from "./Lifecycle.js"
 import type { Pod } from "./Pod.js"
 import { SessionStore } from "./ports/SessionStore.js"
-import type { Session } from "./Session.js"
+import { hasCodeOnLock, type Session } from "./Session.js"
 import type { WorkOrder } from "./Work.js"
 
 export const now: Effect.Effect<Date> = Clock.currentTimeMillis.pipe(Effect.map((ms) => new Date(ms)))
@@ -41,8 +41,18 @@ export const loadSessionWithPod = (
 export interface Step {
   readonly transition: TransitionResult
   readonly releasePod?: boolean
+  /** See `SessionChange.codeHold`. */
+  readonly codeHold?: "keep" | "free" | undefined
   readonly work?: ReadonlyArray<WorkOrder>
 }
+
+/**
+ * How a session that stops being live leaves its pod: freed, unless its door code may still
+ * be on the lock; then the pod stays in use, held by that code until its revocation is
+ * confirmed (`Access.revokeAccess` frees it then).
+ */
+export const leavePod = (after: Session): Pick<Step, "releasePod" | "codeHold"> =>
+  hasCodeOnLock(after) ? { releasePod: false, codeHold: "keep" } : { releasePod: true }
 
 /** Persists a transition computed on `before`; an unchanged (repeated) transition writes nothing. */
 export const persist = (
@@ -55,7 +65,13 @@ export const persist = (
       changed
         ? SessionStore.pipe(
             Effect.flatMap((store) =>
-              store.commit({ before, after: session, releasePod: step.releasePod ?? false, work: step.work ?? [] })
+              store.commit({
+                before,
+                after: session,
+                releasePod: step.releasePod ?? false,
+                ...(step.codeHold === undefined ? {} : { codeHold: step.codeHold }),
+                work: step.work ?? []
+              })
             )
           )
         : Effect.succeed(session)

@@ -53,6 +53,21 @@ export class PodHeld extends Schema.TaggedError<PodHeld>()("PodHeld", {
   }
 }
 
+/**
+ * A pod kept in use because a previous session's door code is not confirmed gone from its
+ * lock: the previous customer could still open the door. Only a forced release frees it.
+ */
+export class PodBlockedByCode extends Schema.TaggedError<PodBlockedByCode>()("PodBlockedByCode", {
+  podId: Schema.String,
+  sessionId: Schema.String,
+  since: Schema.Date,
+  action: Schema.optionalWith(Schema.String, { default: () => "release" })
+}) {
+  override get message() {
+    return `cannot ${this.action} pod ${this.podId}: session ${this.sessionId}'s door code is not confirmed removed from the lock (since ${this.since.toISOString()}); the pod frees itself once the lock confirms. To free it now, remove the code from the lock by hand, then: qwip pods release ${this.podId} --force --reason "door code removed by hand"`
+  }
+}
+
 /** The staff request is incomplete or contradicts itself (e.g. forcing without a reason). */
 export class InvalidStaffRequest extends Schema.TaggedError<InvalidStaffRequest>()("InvalidStaffRequest", {
   reason: Schema.String
@@ -113,7 +128,9 @@ export const podRecord = (status: PodStatus) => ({
   rate: formatRate(status.pod.rate),
   lockDeviceId: Option.getOrNull(status.pod.lockDeviceId),
   accessMode: status.pod.accessMode,
-  inUse: status.inUse
+  inUse: status.inUse,
+  /** Kept in use for a previous session's door code not yet confirmed gone from the lock. */
+  codeHold: Option.getOrNull(Option.map(status.codeHold, (h) => ({ sessionId: h.sessionId, since: iso(h.since) })))
 })
 
 /** A session's state in short, for the audit log. */
@@ -407,6 +424,11 @@ export const setPodDevice = Effect.fn("Staff.setPodDevice")(function* (
   if (live.length > 0) {
     return yield* new PodHeld({ podId, sessionIds: live.map((s) => s.id), action: "change the lock device of" })
   }
+  // Likewise a code still on the old lock: its removal must go to the device it was made on.
+  if (Option.isSome(before.codeHold)) {
+    const { sessionId, since } = before.codeHold.value
+    return yield* new PodBlockedByCode({ podId, sessionId, since, action: "change the lock device of" })
+  }
   const after = yield* staff.savePod(pod)
   yield* audit(options.by, "pods.set-device", podId, podRecord(before), podRecord(after))
   return { before, after, changed: true }
@@ -415,8 +437,10 @@ export const setPodDevice = Effect.fn("Staff.setPodDevice")(function* (
 /**
  * Frees a pod. Refused while a live session holds it unless `force` (with a reason) is
  * given: then each live session is ended first (see the module's notes), so the pod is
- * freed by the ordinary end. A pod marked in use with no live session (left by the
- * previous service) is simply freed.
+ * freed by the ordinary end. A pod kept in use for a previous session's door code not yet
+ * confirmed gone from the lock is also freed only by force (staff removed the code by hand);
+ * the audit row then names the code that may still be on the lock. A pod marked in use with
+ * no live session (left by the previous service) is simply freed.
  */
 export const releasePod = Effect.fn("Staff.releasePod")(function* (
   podId: PodId,
@@ -436,6 +460,10 @@ export const releasePod = Effect.fn("Staff.releasePod")(function* (
   if (live.length > 0 && force === undefined) {
     return yield* new PodHeld({ podId, sessionIds: live.map((s) => s.id), action: "release" })
   }
+  if (Option.isSome(before.codeHold) && force === undefined) {
+    const hold = before.codeHold.value
+    return yield* new PodBlockedByCode({ podId, sessionId: hold.sessionId, since: hold.since })
+  }
   const ended: Array<Session> = []
   for (const session of live) {
     const reason = force?.reason.trim() ?? ""
@@ -445,7 +473,12 @@ export const releasePod = Effect.fn("Staff.releasePod")(function* (
     })
     ended.push(after)
   }
-  yield* staff.freePod(podId)
+  // The ends above may have left the pod held by a code of theirs; forcing overrides it too.
+  const held = force === undefined ? Option.none() : (yield* requirePod(podId)).codeHold
+  yield* staff.freePod(
+    podId,
+    Option.map(held, (h) => h.sessionId)
+  )
   const after = yield* requirePod(podId)
   const changed = before.inUse !== after.inUse || ended.length > 0
   if (changed) {
@@ -457,11 +490,21 @@ export const releasePod = Effect.fn("Staff.releasePod")(function* (
       {
         ...podRecord(after),
         endedSessions: ended.map(sessionRecord),
-        ...(force === undefined ? {} : { reason: force.reason.trim() })
+        ...(force === undefined ? {} : { reason: force.reason.trim() }),
+        ...Option.match(held, {
+          onNone: () => ({}),
+          onSome: (h) => ({
+            codeMayBeOnLock: {
+              sessionId: h.sessionId,
+              since: iso(h.since),
+              note: "released before the lock confirmed this session's door code gone; it may still open the door"
+            }
+          })
+        })
       }
     )
   }
-  return { before, after, endedSessions: ended as ReadonlyArray<Session>, changed }
+  return { before, after, endedSessions: ended as ReadonlyArray<Session>, codeOverridden: held, changed }
 })
 
 // ---- static codes -------------------------------------------------------------------------

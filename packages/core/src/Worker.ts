@@ -1,7 +1,8 @@
 /**
  * Runs due background work from the store. Each item is claimed under a lease, done, and
  * marked finished; a failure schedules it again with backoff, and work that keeps failing
- * is parked with a staff alert instead of retrying for ever.
+ * is parked with a staff alert instead of retrying for ever (but for code revocation, which
+ * keeps a pod blocked until it succeeds: it is retried, capped at the longest backoff).
  *
  * Claimed items run concurrently, so one slow outside service (a lock that never confirms,
  * a charge that never answers) holds up only the work waiting on it. A session's own items
@@ -66,7 +67,10 @@ const recordFailure = (item: WorkItem, reason: string) =>
     yield* Effect.logWarning("background work not done").pipe(
       Effect.annotateLogs({ kind: item.kind, sessionId: item.sessionId, attempt: item.attempts, reason })
     )
-    if (item.attempts < policy.workAttempts) {
+    // A revocation is never parked: until the lock confirms the code gone, the previous
+    // customer may open the door and the pod stays blocked. Staff hear of it once instead
+    // (`code_not_removed`, after the policy's `codeRemovalAlertAfter`); retries go on.
+    if (item.attempts < policy.workAttempts || item.kind === "revoke-access") {
       const runAt = new Date(at.getTime() + Duration.toMillis(nextWorkAttemptDelay(item.attempts)))
       yield* store.deferWork(item, runAt, reason)
       return "deferred" as const

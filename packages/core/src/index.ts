@@ -45,6 +45,7 @@ export {
   NothingToRetry,
   PaymentNeedsCustomer,
   PaymentStillProcessing,
+  PodBlockedByCode,
   PodHeld
 } from "./StaffActions.js"
 export * as Tariff from "./Tariff.js"

@@ -8,7 +8,16 @@
  * - every ended session has exactly one recorded outcome, and charges only exist for sessions that ended.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Checkout, isLive, type PodId, SessionEnd, type SessionId, Worker } from "@qwip/core"
+import {
+  Checkout,
+  hasCodeOnLock,
+  isLive,
+  type PodId,
+  type Session,
+  SessionEnd,
+  type SessionId,
+  Worker
+} from "@qwip/core"
 import {
   demoPod,
   FakeLock,
@@ -40,7 +49,7 @@ const kitLayer = () =>
   layer({ pods: [demoPod({ id: "pod-s" }), demoPod({ id: "pod-l", mode: "lock-provider", deviceId: "dev-l" })] })
 
 interface Model {
-  /** What the model believes: pod → its live session, if any. */
+  /** What the model believes: pod → the session holding it (live, or by its code still on the lock), if any. */
   readonly holder: Map<string, SessionId | undefined>
   readonly sessions: Array<SessionId>
   /** Set when a fault may have left the real system ahead of the model. */
@@ -54,6 +63,9 @@ interface Real {
 
 const run = <A, E>(real: Real, effect: Effect.Effect<A, E, KitServices>) => real.kit.runPromiseExit(effect)
 
+/** An ended session whose door code is not yet confirmed gone from its pod's lock. */
+const heldByCode = (s: Session, pod: string) => s.podId === pod && !isLive(s.state) && hasCodeOnLock(s)
+
 const checkInvariants = (real: Real) =>
   real.kit.runPromise(
     Effect.gen(function* () {
@@ -63,7 +75,8 @@ const checkInvariants = (real: Real) =>
       for (const pod of PODS) {
         const live = sessions.filter((s) => s.podId === pod && isLive(s.state))
         expect(live.length).toBeLessThanOrEqual(1)
-        expect(store.podInUse(pod as PodId)).toBe(live.length === 1)
+        // A pod is in use while a session holds it, or an ended one's code may still open its door.
+        expect(store.podInUse(pod as PodId)).toBe(live.length === 1 || sessions.some((s) => heldByCode(s, pod)))
       }
       for (const s of sessions) {
         const charges = payments.charges().filter((c) => c.sessionId === s.id)
@@ -84,7 +97,8 @@ const checkInvariants = (real: Real) =>
  */
 const resync = async (model: Model, real: Real) => {
   const sessions = await checkInvariants(real)
-  for (const pod of PODS) model.holder.set(pod, sessions.find((s) => s.podId === pod && isLive(s.state))?.id)
+  for (const pod of PODS)
+    model.holder.set(pod, sessions.find((s) => s.podId === pod && (isLive(s.state) || heldByCode(s, pod)))?.id)
   model.sessions.splice(0, model.sessions.length, ...sessions.map((s) => s.id))
 }
 
@@ -156,7 +170,9 @@ class EndCommand implements fc.AsyncCommand<Model, Real> {
     )
     if (!model.uncertain && Exit.isSuccess(exit)) {
       expect(exit.value.state._tag).toBe("Ended")
-      for (const [pod, holder] of model.holder) if (holder === id) model.holder.set(pod, undefined)
+      // A lock code not yet confirmed removed keeps the pod held until its revocation.
+      for (const [pod, holder] of model.holder)
+        if (holder === id && !hasCodeOnLock(exit.value)) model.holder.set(pod, undefined)
     }
     await resync(model, real)
   }

@@ -275,7 +275,8 @@ ${table(rows)}
 const TOPICS: Record<StaffAlert["topic"], string> = {
   provisioning_failed: "provisioning failed",
   overdue: "session overdue",
-  work_parked: "background work parked"
+  work_parked: "background work parked",
+  code_not_removed: "door code still on the lock"
 }
 
 const staffAlert = (m: StaffAlert): RenderedEmail => {

@@ -32,6 +32,13 @@ export const sqlFunctions = {
     ["p_release_pod", "boolean"],
     ["p_work", "jsonb"]
   ],
+  qwip_commit_session: [
+    ["p_before_version", "integer"],
+    ["p_after", "jsonb"],
+    ["p_release_pod", "boolean"],
+    ["p_code_hold", "text"],
+    ["p_work", "jsonb"]
+  ],
   qwip_enqueue: [["p_work", "jsonb"]],
   qwip_claim_work: [
     ["p_worker", "text"],
@@ -128,6 +135,10 @@ export const sqlFunctions = {
   ],
   qwip_staff_create_pod: [["p_pod", "jsonb"]],
   qwip_staff_free_pod: [["p_pod_id", "text"]],
+  qwip_staff_release_pod: [
+    ["p_pod_id", "text"],
+    ["p_code_hold", "text"]
+  ],
   qwip_staff_sealed_sessions: [
     ["p_after", "text"],
     ["p_limit", "integer"]

@@ -1,8 +1,8 @@
 /**
  * The session store over SQL: one implementation of `SessionStore` for PGlite, Postgres and
  * Supabase. Each method is one call of one SQL function (0004_functions.sql; lease renewal in
- * 0006_work_leases.sql), so each is one statement, atomic in the database; sessions and work
- * cross as `Schema.encode`d JSON.
+ * 0006_work_leases.sql; commits, with the pod's code hold, in 0007_code_holds.sql), so each
+ * is one statement, atomic in the database; sessions and work cross as `Schema.encode`d JSON.
  */
 import {
   Pod,
@@ -78,14 +78,15 @@ export const make = (backend: StoreBackendShape): SessionStoreShape => {
           : Effect.fail(new PodNotFound({ podId: session.podId }))
       }).pipe(span("openSession")),
 
-    commit: ({ before, after, releasePod, work }) =>
+    commit: ({ before, after, releasePod, codeHold, work }) =>
       Effect.gen(function* () {
         const result = yield* call(
-          "qwip_commit",
+          "qwip_commit_session",
           {
             p_before_version: before.version,
             p_after: yield* encode(Session, after),
             p_release_pod: releasePod,
+            p_code_hold: codeHold ?? null,
             p_work: yield* encode(WorkOrders, work)
           },
           Committed

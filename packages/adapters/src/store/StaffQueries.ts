@@ -1,7 +1,7 @@
 /**
  * Core's `StaffStore` over the SQL functions of `migrations/0005_staff.sql` (and a few of
- * 0004's), for PGlite, Postgres and Supabase alike, plus the read-only queries the `qwip`
- * CLI shows staff (charges, a session's emails).
+ * 0004's and 0007's), for PGlite, Postgres and Supabase alike, plus the read-only queries the
+ * `qwip` CLI shows staff (charges, a session's emails).
  */
 import {
   ChargeAttempt,
@@ -80,7 +80,10 @@ export const make = (backend: StoreBackendShape): StaffStoreShape => {
         return yield* new PodAlreadyExists({ podId: pod.id })
       }).pipe(span("createPod")),
     savePod: (pod) => records.upsertPod(pod).pipe(span("savePod")),
-    freePod: (podId) => find("qwip_staff_free_pod", { p_pod_id: podId }, Freed).pipe(span("freePod")),
+    freePod: (podId, codeHold) =>
+      find("qwip_staff_release_pod", { p_pod_id: podId, p_code_hold: Option.getOrNull(codeHold) }, Freed).pipe(
+        span("freePod")
+      ),
     podCodes: (podId) => records.codesFor(podId).pipe(span("podCodes")),
     setPodCodes: (podId, codes) => records.setCodes(podId, codes).pipe(span("setPodCodes")),
     sealedCodeSessions: (after, limit) =>

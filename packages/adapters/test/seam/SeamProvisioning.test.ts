@@ -72,6 +72,17 @@ const firstCodeOn = (fake: SeamFakeShape, deviceId: string) =>
     return yield* Effect.dieMessage("no code appeared on the lock")
   })
 
+/** Books and provisions, the lock confirming the code: an active session and its code. */
+const activeOn = (fake: SeamFakeShape, deviceId: string) =>
+  Effect.gen(function* () {
+    const session = yield* book
+    const provisioning = yield* Effect.fork(Access.provisionAccess(session.id))
+    const code = yield* firstCodeOn(fake, deviceId)
+    yield* fake.setCodeState(code.ref, { status: "set" })
+    yield* Fiber.join(provisioning)
+    return { session, code }
+  })
+
 // Without test services: the policy's waits run on the real clock, as the HTTP calls do.
 layer(SeamFake.layer, { excludeTestServices: true })("provisioning on Seam", (it) => {
   it.effect("waits for the lock to confirm the code, then the session is active with it", () =>
@@ -79,11 +90,7 @@ layer(SeamFake.layer, { excludeTestServices: true })("provisioning on Seam", (it
       const fake = yield* SeamFake
       const deviceId = yield* fake.addLock()
       yield* Effect.gen(function* () {
-        const session = yield* book
-        const provisioning = yield* Effect.fork(Access.provisionAccess(session.id))
-        const code = yield* firstCodeOn(fake, deviceId)
-        yield* fake.setCodeState(code.ref, { status: "set" })
-        yield* Fiber.join(provisioning)
+        const { session, code } = yield* activeOn(fake, deviceId)
 
         const active = Option.getOrThrow(yield* stored(session.id))
         expect(active.state._tag).toBe("Active")
@@ -111,7 +118,8 @@ layer(SeamFake.layer, { excludeTestServices: true })("provisioning on Seam", (it
 
         const failed = Option.getOrThrow(yield* stored(session.id))
         expect(failed.state._tag).toBe("ProvisioningFailed")
-        expect((yield* MemoryStore).podInUse(POD)).toBe(false)
+        // The code left on the lock could still become active: the pod stays held until it is gone.
+        expect((yield* MemoryStore).podInUse(POD)).toBe(true)
         expect(failed.state._tag === "ProvisioningFailed" ? failed.state.reason : "").toContain(
           "no door code was active within 1s after 1 attempt (the lock never confirmed the code)"
         )
@@ -122,7 +130,63 @@ layer(SeamFake.layer, { excludeTestServices: true })("provisioning on Seam", (it
         const lock = yield* SeamLockAccess.makeSeamLockAccess({ apiKey: fake.apiKey, endpoint: fake.endpoint })
         const read = yield* lock.readCode(deviceId, codes[0]?.ref ?? "")
         expect(Option.map(read, (c) => c.status)).toEqual(Option.some("setting"))
+
+        // Its removal, confirmed by Seam, frees the pod.
+        yield* Access.revokeAccess(session.id)
+        expect(yield* fake.codesOn(deviceId)).toHaveLength(0)
+        expect((yield* MemoryStore).podInUse(POD)).toBe(false)
       }).pipe(Effect.provide(kit(fake, deviceId)))
+    })
+  )
+
+  it.effect("a create outage: provisioning fails with no code on the lock, so the pod is free at once", () =>
+    Effect.gen(function* () {
+      const fake = yield* SeamFake
+      const deviceId = yield* fake.addLock()
+      yield* Effect.gen(function* () {
+        const session = yield* book
+        yield* fake.outage(["/access_codes/create"])
+        yield* Access.provisionAccess(session.id).pipe(Effect.ensuring(fake.recover))
+        const failed = Option.getOrThrow(yield* stored(session.id))
+        expect(failed.state._tag).toBe("ProvisioningFailed")
+        expect(failed.access).toEqual(Option.none())
+        expect(yield* fake.codesOn(deviceId)).toEqual([])
+        expect((yield* MemoryStore).podInUse(POD)).toBe(false)
+      }).pipe(Effect.provide(kit(fake, deviceId)))
+    })
+  )
+
+  it.effect("a delete outage: the pod stays held, staff are alerted, and it is freed once Seam removes the code", () =>
+    Effect.gen(function* () {
+      const fake = yield* SeamFake
+      const deviceId = yield* fake.addLock()
+      // The policy alerts at the first failure (no wait past the end), so this runs on the real clock.
+      yield* Effect.gen(function* () {
+        const { session, code } = yield* activeOn(fake, deviceId)
+        const memory = yield* MemoryStore
+
+        yield* fake.outage(["/access_codes/delete"])
+        yield* SessionEnd.endSession(session.id)
+        const failed = yield* Effect.flip(Access.revokeAccess(session.id))
+        expect(failed._tag).toBe("LockUnavailable")
+        // The previous customer's code still opens the door: nobody can book the pod.
+        expect((yield* fake.codesOn(deviceId)).map((c) => c.ref)).toEqual([code.ref])
+        expect(memory.podInUse(POD)).toBe(true)
+        expect((yield* Effect.flip(Checkout.startCheckout(POD)))._tag).toBe("PodInUse")
+        expect(Option.getOrThrow(yield* stored(session.id)).accessRevokedAt).toEqual(Option.none())
+        const alert = memory.work().find((w) => w.item.key === `send-mail:StaffAlert:${session.id}:code_not_removed`)
+        expect(Option.map(alert?.item.message ?? Option.none(), (m) => m._tag === "StaffAlert" && m.detail)).toEqual(
+          Option.some(expect.stringContaining(`qwip pods release ${POD} --force`))
+        )
+
+        yield* fake.recover
+        yield* Access.revokeAccess(session.id)
+        expect(yield* fake.codesOn(deviceId)).toEqual([])
+        expect(Option.isSome(Option.getOrThrow(yield* stored(session.id)).accessRevokedAt)).toBe(true)
+        expect(memory.podInUse(POD)).toBe(false)
+        const next = yield* book
+        expect(next.podId).toBe(POD)
+      }).pipe(Effect.provide(kit(fake, deviceId, { ...quickPolicy, codeRemovalAlertAfter: Duration.zero })))
     })
   )
 

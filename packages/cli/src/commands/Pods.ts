@@ -43,7 +43,7 @@ const list = Command.make("list", readOptions, (o) =>
       )
       if (o.json) return yield* printJson(rows)
       yield* printTable(
-        ["POD", "NAME", "£/MIN", "MODE", "DEVICE", "IN USE", "LIVE SESSION", "CODES"],
+        ["POD", "NAME", "£/MIN", "MODE", "DEVICE", "IN USE", "LIVE SESSION", "BLOCKED BY CODE ON LOCK", "CODES"],
         rows.map((p) => [
           p.id,
           p.name,
@@ -52,13 +52,20 @@ const list = Command.make("list", readOptions, (o) =>
           p.lockDeviceId ?? "-",
           p.inUse ? yellow("yes") : "no",
           p.liveSessions.join(", ") || "-",
+          p.codeHold === null ? "-" : yellow(`session ${p.codeHold.sessionId} since ${p.codeHold.since}`),
           String(p.codes)
         ]),
         "no pods"
       )
+      const blocked = rows.filter((p) => p.codeHold !== null)
+      for (const p of blocked) {
+        yield* say(
+          `Pod ${p.id} is blocked: a door code of session ${p.codeHold?.sessionId} is not confirmed removed from its lock; it frees itself once the lock confirms. To free it now, remove the code by hand, then: qwip pods release ${p.id} --force --reason TEXT`
+        )
+      }
     })
   )
-).pipe(Command.withDescription("pods, with whether a live session holds each"))
+).pipe(Command.withDescription("pods, with whether a live session, or a door code still on the lock, holds each"))
 
 const add = Command.make(
   "add",
@@ -160,7 +167,9 @@ const release = Command.make(
     ...changeOptions,
     id: Args.text({ name: "POD" }),
     force: Options.boolean("force").pipe(
-      Options.withDescription("end the live sessions holding the pod first (needs --reason)")
+      Options.withDescription(
+        "end the live sessions holding the pod first, or free it from a door code still on its lock (needs --reason)"
+      )
     ),
     reason: Options.text("reason").pipe(Options.withDescription("why the pod is forced free"), Options.optional),
     waive: Options.boolean("waive").pipe(Options.withDescription("with --force: waive the ended sessions' charges"))
@@ -182,6 +191,13 @@ const release = Command.make(
               `Pod ${podId} is held by ${live.map((s) => `${s.id} (${s.state._tag})`).join(", ")}. End ${live.length === 1 ? "it" : "them"} now (${o.waive ? "waived" : "active sessions charged from when their door code was ready, provisioning ones not charged"}) and free the pod?`
             )
           }
+          const hold = Option.flatMap(yield* store.podStatus(podId), (p) => p.codeHold)
+          if (Option.isSome(hold) && o.force) {
+            yield* confirm(
+              o.yes,
+              `Pod ${podId} is blocked by session ${hold.value.sessionId}'s door code, not confirmed removed from the lock since ${hold.value.since.toISOString()}. Free the pod anyway (remove the code by hand first, or the previous customer may still open the door)?`
+            )
+          }
           const result = yield* StaffActions.releasePod(podId, {
             by: actorName(o.actor),
             force: o.force ? { reason: Option.getOrElse(o.reason, () => ""), waive: o.waive } : undefined
@@ -190,6 +206,13 @@ const release = Command.make(
             const state = s.state
             yield* say(
               `Ended session ${s.id}: ${state._tag === "Ended" ? state.outcome._tag : state._tag}${state._tag === "Ended" ? ` (${state.quote.chargePence}p)` : ""}.`
+            )
+          }
+          if (Option.isSome(result.codeOverridden)) {
+            yield* say(
+              yellow(
+                `Freed before the lock confirmed session ${result.codeOverridden.value.sessionId}'s door code gone (recorded in the audit log); its removal keeps being retried.`
+              )
             )
           }
           yield* say(

@@ -365,7 +365,12 @@ const end = Command.make(
           })
           if (result.resumed) yield* say("Finished an end that had been interrupted; its recorded end time stands.")
           yield* say(endedLine(result.after))
-          yield* say(`Pod ${pod.id} is free; the door code is revoked by the service's background work.`)
+          const status = yield* store.podStatus(pod.id)
+          yield* say(
+            Option.exists(status, (p) => Option.isSome(p.codeHold))
+              ? `Pod ${pod.id} stays blocked until the lock confirms the door code removed (the service's background work does it); see qwip pods list.`
+              : `Pod ${pod.id} is free; the door code is revoked by the service's background work.`
+          )
         })
       )
     })

@@ -20,6 +20,14 @@ export interface SessionChange {
   readonly after: Session
   /** Free the session's pod in the same step (the session stops being live). */
   readonly releasePod: boolean
+  /**
+   * The pod and the session's door code still on the lock (see `SessionSteps.leavePod`):
+   * `keep`: the session stops being live but the pod stays in use, held by its code since
+   * `after.updatedAt` (with `releasePod: false`); `free`: the code is gone, so free the pod,
+   * but only if it is still held by this session's code (never a pod staff released since,
+   * nor one another session holds). Absent: neither.
+   */
+  readonly codeHold?: "keep" | "free" | undefined
   /** Work to enqueue in the same step; a key seen before is left as it is. */
   readonly work: ReadonlyArray<WorkOrder>
 }
@@ -47,7 +55,8 @@ export interface SessionStoreShape {
   readonly liveSessionsPastWindow: (before: Date) => Effect.Effect<ReadonlyArray<Session>>
   /**
    * Atomically: if a session exists for the set-up intent, returns it unchanged; otherwise
-   * marks the pod in use (failing if it is missing or held) and inserts the session and `work`.
+   * marks the pod in use (failing if it is missing or held, by a live session or by a
+   * previous session's code) and inserts the session and `work`.
    */
   readonly openSession: (
     session: Session,

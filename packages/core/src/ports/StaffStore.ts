@@ -65,10 +65,14 @@ export interface StaffStoreShape {
   /** Replaces an existing pod's settings (name, address, rate, lock device, access mode), never its in-use flag. */
   readonly savePod: (pod: Pod) => Effect.Effect<PodStatus>
   /**
-   * Clears the pod's in-use flag only if no live session holds it, in one step. `freed` is
-   * false when a live session holds it; `None` when the pod does not exist.
+   * Clears the pod's in-use flag, and its code hold, only if no live session holds it and
+   * its code hold is still `codeHold` (the session whose code staff saw; `None`: no hold), in
+   * one step. `freed` is false otherwise; `None` when the pod does not exist.
    */
-  readonly freePod: (podId: PodId) => Effect.Effect<Option.Option<{ readonly freed: boolean }>>
+  readonly freePod: (
+    podId: PodId,
+    codeHold: Option.Option<SessionId>
+  ) => Effect.Effect<Option.Option<{ readonly freed: boolean }>>
   readonly podCodes: (podId: PodId) => Effect.Effect<ReadonlyArray<AccessCode>>
   /** Replaces the pod's static code list; false if the pod does not exist. */
   readonly setPodCodes: (podId: PodId, codes: ReadonlyArray<AccessCode>) => Effect.Effect<boolean>

@@ -2,7 +2,7 @@
  * `StaffStore` in memory, over the memory store and the static-code double in context.
  * The audit log and charge attempts are kept here and readable through `MemoryStaff`.
  * The memory store keeps a pod's in-use flag in step with its live sessions, so `freePod`
- * has nothing to clear there (the SQL stores test a flag left set by the previous service).
+ * clears only a code hold there (the SQL stores test a flag left set by the previous service).
  */
 import { Clock, Context, Effect, Layer, Option } from "effect"
 import type { SessionId } from "../Ids.js"
@@ -87,12 +87,7 @@ export const layerMemoryStaffStore: Layer.Layer<
           Effect.zipRight(store.podStatus(pod.id)),
           Effect.map(Option.getOrThrow)
         ),
-      freePod: (podId) =>
-        Effect.map(store.podStatus(podId), (status) =>
-          Option.map(status, () => ({
-            freed: !memory.sessions().some((s) => s.podId === podId && isLive(s.state))
-          }))
-        ),
+      freePod: (podId, codeHold) => Effect.sync(() => memory.freePod(podId, codeHold)),
       podCodes: (podId) => codes.codesFor(podId),
       setPodCodes: (podId, list) =>
         Effect.map(store.pod(podId), (pod) => {

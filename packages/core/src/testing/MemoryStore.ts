@@ -6,7 +6,7 @@
 import { Context, Duration, Effect, Layer, Option } from "effect"
 import { PodInUse, PodNotFound, StaleSession } from "../Errors.js"
 import type { PodId, SessionId, SetupIntentId } from "../Ids.js"
-import { type Pod, PodStatus } from "../Pod.js"
+import { CodeHold, type Pod, PodStatus } from "../Pod.js"
 import { SessionStore, type SessionStoreShape } from "../ports/SessionStore.js"
 import { isLive, type Session } from "../Session.js"
 import { WorkItem, type WorkOrder } from "../Work.js"
@@ -25,19 +25,21 @@ export interface MemoryStoreControl {
   readonly addPod: (pod: Pod) => void
   readonly sessions: () => ReadonlyArray<Session>
   readonly podInUse: (id: PodId) => boolean
+  /** `StaffStore.freePod`: frees the pod if no live session holds it and its code hold is `codeHold`. */
+  readonly freePod: (id: PodId, codeHold: Option.Option<SessionId>) => Option.Option<{ readonly freed: boolean }>
   readonly work: () => ReadonlyArray<StoredWork>
 }
 
 export class MemoryStore extends Context.Tag("@qwip/core/testing/MemoryStore")<MemoryStore, MemoryStoreControl>() {}
 
 export const makeMemoryStore = (initialPods: ReadonlyArray<Pod> = []) => {
-  const pods = new Map<PodId, { pod: Pod; inUse: boolean }>()
+  const pods = new Map<PodId, { pod: Pod; inUse: boolean; codeHold: Option.Option<CodeHold> }>()
   const sessions = new Map<SessionId, Session>()
   const bySetupIntent = new Map<SetupIntentId, SessionId>()
   const work = new Map<string, StoredWork>()
   const faults = makeFaults<StoreOperation>()
   let workSeq = 0
-  for (const pod of initialPods) pods.set(pod.id, { pod, inUse: false })
+  for (const pod of initialPods) pods.set(pod.id, { pod, inUse: false, codeHold: Option.none() })
 
   // Runs `apply` atomically, honouring armed faults: "before" fails without applying,
   // "after" applies and then fails, as a crash after the database committed would.
@@ -108,16 +110,25 @@ export const makeMemoryStore = (initialPods: ReadonlyArray<Pod> = []) => {
         addWork(orders)
         return Effect.succeed(session)
       }),
-    commit: ({ before, after, releasePod, work: orders }) =>
+    commit: ({ before, after, releasePod, codeHold, work: orders }) =>
       atomically("commit", (): Effect.Effect<Session, StaleSession> => {
         const current = sessions.get(before.id)
         if (current === undefined || current.version !== before.version) {
           return Effect.fail(new StaleSession({ sessionId: before.id, expectedVersion: before.version }))
         }
         sessions.set(after.id, after)
-        if (releasePod) {
-          const pod = pods.get(after.podId)
-          if (pod !== undefined) pods.set(after.podId, { ...pod, inUse: false })
+        const pod = pods.get(after.podId)
+        if (pod !== undefined) {
+          if (releasePod) pods.set(after.podId, { ...pod, inUse: false, codeHold: Option.none() })
+          if (codeHold === "keep") {
+            const hold = new CodeHold({ sessionId: after.id, since: after.updatedAt })
+            pods.set(after.podId, { ...pod, inUse: true, codeHold: Option.some(hold) })
+          }
+          const heldForThis = Option.exists(pod.codeHold, (h) => h.sessionId === after.id)
+          const othersLive = [...sessions.values()].some((s) => s.podId === after.podId && s.id !== after.id && live(s))
+          if (codeHold === "free" && heldForThis && !othersLive) {
+            pods.set(after.podId, { ...pod, inUse: false, codeHold: Option.none() })
+          }
         }
         addWork(orders)
         return Effect.succeed(after)
@@ -186,9 +197,22 @@ export const makeMemoryStore = (initialPods: ReadonlyArray<Pod> = []) => {
 
   const control: MemoryStoreControl = {
     faults,
-    addPod: (pod) => pods.set(pod.id, { pod, inUse: pods.get(pod.id)?.inUse ?? false }),
+    addPod: (pod) => {
+      const known = pods.get(pod.id)
+      pods.set(pod.id, { pod, inUse: known?.inUse ?? false, codeHold: known?.codeHold ?? Option.none() })
+    },
     sessions: () => [...sessions.values()],
     podInUse: (id) => pods.get(id)?.inUse ?? false,
+    freePod: (id, codeHold) => {
+      const pod = pods.get(id)
+      if (pod === undefined) return Option.none()
+      const held = Option.map(pod.codeHold, (h) => h.sessionId)
+      const sameHold = Option.getOrNull(held) === Option.getOrNull(codeHold)
+      const liveHere = [...sessions.values()].some((s) => s.podId === id && live(s))
+      if (!sameHold || liveHere) return Option.some({ freed: false })
+      pods.set(id, { ...pod, inUse: false, codeHold: Option.none() })
+      return Option.some({ freed: true })
+    },
     work: () => [...work.values()]
   }
   return { store, control }
