@@ -15,7 +15,11 @@ import {
   findEmbeddedService,
   serveEmbedded
 } from "../../packages/adapters/src/store/EmbeddedServer.js"
+import { latestVersion } from "../../packages/adapters/src/store/Migrator.js"
 import { backendFor, openPglite } from "../../packages/adapters/src/store/Pglite.js"
+
+/** The schema version this build migrates to (the newest migration's number). */
+const latest = await Effect.runPromise(Effect.orDie(latestVersion))
 
 const dirs: Array<string> = []
 afterAll(() => {
@@ -49,7 +53,7 @@ describe("embedded store served to the CLI", { timeout: 120_000 }, () => {
       const client = new pg.Client({ connectionString: store.endpoint.url })
       await client.connect()
       const rows = await client.query("select qwip_schema_version() as v, $1::text as echo", ["hello"])
-      expect(rows.rows[0]).toEqual({ v: 6, echo: "hello" })
+      expect(rows.rows[0]).toEqual({ v: latest, echo: "hello" })
       await client.end()
       const wrong = new pg.Client({ connectionString: store.endpoint.url.replace(/:[^:@/]+@/, ":wrong@") })
       await expect(wrong.connect()).rejects.toThrow(/password authentication failed/)
@@ -78,7 +82,7 @@ describe("embedded store served to the CLI", { timeout: 120_000 }, () => {
       )
       expect(await Promise.all(viaSocket)).toEqual(Array.from({ length: 40 }, (_, i) => i * 2))
       expect(await Promise.all(inProcess)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1000))
-      expect(await Promise.all(viaBackend)).toEqual(Array.from({ length: 10 }, () => 6))
+      expect(await Promise.all(viaBackend)).toEqual(Array.from({ length: 10 }, () => latest))
     } finally {
       await pool.end()
       await store.close()

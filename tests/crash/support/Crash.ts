@@ -287,11 +287,12 @@ export const allWorkDone = (sql: Sql, ms = 30_000) =>
 export const sessionState = async (sql: Sql, sessionId: string) =>
   (await sql<{ state: string }>(`select state from pod_sessions where id = $1`, [sessionId]))[0]?.state
 
-/** Waits until the session has run two whole seconds: billing counts whole seconds, 30p at least. */
+/** Waits until the session has two billable seconds (from its door code being ready): 30p at least. */
 export const billable = (sql: Sql, sessionId: string) =>
   until("two billable seconds", async () => {
+    // Billing starts when the door code was ready, not at booking.
     const rows = await sql<{ age: number }>(
-      `select extract(epoch from now() - start_time)::float as age from pod_sessions where id = $1`,
+      `select extract(epoch from now() - max(ready_at))::float as age from session_provisionings where session_id = $1`,
       [sessionId]
     )
     return (rows[0]?.age ?? 0) >= 2 ? true : undefined
