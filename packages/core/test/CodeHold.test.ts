@@ -5,50 +5,16 @@
  * confirms; a staff release overrides, and a late confirmation never frees a pod rebooked since.
  */
 import { describe, expect, it } from "@effect/vitest"
-import {
-  Checkout,
-  type PodId,
-  Policy,
-  type Session,
-  SessionEnd,
-  SessionStore,
-  StaffActions,
-  type StaffAlert
-} from "@qwip/core"
-import {
-  demoPod,
-  FakeLock,
-  FakeMailer,
-  FakeStaticCodes,
-  layerFakeLock,
-  layerFakeMailer,
-  layerFakePayments,
-  layerKeyedStaticCodes,
-  layerMemoryStaffStore,
-  layerMemoryStore,
-  MemoryStaff,
-  MemoryStore,
-  testPolicy
-} from "@qwip/core/testing"
-import { Duration, Effect, Layer, Option } from "effect"
-import { activeSession, book, drainWorkFor } from "./kit.js"
+import { Checkout, type PodId, type Session, SessionEnd, SessionStore, StaffActions, type StaffAlert } from "@qwip/core"
+import { demoPod, FakeLock, FakeMailer, FakeStaticCodes, MemoryStaff, MemoryStore } from "@qwip/core/testing"
+import { Duration, Effect, type Layer, Option } from "effect"
+import { activeSession, book, drainWorkFor, staffKit } from "./kit.js"
 
 const kit = () =>
-  layerMemoryStaffStore.pipe(
-    Layer.provideMerge(
-      Layer.mergeAll(
-        layerMemoryStore([
-          demoPod({ id: "pod-s" }),
-          demoPod({ id: "pod-l", mode: "lock-provider", deviceId: "dev-1" })
-        ]),
-        layerFakePayments,
-        layerFakeLock,
-        layerKeyedStaticCodes,
-        layerFakeMailer,
-        Policy.layer({ ...testPolicy, codeRemovalAlertAfter: Duration.minutes(5), workAttempts: 3 })
-      )
-    )
-  )
+  staffKit([demoPod({ id: "pod-s" }), demoPod({ id: "pod-l", mode: "lock-provider", deviceId: "dev-1" })], {
+    codeRemovalAlertAfter: Duration.minutes(5),
+    workAttempts: 3
+  })
 
 const test = <A, E>(name: string, body: Effect.Effect<A, E, Layer.Layer.Success<ReturnType<typeof kit>>>) =>
   it.effect(name, () =>

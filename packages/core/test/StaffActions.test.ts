@@ -4,7 +4,6 @@ import {
   chargeKeyFor,
   NotBilled,
   type PodId,
-  Policy,
   rate,
   type Session,
   type SessionListFilter,
@@ -19,36 +18,18 @@ import {
   FakePayments,
   FakeStaticCodes,
   KeyedStaticCodes,
-  layerFakeLock,
-  layerFakeMailer,
-  layerFakePayments,
-  layerKeyedStaticCodes,
-  layerMemoryStaffStore,
-  layerMemoryStore,
   MemoryStaff,
-  MemoryStore,
-  testPolicy
+  MemoryStore
 } from "@qwip/core/testing"
-import { Duration, Effect, Layer, Option, TestClock } from "effect"
-import { activeSession, book, drainWork, withTimePassing } from "./kit.js"
+import { Duration, Effect, type Layer, Option, TestClock } from "effect"
+import { activeSession, book, drainWork, staffKit, withTimePassing } from "./kit.js"
 
 const kit = () =>
-  layerMemoryStaffStore.pipe(
-    Layer.provideMerge(
-      Layer.mergeAll(
-        layerMemoryStore([
-          demoPod({ id: "pod-1" }),
-          demoPod({ id: "pod-2" }),
-          demoPod({ id: "pod-l", mode: "lock-provider", deviceId: "dev-1" })
-        ]),
-        layerFakePayments,
-        layerFakeLock,
-        layerKeyedStaticCodes,
-        layerFakeMailer,
-        Policy.layer(testPolicy)
-      )
-    )
-  )
+  staffKit([
+    demoPod({ id: "pod-1" }),
+    demoPod({ id: "pod-2" }),
+    demoPod({ id: "pod-l", mode: "lock-provider", deviceId: "dev-1" })
+  ])
 
 const withCodes = <A, E, R>(self: Effect.Effect<A, E, R>) =>
   Effect.gen(function* () {

@@ -2,9 +2,34 @@
  * Shared steps for use-case tests: drive a booking through the test kit under `TestClock`.
  */
 
-import { Checkout, type PodId, type Session, Worker } from "@qwip/core"
-import { type CardBehaviour, FakePayments } from "@qwip/core/testing"
-import { Duration, Effect, Fiber, Option, TestClock } from "effect"
+import { Checkout, type Pod, type PodId, Policy, type PolicyShape, type Session, Worker } from "@qwip/core"
+import {
+  type CardBehaviour,
+  FakePayments,
+  layerFakeLock,
+  layerFakeMailer,
+  layerFakePayments,
+  layerKeyedStaticCodes,
+  layerMemoryStaffStore,
+  layerMemoryStore,
+  testPolicy
+} from "@qwip/core/testing"
+import { Duration, Effect, Fiber, Layer, Option, TestClock } from "effect"
+
+/** Every port in memory, staff's included, over `pods`: what staff-action tests run on. */
+export const staffKit = (pods: ReadonlyArray<Pod>, policy: Partial<PolicyShape> = {}) =>
+  layerMemoryStaffStore.pipe(
+    Layer.provideMerge(
+      Layer.mergeAll(
+        layerMemoryStore(pods),
+        layerFakePayments,
+        layerFakeLock,
+        layerKeyedStaticCodes,
+        layerFakeMailer,
+        Policy.layer({ ...testPolicy, ...policy })
+      )
+    )
+  )
 
 /** Runs `self` while moving the test clock forward in steps, so its sleeps and retries finish. */
 export const withTimePassing = <A, E, R>(

@@ -8,20 +8,11 @@ import { describe, expect, it } from "@effect/vitest"
 import Stripe from "stripe"
 import { book, type Client, eventually, sessionIdOf } from "./support/Client.js"
 import { boot } from "./support/Harness.js"
+import { stripeEvent } from "./support/StripeEvents.js"
 import { WEBHOOK_SECRET } from "./support/TestPlatform.js"
 
 let seq = 0
-const event = (type: string, object: Record<string, unknown>, id = `evt_test_${++seq}`) => ({
-  id,
-  object: "event",
-  api_version: "2025-01-27.acacia",
-  created: Math.floor(Date.now() / 1000),
-  livemode: false,
-  pending_webhooks: 1,
-  request: { id: null, idempotency_key: null },
-  type,
-  data: { object }
-})
+const event = (type: string, object: Record<string, unknown>, id = `evt_test_${++seq}`) => stripeEvent(id, type, object)
 
 const deliver = (
   api: Client,
