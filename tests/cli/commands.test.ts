@@ -308,7 +308,7 @@ for (const t of targets) {
       )
       expect(status).toMatchObject({ databaseVersion: 7, codeVersion: 7, pending: [] })
       const migrated = await run("db", "migrate", ...ACTOR)
-      expect(migrated.stdout).toContain("Already at version 7")
+      expect(migrated.stdout).toContain("Already at version 8")
       const audit = await inStore(
         env,
         Effect.flatMap(StoreRecords, (r) => r.listAudit({ limit: 100 }))

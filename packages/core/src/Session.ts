@@ -170,6 +170,14 @@ export class Session extends Schema.Class<Session>("Session")({
   updatedAt: Schema.Date
 }) {}
 
+/** Whether a live session's door-code window closed before `instant` (it should have ended by then). */
+export const isPastWindow = (s: Session, instant: Date): boolean =>
+  isLive(s.state) && s.accessUntil.getTime() < instant.getTime()
+
+/** Whether staff should look at a session: its provisioning failed, or its payment is not settled. */
+export const needsAttention = (s: Session): boolean =>
+  s.state._tag === "ProvisioningFailed" || (s.state._tag === "Ended" && isUnsettled(s.state.outcome))
+
 /**
  * The recorded end of a session that is over or ending: its fixed end time, or when its
  * provisioning failed (the session ended then, for the customer and for every read).

@@ -20,6 +20,7 @@ export {
 export * as CustomerEnd from "./CustomerEnd.js"
 export * from "./Errors.js"
 export * from "./Ids.js"
+export * as Legacy from "./Legacy.js"
 export * as Lifecycle from "./Lifecycle.js"
 export * from "./Messages.js"
 export * from "./Money.js"

@@ -21,20 +21,16 @@ export const sqlFunctions = {
   qwip_session_with_pod: [["p_session_id", "text"]],
   qwip_session_for_setup_intent: [["p_setup_intent_id", "text"]],
   qwip_live_sessions_on_pod: [["p_pod_id", "text"]],
-  qwip_live_sessions_past_window: [["p_before", "timestamptz"]],
+  qwip_live_sessions: [],
   qwip_open_session: [
     ["p_session", "jsonb"],
-    ["p_work", "jsonb"]
-  ],
-  qwip_commit: [
-    ["p_before_version", "integer"],
-    ["p_after", "jsonb"],
-    ["p_release_pod", "boolean"],
+    ["p_records", "jsonb"],
     ["p_work", "jsonb"]
   ],
   qwip_commit_session: [
     ["p_before_version", "integer"],
     ["p_after", "jsonb"],
+    ["p_records", "jsonb"],
     ["p_release_pod", "boolean"],
     ["p_code_hold", "text"],
     ["p_work", "jsonb"]
@@ -127,14 +123,13 @@ export const sqlFunctions = {
     ["p_value", "text"]
   ],
   qwip_sandbox_list: [["p_limit", "integer"]],
-  qwip_staff_sessions: [
-    ["p_filter", "text"],
+  qwip_staff_sessions_page: [
     ["p_pod_id", "text"],
-    ["p_window_before", "timestamptz"],
+    ["p_live_only", "boolean"],
+    ["p_after_id", "text"],
     ["p_limit", "integer"]
   ],
   qwip_staff_create_pod: [["p_pod", "jsonb"]],
-  qwip_staff_free_pod: [["p_pod_id", "text"]],
   qwip_staff_release_pod: [
     ["p_pod_id", "text"],
     ["p_code_hold", "text"]
@@ -164,7 +159,7 @@ export const sqlFunctions = {
     ["p_payment_intent_id", "text"]
   ],
   qwip_staff_charges: [
-    ["p_failed", "boolean"],
+    ["p_statuses", "jsonb"],
     ["p_limit", "integer"]
   ],
   qwip_staff_outbox_for_session: [["p_session_id", "text"]]
@@ -245,7 +240,7 @@ export const checkSchemaName = (setting: string, schema: string): Effect.Effect<
 
 /**
  * The statement PGlite and Postgres run for a call, with its parameters:
- * `select "public".qwip_commit(p_before_version => $1::integer, ...) as result`.
+ * `select "public".qwip_commit_session(p_before_version => $1::integer, ...) as result`.
  */
 export const callStatement = <F extends SqlFunctionName>(
   schema: string,

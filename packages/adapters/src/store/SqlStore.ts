@@ -1,15 +1,21 @@
 /**
  * The session store over SQL: one implementation of `SessionStore` for PGlite, Postgres and
  * Supabase. Each method is one call of one SQL function (0004_functions.sql; lease renewal in
- * 0006_work_leases.sql; commits, with the pod's code hold, in 0007_code_holds.sql), so each
+ * 0006_work_leases.sql; opens, commits and live sessions in 0008_rules_in_core.sql), so each
  * is one statement, atomic in the database; sessions and work cross as `Schema.encode`d JSON.
+ * What is written beside a session (its charge, whether it holds its pod...) comes from
+ * core's `recordsOf`; rows the previous service wrote are read through core's `Legacy`.
  */
 import {
+  Charge,
+  FailedPayment,
+  isPastWindow,
+  Legacy,
   Pod,
   PodInUse,
   PodNotFound,
   PodStatus,
-  Session,
+  recordsOf,
   SessionStore,
   type SessionStoreShape,
   StaleSession,
@@ -20,21 +26,35 @@ import { Context, Duration, Effect, Layer, Option, Schema } from "effect"
 import { callAs, callOptionalAs, StoreBackend, type StoreBackendShape } from "./Backend.js"
 import * as Records from "./Records.js"
 
-const Sessions = Schema.Array(Session)
+/** Sessions as the SQL functions return them: with a state, or a legacy row's facts. */
+export const StoredSession = Legacy.StoredSession
+const Sessions = Schema.Array(StoredSession)
 const WorkItems = Schema.Array(WorkItem)
 const WorkOrders = Schema.Array(WorkOrder)
 const Keys = Schema.Array(Schema.String)
-const SessionWithPod = Schema.Struct({ session: Session, pod: Pod })
+const SessionWithPod = Schema.Struct({ session: StoredSession, pod: Pod })
 const PodStatuses = Schema.Array(PodStatus)
 
 const Opened = Schema.Union(
-  Schema.Struct({ session: Session }),
+  Schema.Struct({ session: StoredSession }),
   Schema.Struct({ error: Schema.Literal("PodInUse", "PodNotFound") })
 )
 const Committed = Schema.Union(
-  Schema.Struct({ session: Session }),
+  Schema.Struct({ session: StoredSession }),
   Schema.Struct({ error: Schema.Literal("StaleSession") })
 )
+
+/** What `recordsOf` computed, as the functions take it. */
+const SessionRecordsDoc = Schema.Struct({
+  holdsPod: Schema.Boolean,
+  endedAt: Schema.OptionFromNullOr(Schema.Date),
+  charge: Schema.OptionFromNullOr(Charge),
+  failedPayment: Schema.OptionFromNullOr(FailedPayment),
+  provisioning: Schema.OptionFromNullOr(Schema.Struct({ status: Schema.Literal("ready", "failed"), at: Schema.Date }))
+})
+
+/** A session as the SQL functions take it (always with its state). */
+const SessionDoc = Legacy.StoredSession.members[0]
 
 const encode = <A, I>(schema: Schema.Schema<A, I>, value: A): Effect.Effect<I> =>
   Schema.encode(schema)(value).pipe(Effect.orDie)
@@ -53,15 +73,18 @@ export const make = (backend: StoreBackendShape): SessionStoreShape => {
     pod: (id) => podStatus(id).pipe(Effect.map(Option.map((s) => s.pod)), span("pod")),
     pods: call("qwip_pods", {}, PodStatuses).pipe(span("pods")),
     podStatus: (id) => podStatus(id).pipe(span("podStatus")),
-    session: (id) => find("qwip_session", { p_session_id: id }, Session).pipe(span("session")),
+    session: (id) => find("qwip_session", { p_session_id: id }, StoredSession).pipe(span("session")),
     sessionWithPod: (id) =>
       find("qwip_session_with_pod", { p_session_id: id }, SessionWithPod).pipe(span("sessionWithPod")),
     sessionForSetupIntent: (id) =>
-      find("qwip_session_for_setup_intent", { p_setup_intent_id: id }, Session).pipe(span("sessionForSetupIntent")),
+      find("qwip_session_for_setup_intent", { p_setup_intent_id: id }, StoredSession).pipe(
+        span("sessionForSetupIntent")
+      ),
     liveSessionsOnPod: (id) =>
       call("qwip_live_sessions_on_pod", { p_pod_id: id }, Sessions).pipe(span("liveSessionsOnPod")),
     liveSessionsPastWindow: (before) =>
-      call("qwip_live_sessions_past_window", { p_before: before.toISOString() }, Sessions).pipe(
+      call("qwip_live_sessions", {}, Sessions).pipe(
+        Effect.map((live) => live.filter((s) => isPastWindow(s, before))),
         span("liveSessionsPastWindow")
       ),
 
@@ -69,7 +92,11 @@ export const make = (backend: StoreBackendShape): SessionStoreShape => {
       Effect.gen(function* () {
         const result = yield* call(
           "qwip_open_session",
-          { p_session: yield* encode(Session, session), p_work: yield* encode(WorkOrders, work) },
+          {
+            p_session: yield* encode(SessionDoc, session),
+            p_records: yield* encode(SessionRecordsDoc, recordsOf({ before: session, after: session })),
+            p_work: yield* encode(WorkOrders, work)
+          },
           Opened
         )
         if ("session" in result) return result.session
@@ -84,7 +111,8 @@ export const make = (backend: StoreBackendShape): SessionStoreShape => {
           "qwip_commit_session",
           {
             p_before_version: before.version,
-            p_after: yield* encode(Session, after),
+            p_after: yield* encode(SessionDoc, after),
+            p_records: yield* encode(SessionRecordsDoc, recordsOf({ before, after })),
             p_release_pod: releasePod,
             p_code_hold: codeHold ?? null,
             p_work: yield* encode(WorkOrders, work)

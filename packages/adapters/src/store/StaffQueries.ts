@@ -1,31 +1,36 @@
 /**
  * Core's `StaffStore` over the SQL functions of `migrations/0005_staff.sql` (and a few of
- * 0004's and 0007's), for PGlite, Postgres and Supabase alike, plus the read-only queries the
- * `qwip` CLI shows staff (charges, a session's emails).
+ * 0004's, 0007's and 0008's), for PGlite, Postgres and Supabase alike, plus the read-only
+ * queries the `qwip` CLI shows staff (charges, a session's emails). Which sessions a listing
+ * shows is core's `listingIncludes`: the SQL only pages through them.
  */
 import {
   ChargeAttempt,
+  listingIncludes,
+  listsOnlyLive,
   PodAlreadyExists,
   Pod as PodSchema,
   PodStatus,
-  Session,
+  type Session,
   StaffStore,
   type StaffStoreShape,
-  StaleSession
+  StaleSession,
+  unsettledChargeStatuses
 } from "@qwip/core"
 import { Context, Effect, Layer, Option, Schema } from "effect"
 import { callAs, callOptionalAs, StoreBackend, type StoreBackendShape } from "./Backend.js"
 import * as Records from "./Records.js"
 import { ChargeRecord, OutboxEntries, type OutboxEntry } from "./Records.js"
+import { StoredSession } from "./SqlStore.js"
 
-const Sessions = Schema.Array(Session)
+const Sessions = Schema.Array(StoredSession)
 const Attempts = Schema.Array(ChargeAttempt)
 const Created = Schema.Union(
   Schema.Struct({ pod: PodStatus }),
   Schema.Struct({ error: Schema.Literal("PodAlreadyExists") })
 )
 const Replaced = Schema.Union(
-  Schema.Struct({ session: Session }),
+  Schema.Struct({ session: StoredSession }),
   Schema.Struct({ error: Schema.Literal("StaleSession") })
 )
 
@@ -49,6 +54,8 @@ export interface StaffViewsShape {
 // Result schemas are built once: a schema made per call would make its decoder anew on every read.
 const Freed = Schema.Struct({ freed: Schema.Boolean })
 const StaffCharges = Schema.Array(StaffCharge)
+/** Sessions read per page while filling a listing. */
+const PAGE = 200
 
 export class StaffViews extends Context.Tag("@qwip/adapters/StaffViews")<StaffViews, StaffViewsShape>() {}
 
@@ -62,17 +69,27 @@ export const make = (backend: StoreBackendShape): StaffStoreShape => {
       Effect.withSpan(self, `StaffStore.${name}`, { attributes: { store: backend.kind } })
   const encodePod = (pod: PodSchema) => Schema.encode(PodSchema)(pod).pipe(Effect.orDie)
   return {
-    sessions: ({ filter, podId, windowClosedBefore, limit }) =>
-      call(
-        "qwip_staff_sessions",
-        {
-          p_filter: filter,
-          p_pod_id: podId ?? null,
-          p_window_before: windowClosedBefore.toISOString(),
-          p_limit: limit
-        },
-        Sessions
-      ).pipe(span("sessions")),
+    sessions: (listing) =>
+      Effect.gen(function* () {
+        const shown: Array<Session> = []
+        let after: Session | undefined
+        while (shown.length < listing.limit) {
+          const page = yield* call(
+            "qwip_staff_sessions_page",
+            {
+              p_pod_id: listing.podId ?? null,
+              p_live_only: listsOnlyLive(listing),
+              p_after_id: after?.id ?? null,
+              p_limit: PAGE
+            },
+            Sessions
+          )
+          for (const s of page) if (shown.length < listing.limit && listingIncludes(listing, s)) shown.push(s)
+          if (page.length < PAGE) break
+          after = page[page.length - 1]
+        }
+        return shown
+      }).pipe(span("sessions")),
     createPod: (pod) =>
       Effect.gen(function* () {
         const result = yield* call("qwip_staff_create_pod", { p_pod: yield* encodePod(pod) }, Created)
@@ -134,9 +151,11 @@ export const makeViews = (backend: StoreBackendShape): StaffViewsShape => {
   const call = callAs(backend)
   return {
     charges: ({ failed, limit }) =>
-      call("qwip_staff_charges", { p_failed: failed, p_limit: limit }, StaffCharges).pipe(
-        Effect.withSpan("StaffViews.charges")
-      ),
+      call(
+        "qwip_staff_charges",
+        { p_statuses: failed ? unsettledChargeStatuses : null, p_limit: limit },
+        StaffCharges
+      ).pipe(Effect.withSpan("StaffViews.charges")),
     emailsFor: (sessionId) =>
       call("qwip_staff_outbox_for_session", { p_session_id: sessionId }, OutboxEntries).pipe(
         Effect.withSpan("StaffViews.emailsFor")

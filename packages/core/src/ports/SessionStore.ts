@@ -7,11 +7,12 @@
  * - `claimWork` hands due work to one worker under a lease, which `renewLease` extends.
  * Store faults (database down) are defects: no caller can handle them.
  */
-import { Context, type Duration, type Effect, type Option } from "effect"
+import { Context, type Duration, type Effect, Option } from "effect"
+import { type Charge, chargeOf, type FailedPayment, failedPaymentOf } from "../Charge.js"
 import type { PodInUse, PodNotFound, StaleSession } from "../Errors.js"
 import type { PodId, SessionId, SetupIntentId } from "../Ids.js"
 import type { Pod, PodStatus } from "../Pod.js"
-import type { Session } from "../Session.js"
+import { endedAtOf, isLive, type Session } from "../Session.js"
 import type { WorkItem, WorkOrder } from "../Work.js"
 
 /** A lifecycle transition to persist: `after` replaces `before` only if `before` is current. */
@@ -30,6 +31,36 @@ export interface SessionChange {
   readonly codeHold?: "keep" | "free" | undefined
   /** Work to enqueue in the same step; a key seen before is left as it is. */
   readonly work: ReadonlyArray<WorkOrder>
+}
+
+/**
+ * What a store writes beside a changed session, decided here once so every store writes the
+ * same: whether it holds its pod, its end for today's `end_time`, its charge row, a failed
+ * payment for today's `invalid_payment_attempts`, and today's provisioning status.
+ */
+export interface SessionRecords {
+  readonly holdsPod: boolean
+  readonly endedAt: Option.Option<Date>
+  readonly charge: Option.Option<Charge>
+  readonly failedPayment: Option.Option<FailedPayment>
+  readonly provisioning: Option.Option<{ readonly status: "ready" | "failed"; readonly at: Date }>
+}
+
+export const recordsOf = (change: { readonly before: Session; readonly after: Session }): SessionRecords => {
+  const { before, after } = change
+  const state = after.state
+  return {
+    holdsPod: isLive(state),
+    endedAt: endedAtOf(after),
+    charge: chargeOf(after),
+    failedPayment: failedPaymentOf(before, after),
+    provisioning:
+      state._tag === "Active"
+        ? Option.some({ status: "ready", at: state.activatedAt })
+        : state._tag === "ProvisioningFailed"
+          ? Option.some({ status: "failed", at: state.failedAt })
+          : Option.none()
+  }
 }
 
 export interface ClaimWork {
@@ -51,7 +82,7 @@ export interface SessionStoreShape {
   readonly sessionForSetupIntent: (id: SetupIntentId) => Effect.Effect<Option.Option<Session>>
   /** Sessions on a pod that still hold it (provisioning, active or ending). */
   readonly liveSessionsOnPod: (id: PodId) => Effect.Effect<ReadonlyArray<Session>>
-  /** Live sessions whose door-code window closed before `before`. */
+  /** Live sessions whose door-code window closed before `before` (`isPastWindow`). */
   readonly liveSessionsPastWindow: (before: Date) => Effect.Effect<ReadonlyArray<Session>>
   /**
    * Atomically: if a session exists for the set-up intent, returns it unchanged; otherwise

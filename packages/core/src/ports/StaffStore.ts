@@ -9,7 +9,7 @@ import type { AccessCode } from "../AccessCode.js"
 import type { StaleSession } from "../Errors.js"
 import { type PodId, SessionId } from "../Ids.js"
 import type { Pod, PodStatus } from "../Pod.js"
-import type { AccessGrant, Session } from "../Session.js"
+import { type AccessGrant, isLive, isPastWindow, needsAttention, type Session } from "../Session.js"
 
 /** `live`: holds its pod; `overdue`: live past its door-code window; `failed`: provisioning or payment failed. */
 export const SessionListFilter = Schema.Literal("all", "live", "overdue", "failed")
@@ -40,6 +40,25 @@ export class ChargeAttempt extends Schema.Class<ChargeAttempt>("ChargeAttempt")(
   createdAt: Schema.Date,
   updatedAt: Schema.Date
 }) {}
+
+/** Whether a listing shows a session; every store filters with this one rule. */
+export const listingIncludes = (listing: SessionListing, s: Session): boolean => {
+  if (listing.podId !== undefined && s.podId !== listing.podId) return false
+  switch (listing.filter) {
+    case "all":
+      return true
+    case "live":
+      return isLive(s.state)
+    case "overdue":
+      return isPastWindow(s, listing.windowClosedBefore)
+    case "failed":
+      return needsAttention(s)
+  }
+}
+
+/** Whether a listing shows only sessions holding their pod, so a store may read those alone. */
+export const listsOnlyLive = (listing: SessionListing): boolean =>
+  listing.filter === "live" || listing.filter === "overdue"
 
 /** A row of the staff audit log: who did what to which record, with the record before and after. */
 export interface StaffAuditEntry {

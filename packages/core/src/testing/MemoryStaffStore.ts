@@ -10,14 +10,14 @@ import { PodStatus } from "../Pod.js"
 import { SessionStore } from "../ports/SessionStore.js"
 import {
   ChargeAttempt,
+  listingIncludes,
   PodAlreadyExists,
-  type SessionListing,
   type StaffAuditEntry,
   StaffStore,
   type StaffStoreShape
 } from "../ports/StaffStore.js"
 import { StaticCodes } from "../ports/StaticCodes.js"
-import { isLive, isUnsettled, type Session, Session as SessionClass, sealedCodeOf } from "../Session.js"
+import { type Session, Session as SessionClass, sealedCodeOf } from "../Session.js"
 import { FakeStaticCodes } from "./FakeStaticCodes.js"
 import { MemoryStore } from "./MemoryStore.js"
 
@@ -30,20 +30,6 @@ export interface MemoryStaffControl {
 export class MemoryStaff extends Context.Tag("@qwip/core/testing/MemoryStaff")<MemoryStaff, MemoryStaffControl>() {}
 
 const hasSealedCode = (s: Session) => Option.isSome(Option.flatMap(s.access, sealedCodeOf))
-
-const matches = (s: Session, listing: SessionListing): boolean => {
-  if (listing.podId !== undefined && s.podId !== listing.podId) return false
-  switch (listing.filter) {
-    case "all":
-      return true
-    case "live":
-      return isLive(s.state)
-    case "overdue":
-      return isLive(s.state) && s.accessUntil.getTime() < listing.windowClosedBefore.getTime()
-    case "failed":
-      return s.state._tag === "ProvisioningFailed" || (s.state._tag === "Ended" && isUnsettled(s.state.outcome))
-  }
-}
 
 export const layerMemoryStaffStore: Layer.Layer<
   StaffStore | MemoryStaff,
@@ -69,7 +55,7 @@ export const layerMemoryStaffStore: Layer.Layer<
         Effect.sync(() =>
           memory
             .sessions()
-            .filter((s) => matches(s, listing))
+            .filter((s) => listingIncludes(listing, s))
             .sort((a, b) => b.startedAt.getTime() - a.startedAt.getTime())
             .slice(0, listing.limit)
         ),

@@ -8,7 +8,7 @@ import { PodInUse, PodNotFound, StaleSession } from "../Errors.js"
 import type { PodId, SessionId, SetupIntentId } from "../Ids.js"
 import { CodeHold, type Pod, PodStatus } from "../Pod.js"
 import { SessionStore, type SessionStoreShape } from "../ports/SessionStore.js"
-import { isLive, type Session } from "../Session.js"
+import { isLive, isPastWindow, type Session } from "../Session.js"
 import { WorkItem, type WorkOrder } from "../Work.js"
 import { type Faults, InjectedFault, makeFaults } from "./Faults.js"
 
@@ -96,7 +96,7 @@ export const makeMemoryStore = (initialPods: ReadonlyArray<Pod> = []) => {
       ),
     liveSessionsOnPod: (id) => Effect.sync(() => [...sessions.values()].filter((s) => s.podId === id && live(s))),
     liveSessionsPastWindow: (before) =>
-      Effect.sync(() => [...sessions.values()].filter((s) => live(s) && s.accessUntil.getTime() < before.getTime())),
+      Effect.sync(() => [...sessions.values()].filter((s) => isPastWindow(s, before))),
     openSession: (session, orders) =>
       atomically("openSession", (): Effect.Effect<Session, PodInUse | PodNotFound> => {
         const existing = bySetupIntent.get(session.setupIntentId)
@@ -117,18 +117,21 @@ export const makeMemoryStore = (initialPods: ReadonlyArray<Pod> = []) => {
           return Effect.fail(new StaleSession({ sessionId: before.id, expectedVersion: before.version }))
         }
         sessions.set(after.id, after)
+        // As the SQL stores do: a pod is freed only while no other live session holds it, and
+        // freeing it clears its code hold.
+        const othersLive = [...sessions.values()].some((s) => s.podId === after.podId && s.id !== after.id && live(s))
+        const free = (id: PodId) => {
+          const pod = pods.get(id)
+          if (pod !== undefined && !othersLive) pods.set(id, { ...pod, inUse: false, codeHold: Option.none() })
+        }
+        if (releasePod) free(after.podId)
         const pod = pods.get(after.podId)
-        if (pod !== undefined) {
-          if (releasePod) pods.set(after.podId, { ...pod, inUse: false, codeHold: Option.none() })
-          if (codeHold === "keep") {
-            const hold = new CodeHold({ sessionId: after.id, since: after.updatedAt })
-            pods.set(after.podId, { ...pod, inUse: true, codeHold: Option.some(hold) })
-          }
-          const heldForThis = Option.exists(pod.codeHold, (h) => h.sessionId === after.id)
-          const othersLive = [...sessions.values()].some((s) => s.podId === after.podId && s.id !== after.id && live(s))
-          if (codeHold === "free" && heldForThis && !othersLive) {
-            pods.set(after.podId, { ...pod, inUse: false, codeHold: Option.none() })
-          }
+        if (pod !== undefined && codeHold === "keep") {
+          const hold = new CodeHold({ sessionId: after.id, since: after.updatedAt })
+          pods.set(after.podId, { ...pod, inUse: true, codeHold: Option.some(hold) })
+        }
+        if (pod !== undefined && codeHold === "free" && Option.exists(pod.codeHold, (h) => h.sessionId === after.id)) {
+          free(after.podId)
         }
         addWork(orders)
         return Effect.succeed(after)
