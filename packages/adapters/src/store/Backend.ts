@@ -266,6 +266,39 @@ export const callStatement = <F extends SqlFunctionName>(
   return { text: `select ${quoteIdent(schema)}.${fn}(${named.join(", ")}) as result`, params }
 }
 
+/** A database client that runs one parameterised statement: a PGlite database, a node-postgres pool. */
+export interface StatementRunner {
+  readonly query: (
+    text: string,
+    params: Array<string | number | boolean | null>
+  ) => Promise<{
+    readonly rows: ReadonlyArray<{ readonly result?: unknown }>
+  }>
+}
+
+/**
+ * The backend PGlite and Postgres share: each call is `callStatement` run on `db`; a
+ * database fault is a `StoreFault` defect.
+ */
+export const statementBackend = (
+  kind: "pglite" | "postgres",
+  schema: string,
+  db: StatementRunner
+): StoreBackendShape => ({
+  kind,
+  call: (fn, args) => {
+    const { text, params } = callStatement(schema, fn, args)
+    return Effect.tryPromise({
+      try: () => db.query(text, params),
+      catch: (cause) => new StoreFault({ store: kind, operation: fn, reason: describeCause(cause), cause })
+    }).pipe(
+      Effect.map((result) => result.rows[0]?.result ?? null),
+      Effect.orDie,
+      Effect.withSpan("StoreBackend.call", { attributes: { store: kind, fn } })
+    )
+  }
+})
+
 /** The message of an unknown failure, for one-line reports. */
 export const describeCause = (cause: unknown): string => {
   if (cause instanceof Error) {

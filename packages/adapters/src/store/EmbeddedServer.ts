@@ -28,10 +28,9 @@ import type { PGlite } from "@electric-sql/pglite"
 import { Config, Effect, Layer, Option, Schema } from "effect"
 import { PlatformInfo } from "../platform/Services.js"
 import { StoreBackend } from "./Backend.js"
-import { pgliteBehind } from "./Pglite.js"
+import { LOCK_FILE, liveLockHolder, pgliteBehind } from "./Pglite.js"
 
 export const PORT_FILE = "pglite.port"
-export const LOCK_FILE = "pglite.lock"
 
 const SSL_REQUEST = 80877103
 const GSSENC_REQUEST = 80877104
@@ -342,15 +341,6 @@ export class EmbeddedStoreBusy extends Schema.TaggedError<EmbeddedStoreBusy>()("
   }
 }
 
-const pidAlive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM"
-  }
-}
-
 const readText = (path: string) =>
   Effect.promise(() => readFile(path, "utf8").then(Option.some, () => Option.none<string>()))
 
@@ -365,10 +355,7 @@ export const findEmbeddedService = (
   Effect.gen(function* () {
     const dir = resolve(dataDir)
     const lock = yield* readText(join(dir, LOCK_FILE))
-    const holder = Option.flatMap(lock, (text) => {
-      const pid = Number.parseInt(text.trim(), 10)
-      return Number.isInteger(pid) && pid > 0 && pid !== process.pid && pidAlive(pid) ? Option.some(pid) : Option.none()
-    })
+    const holder = Option.filter(Option.flatMap(lock, liveLockHolder), (pid) => pid !== process.pid)
     if (Option.isNone(holder)) return Option.none()
     const served = Option.flatMap(yield* readText(join(dir, PORT_FILE)), Schema.decodeOption(PortFile))
     if (Option.isNone(served) || served.value.pid !== holder.value) {

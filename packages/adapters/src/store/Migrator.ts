@@ -116,6 +116,17 @@ export interface MigrationTarget {
   ) => Effect.Effect<A, E>
 }
 
+/** The migrator's `query` on any client that runs a parameterised statement (PGlite, node-postgres). */
+export const queryWith =
+  (db: {
+    readonly query: (text: string, params: Array<unknown>) => Promise<{ readonly rows: ReadonlyArray<unknown> }>
+  }): MigrationTarget["query"] =>
+  (text, params) =>
+    Effect.tryPromise({
+      try: () => db.query(text, params === undefined ? [] : [...params]),
+      catch: (cause) => cause
+    }).pipe(Effect.map((result) => result.rows as ReadonlyArray<Record<string, unknown>>))
+
 /** The advisory lock key for migrating `schema`: one per schema, shared by every build. */
 const lockKey = (schema: string) => literal(`qwip-migrations:${schema}`)
 

@@ -13,17 +13,16 @@ import { open, readFile, unlink } from "node:fs/promises"
 import { join, resolve } from "node:path"
 import { PGlite, type PGliteInterface, type PGliteOptions } from "@electric-sql/pglite"
 import type { SessionStore } from "@qwip/core"
-import { Effect, Layer, type Scope } from "effect"
+import { Effect, Layer, Option, type Scope } from "effect"
 import { makePrivateDirectory, makePrivateTree } from "../platform/PrivateDirectory.js"
 import {
-  callStatement,
   describeCause,
   type StoreBackend,
   type StoreBackendShape,
-  StoreFault,
-  StoreStartupError
+  StoreStartupError,
+  statementBackend
 } from "./Backend.js"
-import { type MigrationTarget, migrate } from "./Migrator.js"
+import { type MigrationTarget, migrate, queryWith } from "./Migrator.js"
 import type * as Records from "./Records.js"
 import * as SqlStore from "./SqlStore.js"
 
@@ -34,6 +33,9 @@ export interface PgliteOptions {
   readonly setting?: string | undefined
 }
 
+/** The lock file in a data directory, holding the pid of the process that has the store open. */
+export const LOCK_FILE = "pglite.lock"
+
 const pidAlive = (pid: number): boolean => {
   try {
     process.kill(pid, 0)
@@ -43,9 +45,15 @@ const pidAlive = (pid: number): boolean => {
   }
 }
 
+/** The live process a lock file's text names; none when it names no process, or one that is gone. */
+export const liveLockHolder = (text: string): Option.Option<number> => {
+  const pid = Number.parseInt(text.trim(), 10)
+  return Number.isInteger(pid) && pid > 0 && pidAlive(pid) ? Option.some(pid) : Option.none()
+}
+
 /** Takes `<dir>/pglite.lock` for this process, or fails naming the process that holds it. */
 const lockDirectory = (dir: string, setting: string): Effect.Effect<void, StoreStartupError, Scope.Scope> => {
-  const path = join(dir, "pglite.lock")
+  const path = join(dir, LOCK_FILE)
   const take = Effect.tryPromise({
     try: async () => {
       await makePrivateDirectory(dir)
@@ -57,10 +65,10 @@ const lockDirectory = (dir: string, setting: string): Effect.Effect<void, StoreS
           return
         } catch (e) {
           if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e
-          const holder = Number.parseInt((await readFile(path, "utf8").catch(() => "")).trim(), 10)
-          if (Number.isInteger(holder) && holder > 0 && pidAlive(holder)) {
+          const holder = liveLockHolder(await readFile(path, "utf8").catch(() => ""))
+          if (Option.isSome(holder)) {
             throw new Error(
-              `${dir} is in use by process ${holder}${holder === process.pid ? " (this one)" : ""}; only one process can open an embedded store`
+              `${dir} is in use by process ${holder.value}${holder.value === process.pid ? " (this one)" : ""}; only one process can open an embedded store`
             )
           }
           await unlink(path).catch(() => undefined) // left by a process that is gone
@@ -112,10 +120,7 @@ export const openPglite = (options: PgliteOptions = {}): Effect.Effect<PGlite, S
 
 export const migrationTarget = (db: PGliteInterface): MigrationTarget => {
   const target: MigrationTarget = {
-    query: (text, params) =>
-      Effect.tryPromise(() => db.query<Record<string, unknown>>(text, params === undefined ? [] : [...params])).pipe(
-        Effect.map((r) => r.rows)
-      ),
+    query: queryWith(db),
     runScript: (script) =>
       Effect.tryPromise({
         try: () => db.transaction((tx) => tx.exec(script)),
@@ -128,20 +133,7 @@ export const migrationTarget = (db: PGliteInterface): MigrationTarget => {
 }
 
 /** Calls the store's SQL functions in a PGlite database (which runs one statement at a time). */
-export const makeBackend = (db: PGliteInterface): StoreBackendShape => ({
-  kind: "pglite",
-  call: (fn, args) => {
-    const { text, params } = callStatement("public", fn, args)
-    return Effect.tryPromise({
-      try: () => db.query<{ result: unknown }>(text, params),
-      catch: (cause) => new StoreFault({ store: "pglite", operation: fn, reason: describeCause(cause), cause })
-    }).pipe(
-      Effect.map((r) => r.rows[0]?.result ?? null),
-      Effect.orDie,
-      Effect.withSpan("StoreBackend.call", { attributes: { store: "pglite", fn } })
-    )
-  }
-})
+export const makeBackend = (db: PGliteInterface): StoreBackendShape => statementBackend("pglite", "public", db)
 
 /** The database behind each embedded backend, so the service can serve it to the CLI (EmbeddedServer.ts). */
 const databases = new WeakMap<StoreBackendShape, PGlite>()

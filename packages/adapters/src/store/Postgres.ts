@@ -8,16 +8,8 @@
 import type { SessionStore } from "@qwip/core"
 import { Duration, Effect, Layer, Redacted } from "effect"
 import pg from "pg"
-import {
-  callStatement,
-  checkSchemaName,
-  describeCause,
-  type StoreBackend,
-  type StoreBackendShape,
-  StoreFault,
-  StoreStartupError
-} from "./Backend.js"
-import { checkVersion, databaseVersion, type MigrationTarget, migrate } from "./Migrator.js"
+import { checkSchemaName, describeCause, type StoreBackend, StoreStartupError, statementBackend } from "./Backend.js"
+import { checkVersion, databaseVersion, type MigrationTarget, migrate, queryWith } from "./Migrator.js"
 import type * as Records from "./Records.js"
 import * as SqlStore from "./SqlStore.js"
 
@@ -61,19 +53,10 @@ const checkUrl = (setting: string, url: string): Effect.Effect<string, StoreStar
       })
   })
 
-/** The migrator's `query`, on a pool or one of its connections (both speak `query`). */
-const queryOn =
-  (db: pg.Pool | pg.PoolClient): MigrationTarget["query"] =>
-  (text, params) =>
-    Effect.tryPromise({
-      try: () => db.query(text, params === undefined ? [] : [...params]),
-      catch: (cause) => cause
-    }).pipe(Effect.map((result) => result.rows as ReadonlyArray<Record<string, unknown>>))
-
 /** What the migrator needs, on one node-postgres connection. */
 const clientMigrationTarget = (client: pg.PoolClient): MigrationTarget => {
   const target: MigrationTarget = {
-    query: queryOn(client),
+    query: queryWith(client),
     runScript: (script) =>
       Effect.tryPromise({
         try: async () => {
@@ -95,7 +78,7 @@ const clientMigrationTarget = (client: pg.PoolClient): MigrationTarget => {
 
 /** What the migrator needs, on a node-postgres pool (also used by `qwip db`). */
 export const poolMigrationTarget = (pool: pg.Pool): MigrationTarget => ({
-  query: queryOn(pool),
+  query: queryWith(pool),
   runScript: (script) =>
     Effect.acquireUseRelease(
       Effect.tryPromise({ try: () => pool.connect(), catch: (cause) => cause }),
@@ -109,21 +92,6 @@ export const poolMigrationTarget = (pool: pg.Pool): MigrationTarget => ({
       (client) => use(clientMigrationTarget(client)),
       (client) => Effect.sync(() => client.release(true))
     )
-})
-
-const makeBackend = (pool: pg.Pool, schema: string): StoreBackendShape => ({
-  kind: "postgres",
-  call: (fn, args) => {
-    const { text, params } = callStatement(schema, fn, args)
-    return Effect.tryPromise({
-      try: () => pool.query<{ result: unknown }>(text, params),
-      catch: (cause) => new StoreFault({ store: "postgres", operation: fn, reason: describeCause(cause), cause })
-    }).pipe(
-      Effect.map((result) => result.rows[0]?.result ?? null),
-      Effect.orDie,
-      Effect.withSpan("StoreBackend.call", { attributes: { store: "postgres", fn } })
-    )
-  }
 })
 
 /** Opens the pool and checks the server answers; closes the pool with the scope. */
@@ -182,7 +150,7 @@ export const layerPostgres = (
               )
             }
           }
-          return SqlStore.servicesFor(makeBackend(pool, schema))
+          return SqlStore.servicesFor(statementBackend("postgres", schema, pool))
         })
       )
     })
