@@ -2,7 +2,7 @@
  * `qwip payments list | retry`.
  */
 import { Args, Command, Options } from "@effect/cli"
-import { SessionNotFound, SessionStore, StaffActions } from "@qwip/core"
+import { SessionNotFound, SessionStore, StaffPayments } from "@qwip/core"
 import { Data, Effect, Option } from "effect"
 import { actorName, adapters, changeOptions, confirm, limit, onPlatform, readOptions, sessionIdOf } from "../Common.js"
 import { green, pounds, printJson, printTable, red, say, when, yellow } from "../Output.js"
@@ -75,7 +75,7 @@ const retry = Command.make("retry", { ...changeOptions, id: Args.text({ name: "S
         if (state._tag === "Ended") {
           yield* confirm(o.yes, `Charge session ${id} (${pounds(state.quote.chargePence)}) again?`)
         }
-        const r = yield* StaffActions.retryPayment(id, { by: actorName(o.actor) })
+        const r = yield* StaffPayments.retryPayment(id, { by: actorName(o.actor) })
         const key = Option.getOrElse(r.idempotencyKey, () => "-")
         const amount = r.session.state._tag === "Ended" ? pounds(r.session.state.quote.chargePence) : ""
         switch (r.result) {

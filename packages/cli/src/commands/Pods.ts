@@ -9,7 +9,9 @@ import {
   PodNotFound,
   parseRate,
   SessionStore,
-  StaffActions,
+  StaffAudit,
+  StaffPods,
+  StaffSessions,
   StaffStore
 } from "@qwip/core"
 import { Effect, Either, Option } from "effect"
@@ -33,10 +35,10 @@ const list = Command.make("list", readOptions, (o) =>
       const store = yield* SessionStore
       const staff = yield* StaffStore
       const pods = yield* store.pods
-      const live = yield* StaffActions.listSessions({ filter: "live", limit: 10_000 })
+      const live = yield* StaffSessions.listSessions({ filter: "live", limit: 10_000 })
       const rows = yield* Effect.forEach(pods, (status) =>
         Effect.map(staff.podCodes(status.pod.id), (codes) => ({
-          ...StaffActions.podRecord(status),
+          ...StaffAudit.podRecord(status),
           liveSessions: live.filter((s) => s.podId === status.pod.id).map((s) => s.id),
           codes: codes.length
         }))
@@ -89,7 +91,7 @@ const add = Command.make(
       yield* onPlatform(o.dataDir)(
         Effect.gen(function* () {
           yield* confirm(o.yes, `Add pod ${podId} (${o.name}, £${formatRate(rate)}/min, ${accessMode})?`)
-          yield* StaffActions.addPod(pod, { by: actorName(o.actor) })
+          yield* StaffPods.addPod(pod, { by: actorName(o.actor) })
           yield* say(
             green(`Added pod ${podId}.`) +
               (accessMode === "static" ? ` Give it door codes with qwip codes rotate --pod ${podId}.` : "")
@@ -116,7 +118,7 @@ const setRate = Command.make(
             o.yes,
             `Change pod ${podId}'s rate from £${formatRate(status.value.pod.rate)} to £${formatRate(rate)} a minute? Live sessions keep their rate.`
           )
-          yield* StaffActions.setPodRate(podId, rate, { by: actorName(o.actor) })
+          yield* StaffPods.setPodRate(podId, rate, { by: actorName(o.actor) })
           yield* say(green(`Pod ${podId} now costs £${formatRate(rate)}/min for new sessions.`))
         })
       )
@@ -145,7 +147,7 @@ const setDevice = Command.make(
             o.yes,
             `Set pod ${podId}'s lock device to ${Option.getOrElse(device, () => "none")}${Option.match(o.mode, { onNone: () => "", onSome: (m) => ` (${m} mode)` })}?`
           )
-          const result = yield* StaffActions.setPodDevice(
+          const result = yield* StaffPods.setPodDevice(
             podId,
             { deviceId: device, accessMode: Option.getOrUndefined(o.mode) },
             { by: actorName(o.actor) }
@@ -198,7 +200,7 @@ const release = Command.make(
               `Pod ${podId} is blocked by session ${hold.value.sessionId}'s door code, not confirmed removed from the lock since ${hold.value.since.toISOString()}. Free the pod anyway (remove the code by hand first, or the previous customer may still open the door)?`
             )
           }
-          const result = yield* StaffActions.releasePod(podId, {
+          const result = yield* StaffPods.releasePod(podId, {
             by: actorName(o.actor),
             force: o.force ? { reason: Option.getOrElse(o.reason, () => ""), waive: o.waive } : undefined
           })

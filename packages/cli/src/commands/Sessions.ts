@@ -7,11 +7,12 @@ import {
   Billing,
   endedAtOf,
   formatRate,
+  Overdue,
   Policy,
   type Session,
   SessionNotFound,
   SessionStore,
-  StaffActions,
+  StaffSessions,
   StaffStore,
   termsFor
 } from "@qwip/core"
@@ -83,7 +84,7 @@ export const sessionView = (s: Session, at: Date, grace: Duration.Duration) => {
     endedAt: Option.getOrNull(Option.map(endedAtOf(s), (d) => d.toISOString())),
     /** When billing starts or started (the door code was ready); null while none is or if none ever was. */
     billedFrom: Option.getOrNull(Option.map(Billing.billableStartOf(s), (d) => d.toISOString())),
-    overdue: StaffActions.isOverdue(s, at, grace),
+    overdue: Overdue.isOverdue(s, at, grace),
     outcome: state._tag === "Ended" ? state.outcome._tag : null,
     notBilledReason: state._tag === "Ended" && state.outcome._tag === "NotBilled" ? state.outcome.reason : null,
     chargePence: state._tag === "Ending" || state._tag === "Ended" ? state.quote.chargePence : null,
@@ -127,7 +128,7 @@ const list = Command.make(
         Effect.gen(function* () {
           const policy = yield* Policy
           const at = yield* now
-          const sessions = yield* StaffActions.listSessions({ filter: chosen[0] ?? "all", podId, limit: o.limit })
+          const sessions = yield* StaffSessions.listSessions({ filter: chosen[0] ?? "all", podId, limit: o.limit })
           const views = sessions.map((s) => sessionView(s, at, policy.overdueGrace))
           if (o.json) return yield* printJson(views)
           yield* printTable(
@@ -358,7 +359,7 @@ const end = Command.make(
               `Session ${id}'s end was interrupted: finish it (ended ${when(endedAt)}, ${pounds(quote.chargePence)} as fixed then)?`
             )
           }
-          const result = yield* StaffActions.endSession(id, {
+          const result = yield* StaffSessions.endSession(id, {
             by,
             at,
             waiveReason: o.waive ? Option.getOrUndefined(o.reason) : undefined
@@ -391,7 +392,7 @@ const retryProvisioning = Command.make(
         Effect.gen(function* () {
           yield* confirm(o.yes, `Try again to make the door code of session ${id}?`)
           yield* say(dim("provisioning (this can take a minute)…"))
-          const result = yield* StaffActions.retryProvisioning(id, { by })
+          const result = yield* StaffSessions.retryProvisioning(id, { by })
           const state = result.after.state
           if (state._tag === "Active") {
             return yield* say(green(`Session ${id} has its door code; the email to the customer is queued.`))

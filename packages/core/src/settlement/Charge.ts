@@ -3,10 +3,10 @@
  * keep it as a row (unique by session) so staff can list payments.
  */
 import { Option, Schema } from "effect"
-import { SessionId } from "./Ids.js"
-import { Pence, pence } from "./Money.js"
-import { chargeKeyFor } from "./ports/Payments.js"
-import type { Session } from "./Session.js"
+import { SessionId } from "../Ids.js"
+import { chargeKeyFor } from "../ports/Payments.js"
+import type { Session } from "../session/Session.js"
+import { Pence, pence } from "../tariff/Money.js"
 
 export const ChargeStatus = Schema.Literal("succeeded", "failed", "requires_action", "unknown", "not_billed", "waived")
 export type ChargeStatus = typeof ChargeStatus.Type

@@ -3,13 +3,14 @@
  * They are reported to staff once each; ending them stays a staff decision.
  */
 import { Duration, Effect } from "effect"
-import { StaffAlert } from "./Messages.js"
-import { Policy } from "./Policy.js"
-import { SessionStore } from "./ports/SessionStore.js"
+import { sendMail } from "../background/Work.js"
+import { StaffAlert } from "../Messages.js"
+import { Policy } from "../Policy.js"
+import { SessionStore } from "../ports/SessionStore.js"
+import type { Session } from "./Session.js"
 import { now } from "./SessionSteps.js"
-import { sendMail } from "./Work.js"
 
-export const reportOverdueSessions = Effect.fn("Sessions.reportOverdue")(function* () {
+export const reportOverdueSessions = Effect.fn("Overdue.reportOverdueSessions")(function* () {
   const store = yield* SessionStore
   const policy = yield* Policy
   const at = yield* now
@@ -33,3 +34,8 @@ export const reportOverdueSessions = Effect.fn("Sessions.reportOverdue")(functio
   }
   return overdue
 })
+
+/** Whether a live session is past its door-code window plus the policy's grace. */
+export const isOverdue = (session: Session, at: Date, overdueGrace: Duration.Duration): boolean =>
+  (session.state._tag === "Provisioning" || session.state._tag === "Active" || session.state._tag === "Ending") &&
+  session.accessUntil.getTime() < at.getTime() - Duration.toMillis(overdueGrace)
