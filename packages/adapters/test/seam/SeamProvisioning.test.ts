@@ -1,5 +1,5 @@
 /**
- * The core's provisioning and revocation (`Access`) running on the Seam adapter against Seam's
+ * The core's provisioning and revocation (`CodeProvisioning`, `CodeRevocation`) running on the Seam adapter against Seam's
  * fake: the core owns the waiting policy, the adapter reports what Seam says. Other ports are
  * the core's in-memory doubles. Live clock with a tight policy: the HTTP calls take real time.
  */
