@@ -14,7 +14,7 @@ import {
   type Session,
   SessionEnd,
   type SessionId,
-  StaffEnd
+  Staff
 } from "@qwip/core"
 import { demoPod, FakeMailer, FakePayments, FakeStaticCodes, layer, MemoryStore } from "@qwip/core/testing"
 import { Duration, Effect, Option, TestClock } from "effect"
@@ -189,7 +189,7 @@ describe("payment events are checked against the charge the session asked for", 
       Effect.gen(function* () {
         const session = yield* activeSession()
         yield* TestClock.adjust(Duration.minutes(20))
-        const waived = yield* StaffEnd.endAsStaff(session.id, { staff: "Sam", waiveReason: "pod was noisy" })
+        const waived = yield* SessionEnd.endSession(session.id, { by: Staff("Sam"), waiveReason: "pod was noisy" })
         const result = yield* handlePaymentEvent(succeeded(waived, { paymentIntentId: "pi_x" }))
         expect(result._tag === "Unexpected" && result.reason).toBe(
           "PaymentIntent pi_x: the session asked for no charge (waived)"

@@ -9,6 +9,7 @@ import {
   type SessionListFilter,
   SessionStore,
   StaffCodes,
+  StaffEnd,
   StaffPayments,
   StaffPods,
   StaffSessions,
@@ -49,7 +50,7 @@ const by = "ada"
 const actions = Effect.map(MemoryStaff, (m) => m.audit().map((a) => a.action))
 const outcomeOf = (s: Session) => (s.state._tag === "Ended" ? s.state.outcome._tag : s.state._tag)
 const endAfter = (session: Session, minutes: number) =>
-  Effect.zipRight(TestClock.adjust(Duration.minutes(minutes)), StaffSessions.endSession(session.id, { by }))
+  Effect.zipRight(TestClock.adjust(Duration.minutes(minutes)), StaffEnd.endAsStaff(session.id, { by }))
 
 describe("Staff: sessions", () => {
   staffTest(
@@ -62,7 +63,7 @@ describe("Staff: sessions", () => {
       expect(outcomeOf(ended.after)).toBe("Paid")
       expect(ended.resumed).toBe(false)
       expect(store.podInUse(session.podId)).toBe(false)
-      const again = yield* Effect.flip(StaffSessions.endSession(session.id, { by }))
+      const again = yield* Effect.flip(StaffEnd.endAsStaff(session.id, { by }))
       expect(again._tag).toBe("SessionAlreadyEnded")
       expect(payments.succeededChargesFor(session.id)).toBe(1)
       const audit = (yield* MemoryStaff).audit()
@@ -81,10 +82,10 @@ describe("Staff: sessions", () => {
       yield* TestClock.adjust(Duration.minutes(10))
       // The close (second commit) never lands: the end stops in Ending.
       store.faults.arm("commit", "before", { skip: 1 })
-      yield* Effect.exit(StaffSessions.endSession(session.id, { by }))
+      yield* Effect.exit(StaffEnd.endAsStaff(session.id, { by }))
       expect(store.sessions()[0]?.state._tag).toBe("Ending")
       yield* TestClock.adjust(Duration.minutes(5))
-      const resumed = yield* StaffSessions.endSession(session.id, { by, at: new Date(60_000) })
+      const resumed = yield* StaffEnd.endAsStaff(session.id, { by, at: new Date(60_000) })
       expect(resumed.resumed).toBe(true)
       expect(resumed.after.state._tag === "Ended" && resumed.after.state.quote.chargePence).toBe(500)
       expect(payments.succeededChargesFor(session.id)).toBe(1)
@@ -97,16 +98,16 @@ describe("Staff: sessions", () => {
       const payments = yield* FakePayments
       const first = yield* activeSession("pod-1")
       yield* TestClock.adjust(Duration.minutes(30))
-      const future = yield* Effect.flip(StaffSessions.endSession(first.id, { by, at: new Date(Date.UTC(2100, 0, 1)) }))
+      const future = yield* Effect.flip(StaffEnd.endAsStaff(first.id, { by, at: new Date(Date.UTC(2100, 0, 1)) }))
       expect(future._tag).toBe("InvalidEndTime")
-      const atTen = yield* StaffSessions.endSession(first.id, { by, at: new Date(first.startedAt.getTime() + 600_000) })
+      const atTen = yield* StaffEnd.endAsStaff(first.id, { by, at: new Date(first.startedAt.getTime() + 600_000) })
       expect(atTen.after.state._tag === "Ended" && atTen.after.state.quote.chargePence).toBe(500)
 
       const second = yield* activeSession("pod-2")
       yield* TestClock.adjust(Duration.minutes(3))
-      const blank = yield* Effect.flip(StaffSessions.endSession(second.id, { by, waiveReason: "  " }))
+      const blank = yield* Effect.flip(StaffEnd.endAsStaff(second.id, { by, waiveReason: "  " }))
       expect(blank._tag).toBe("InvalidStaffRequest")
-      const waived = yield* StaffSessions.endSession(second.id, { by, waiveReason: "door jammed" })
+      const waived = yield* StaffEnd.endAsStaff(second.id, { by, waiveReason: "door jammed" })
       expect(outcomeOf(waived.after)).toBe("Waived")
       expect(payments.charges().filter((c) => c.sessionId === second.id)).toEqual([])
 
@@ -116,7 +117,7 @@ describe("Staff: sessions", () => {
       expect(failed.state._tag).toBe("Provisioning")
       const stored = yield* Effect.flatMap(SessionStore, (s) => s.session(failed.id))
       expect(Option.getOrThrow(stored).state._tag).toBe("ProvisioningFailed")
-      const refused = yield* Effect.flip(StaffSessions.endSession(failed.id, { by }))
+      const refused = yield* Effect.flip(StaffEnd.endAsStaff(failed.id, { by }))
       expect(refused._tag).toBe("IllegalTransition")
     })
   )

@@ -12,6 +12,7 @@ import {
   type Session,
   SessionNotFound,
   SessionStore,
+  StaffEnd,
   StaffSessions,
   StaffStore,
   termsFor
@@ -359,7 +360,7 @@ const end = Command.make(
               `Session ${id}'s end was interrupted: finish it (ended ${when(endedAt)}, ${pounds(quote.chargePence)} as fixed then)?`
             )
           }
-          const result = yield* StaffSessions.endSession(id, {
+          const result = yield* StaffEnd.endAsStaff(id, {
             by,
             at,
             waiveReason: o.waive ? Option.getOrUndefined(o.reason) : undefined

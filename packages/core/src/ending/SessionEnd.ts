@@ -7,6 +7,9 @@
  * 3. Close (→ Ended) with the outcome, free the pod, queue code revocation and emails. A pod
  *    whose door code is on its lock stays held until the revocation confirms it gone.
  * A crash between any two steps is finished by a retry (or the safety net) with one charge.
+ *
+ * Every way a session ends goes through `endSession`: the customer (`CustomerEnd`), staff
+ * (`StaffEnd`, and `StaffPods.releasePod` when forced) and the safety net (`SafetyNetEnd`).
  */
 import { Duration, Effect, Option } from "effect"
 import { closeSessionWork, revokeAccessWork } from "../background/Work.js"

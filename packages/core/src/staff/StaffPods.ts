@@ -11,12 +11,12 @@
  */
 import { Effect, Option } from "effect"
 import { PodMisconfigured, PodNotFound } from "../Errors.js"
-import { endAsStaff } from "../ending/StaffEnd.js"
+import { endSession } from "../ending/SessionEnd.js"
 import type { PodId } from "../Ids.js"
 import { type AccessMode, Pod } from "../Pod.js"
 import { SessionStore } from "../ports/SessionStore.js"
 import { StaffStore } from "../ports/StaffStore.js"
-import type { Session } from "../session/Session.js"
+import { type Session, Staff } from "../session/Session.js"
 import type { RatePerMinute } from "../tariff/Rate.js"
 import { audit, iso, podRecord, sessionRecord } from "./StaffAudit.js"
 import { InvalidStaffRequest, PodBlockedByCode, PodHeld } from "./StaffErrors.js"
@@ -120,8 +120,8 @@ export const releasePod = Effect.fn("StaffPods.releasePod")(function* (
   const ended: Array<Session> = []
   for (const session of live) {
     const reason = force?.reason.trim() ?? ""
-    const after = yield* endAsStaff(session.id, {
-      staff: options.by,
+    const after = yield* endSession(session.id, {
+      by: Staff(options.by),
       ...(force?.waive === true ? { waiveReason: `pod released: ${reason}` } : {})
     })
     ended.push(after)
