@@ -24,6 +24,8 @@ const generate = Command.make(
 ).pipe(Command.withDescription("a new JWT secret and a new static-code key"))
 
 export const keys = Command.make("keys").pipe(
-  Command.withDescription("secrets for the service"),
+  Command.withDescription(
+    "secrets the service signs session links and seals door codes with: generate. Example: qwip keys generate --json"
+  ),
   Command.withSubcommands([generate])
 )
