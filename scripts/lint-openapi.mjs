@@ -4,6 +4,7 @@
  * rules (`npm run lint:api`). The document is made by the built @qwip/http (`tsc -b` first) with
  * the function the server's `/openapi.json` route calls, `OpenApi.fromApi` on `QwipApi`: no
  * server, store or network is needed. Fails on any error and on any warning, naming each.
+ * `node scripts/lint-openapi.mjs FILE` lints FILE instead (how its own test shows a failure).
  *
  * Redocly runs offline: no usage data (REDOCLY_TELEMETRY=off), no update check or notices, in an
  * empty temporary directory so no redocly.yaml of anyone's is picked up.
@@ -12,7 +13,7 @@ import { spawnSync } from "node:child_process"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { createRequire } from "node:module"
 import { tmpdir } from "node:os"
-import { dirname, join } from "node:path"
+import { dirname, join, resolve } from "node:path"
 
 const require = createRequire(import.meta.url)
 
@@ -49,11 +50,11 @@ const lint = (file, cwd) => {
   return JSON.parse(run.stdout.slice(start))
 }
 
-const main = async () => {
+const main = async (given) => {
   const dir = mkdtempSync(join(tmpdir(), "qwip-openapi-"))
   try {
-    const file = join(dir, "openapi.json")
-    writeFileSync(file, `${JSON.stringify(await servedSpec(), null, 2)}\n`)
+    const file = given === undefined ? join(dir, "openapi.json") : resolve(given)
+    if (given === undefined) writeFileSync(file, `${JSON.stringify(await servedSpec(), null, 2)}\n`)
     const report = lint(file, dir)
     const problems = report.problems ?? []
     for (const p of problems) {
@@ -61,15 +62,16 @@ const main = async () => {
       console.error(`${p.severity} ${p.ruleId}: ${p.message}${where === "" ? "" : ` (${where})`}`)
     }
     const { errors = 0, warnings = 0 } = report.totals ?? {}
+    const name = given ?? "openapi.json"
     if (errors + warnings > 0 || problems.length > 0) {
-      console.error(`openapi.json: ${errors} error(s), ${warnings} warning(s) under Redocly's recommended rules`)
+      console.error(`${name}: ${errors} error(s), ${warnings} warning(s) under Redocly's recommended rules`)
       process.exitCode = 1
     } else {
-      console.log("openapi.json: no errors, no warnings under Redocly's recommended rules")
+      console.log(`${name}: no errors, no warnings under Redocly's recommended rules`)
     }
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
 }
 
-await main()
+await main(process.argv[2])

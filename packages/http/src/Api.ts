@@ -27,17 +27,20 @@ export class CurrentProvisioning extends Context.Tag("@qwip/http/CurrentProvisio
   ProvisioningClaims
 >() {}
 
+/** The middlewares' 403, as today's clients expect for a missing or malformed token. */
+const noToken = "No bearer token, or a malformed Authorization header"
+
 /** `Authorization: Bearer <session token>`, as emailed in the session link. */
 export class SessionAuth extends HttpApiMiddleware.Tag<SessionAuth>()("@qwip/http/SessionAuth", {
   provides: CurrentSession,
-  failure: Problem.annotations(HttpApiSchema.annotations({ status: 403 })),
+  failure: Problem.annotations({ ...HttpApiSchema.annotations({ status: 403 }), description: noToken }),
   security: { sessionToken: HttpApiSecurity.bearer }
 }) {}
 
 /** `Authorization: Bearer <provisioning token>`, from `POST /api/setup-intent`. */
 export class ProvisioningAuth extends HttpApiMiddleware.Tag<ProvisioningAuth>()("@qwip/http/ProvisioningAuth", {
   provides: CurrentProvisioning,
-  failure: Problem.annotations(HttpApiSchema.annotations({ status: 403 })),
+  failure: Problem.annotations({ ...HttpApiSchema.annotations({ status: 403 }), description: noToken }),
   security: { provisioningToken: HttpApiSecurity.bearer }
 }) {}
 
