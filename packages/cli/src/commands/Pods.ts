@@ -238,7 +238,11 @@ const release = Command.make(
         })
       )
     })
-).pipe(Command.withDescription("free a pod; refused while a live session holds it unless --force --reason"))
+).pipe(
+  Command.withDescription(
+    "free a pod for new bookings; refused while a live session holds it unless --force --reason, which ends those sessions as qwip sessions end does (charged, or not with --waive)"
+  )
+)
 
 export const pods = Command.make("pods").pipe(
   Command.withDescription(
