@@ -146,6 +146,30 @@ const tokenRefused = problemAt(401, "The token is expired, for another scope, or
 const rateLimited = problemAt(429, "Too many requests from this address; see Retry-After")
 const sessionNotFound = problemAt(404, "The session does not exist")
 
+/**
+ * An endpoint's own 400, besides a request that does not decode. @effect/platform documents a
+ * status by the first description it meets, which is the decoding's, so `docs` (an
+ * `OpenApi.Transform`) rewrites the operation's 400 to say both.
+ */
+const badRequest = (description: string) => ({
+  error: problemAt(400, description),
+  docs: (operation: Record<string, unknown>) => {
+    const responses = operation.responses as Record<string, object>
+    return {
+      ...operation,
+      responses: {
+        ...responses,
+        400: { ...responses["400"], description: `${description}; or the request does not match its schema` }
+      }
+    }
+  }
+})
+const notAPhoto = badRequest("Not a JPEG, PNG or WebP image, larger than 10 MB, or no `photo` field")
+const noCheckoutPhoto = badRequest("A checkout photo is required first")
+const badSignature = badRequest(
+  "Missing or invalid Stripe-Signature, a stale or future timestamp, or a signed body that is not an event"
+)
+
 // Summaries and descriptions are the docs' (/docs) headings and text; Redocly's recommended rules
 // (npm run lint:api) want them on every operation and tag.
 
@@ -275,11 +299,12 @@ export class SessionsGroup extends HttpApiGroup.make("sessions")
     HttpApiEndpoint.post("uploadCheckoutPhoto", "/session/upload-checkout-photo")
       .setPayload(PhotoUpload)
       .addSuccess(PhotoResponse)
-      .addError(problemAt(400, "Not a JPEG, PNG or WebP image, larger than 10 MB, or no `photo` field"))
+      .addError(notAPhoto.error)
       .addError(tokenRefused)
       .addError(sessionNotFound)
       .addError(problemAt(409, "The session has ended"))
       .middleware(SessionAuth)
+      .annotate(OpenApi.Transform, notAPhoto.docs)
       .annotate(OpenApi.Summary, "Upload the checkout photo")
       .annotate(
         OpenApi.Description,
@@ -289,11 +314,12 @@ export class SessionsGroup extends HttpApiGroup.make("sessions")
   .add(
     HttpApiEndpoint.post("endSession", "/end-session")
       .addSuccess(Success)
-      .addError(problemAt(400, "A checkout photo is required first"))
+      .addError(noCheckoutPhoto.error)
       .addError(tokenRefused)
       .addError(sessionNotFound)
       .addError(problemAt(409, "The session has already ended"))
       .middleware(SessionAuth)
+      .annotate(OpenApi.Transform, noCheckoutPhoto.docs)
       .annotate(OpenApi.Summary, "End the session and pay")
       .annotate(
         OpenApi.Description,
@@ -323,13 +349,9 @@ export class WebhooksGroup extends HttpApiGroup.make("webhooks")
   .add(
     HttpApiEndpoint.post("stripe", "/webhook/stripe")
       .addSuccess(Success)
-      .addError(
-        problemAt(
-          400,
-          "Missing or invalid Stripe-Signature, a stale or future timestamp, or a signed body that is not an event"
-        )
-      )
+      .addError(badSignature.error)
       .addError(problemAt(500, "Processing failed; Stripe retries"))
+      .annotate(OpenApi.Transform, badSignature.docs)
       .annotate(OpenApi.Summary, "Receive a Stripe event")
       .annotate(
         OpenApi.Description,

@@ -42,4 +42,10 @@ describe("the OpenAPI document", () => {
     for (const tag of spec.tags) if (!tag.description?.trim()) gaps.push(`tag ${tag.name}: no description`)
     expect(gaps).toEqual([])
   })
+
+  it("documents an endpoint's own 400 beside the decoding's", () => {
+    const end = OpenApi.fromApi(QwipApi).paths["/api/end-session"]?.post as Operation | undefined
+    expect(end?.responses["400"]?.description).toContain("A checkout photo is required first")
+    expect(end?.responses["400"]?.description).toContain("does not match its schema")
+  })
 })
