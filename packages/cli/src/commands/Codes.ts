@@ -18,7 +18,7 @@ import { actorName, changeOptions, confirm, onPlatform, podIdOf, readOptions, Us
 import { dim, green, printJson, printTable, progress, say, yellow } from "../Output.js"
 import { NotDone } from "./Payments.js"
 
-const pod = Options.text("pod").pipe(Options.withDescription("the pod's id"))
+const pod = Options.text("pod").pipe(Options.withDescription("the pod whose door codes these are (e.g. pod-7)"))
 
 const list = Command.make(
   "list",
@@ -211,6 +211,8 @@ const rekey = Command.make(
 )
 
 export const codes = Command.make("codes").pipe(
-  Command.withDescription("static door codes: list, rotate, rekey"),
+  Command.withDescription(
+    "the static door codes customers get for pods without a smart lock: list, rotate, rekey. Example: qwip codes rotate --pod pod-7 --generate 10"
+  ),
   Command.withSubcommands([list, rotate, rekey])
 )

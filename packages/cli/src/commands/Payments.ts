@@ -63,7 +63,11 @@ const list = Command.make(
     )
 ).pipe(Command.withDescription("session charges, newest first"))
 
-const retry = Command.make("retry", { ...changeOptions, id: Args.text({ name: "SESSION" }) }, (o) =>
+const retriedSession = Args.text({ name: "SESSION" }).pipe(
+  Args.withDescription("the ended session whose charge to try again: its id (a UUID, see qwip payments list --failed)")
+)
+
+const retry = Command.make("retry", { ...changeOptions, id: retriedSession }, (o) =>
   Effect.gen(function* () {
     const id = yield* sessionIdOf(o.id)
     yield* onPlatform(o.dataDir)(
@@ -108,6 +112,8 @@ const retry = Command.make("retry", { ...changeOptions, id: Args.text({ name: "S
 )
 
 export const payments = Command.make("payments").pipe(
-  Command.withDescription("charges: list, retry"),
+  Command.withDescription(
+    "what customers were charged for ended sessions: list, retry a failed or unknown charge (never charging twice). Example: qwip payments list --failed"
+  ),
   Command.withSubcommands([list, retry])
 )

@@ -73,10 +73,12 @@ const add = Command.make(
   "add",
   {
     ...changeOptions,
-    id: Args.text({ name: "POD" }),
-    name: Options.text("name").pipe(Options.withDescription("shown to customers")),
-    address: Options.text("address"),
-    rate: Options.text("rate").pipe(Options.withDescription("pounds per minute, e.g. 0.5")),
+    id: Args.text({ name: "POD" }).pipe(
+      Args.withDescription("the new pod's id (e.g. pod-7): customers book it, and staff commands name it, by this id")
+    ),
+    name: Options.text("name").pipe(Options.withDescription("the pod's name, shown to customers")),
+    address: Options.text("address").pipe(Options.withDescription("where the pod is, shown to customers")),
+    rate: Options.text("rate").pipe(Options.withDescription("what customers pay, in pounds per minute (e.g. 0.5)")),
     mode,
     device: Options.text("device").pipe(Options.withDescription("the smart lock's device id"), Options.optional)
   },
@@ -103,7 +105,15 @@ const add = Command.make(
 
 const setRate = Command.make(
   "set-rate",
-  { ...changeOptions, id: Args.text({ name: "POD" }), rate: Args.text({ name: "RATE" }) },
+  {
+    ...changeOptions,
+    id: Args.text({ name: "POD" }).pipe(Args.withDescription("the pod whose price changes")),
+    rate: Args.text({ name: "RATE" }).pipe(
+      Args.withDescription(
+        "the new price in pounds per minute (e.g. 0.65); live sessions keep the price they started at"
+      )
+    )
+  },
   (o) =>
     Effect.gen(function* () {
       const podId = yield* podIdOf(o.id)
@@ -129,9 +139,14 @@ const setDevice = Command.make(
   "set-device",
   {
     ...changeOptions,
-    id: Args.text({ name: "POD" }),
-    device: Args.text({ name: "DEVICE" }).pipe(Args.optional),
-    none: Options.boolean("none").pipe(Options.withDescription("remove the pod's lock device")),
+    id: Args.text({ name: "POD" }).pipe(Args.withDescription("the pod whose smart lock changes")),
+    device: Args.text({ name: "DEVICE" }).pipe(
+      Args.withDescription("the smart lock's device id, from the lock provider (or --none)"),
+      Args.optional
+    ),
+    none: Options.boolean("none").pipe(
+      Options.withDescription("remove the pod's lock device (give it static door codes with qwip codes rotate)")
+    ),
     mode
   },
   (o) =>
@@ -167,7 +182,7 @@ const release = Command.make(
   "release",
   {
     ...changeOptions,
-    id: Args.text({ name: "POD" }),
+    id: Args.text({ name: "POD" }).pipe(Args.withDescription("the pod to free for new bookings")),
     force: Options.boolean("force").pipe(
       Options.withDescription(
         "end the live sessions holding the pod first, or free it from a door code still on its lock (needs --reason)"
@@ -225,9 +240,15 @@ const release = Command.make(
         })
       )
     })
-).pipe(Command.withDescription("free a pod; refused while a live session holds it unless --force --reason"))
+).pipe(
+  Command.withDescription(
+    "free a pod for new bookings; refused while a live session holds it unless --force --reason, which ends those sessions as qwip sessions end does (charged, or not with --waive)"
+  )
+)
 
 export const pods = Command.make("pods").pipe(
-  Command.withDescription("pods: list, add, price, lock device, release"),
+  Command.withDescription(
+    'the pods customers book: list, add, price, lock device, release. Example: qwip pods add pod-7 --name "Soho 7" --address "7 Dean St" --rate 0.5'
+  ),
   Command.withSubcommands([list, add, setRate, setDevice, release])
 )

@@ -156,7 +156,11 @@ interface TimelineEntry {
   readonly detail: string
 }
 
-const show = Command.make("show", { ...readOptions, id: Args.text({ name: "SESSION" }) }, (o) =>
+const shownSession = Args.text({ name: "SESSION" }).pipe(
+  Args.withDescription("the session's id (a UUID, see qwip sessions list)")
+)
+
+const show = Command.make("show", { ...readOptions, id: shownSession }, (o) =>
   Effect.gen(function* () {
     const id = yield* sessionIdOf(o.id)
     yield* onPlatform(o.dataDir)(
@@ -313,13 +317,20 @@ const end = Command.make(
   "end",
   {
     ...changeOptions,
-    id: Args.text({ name: "SESSION" }),
+    id: Args.text({ name: "SESSION" }).pipe(
+      Args.withDescription("the session to end and charge: its id (a UUID, see qwip sessions list)")
+    ),
     at: Options.text("at").pipe(
       Options.withDescription("end at this time (ISO 8601 with zone) instead of now; never in the future"),
       Options.optional
     ),
-    waive: Options.boolean("waive").pipe(Options.withDescription("charge nothing (needs --reason)")),
-    reason: Options.text("reason").pipe(Options.withDescription("why the charge is waived"), Options.optional)
+    waive: Options.boolean("waive").pipe(
+      Options.withDescription("end without charging the customer anything (needs --reason)")
+    ),
+    reason: Options.text("reason").pipe(
+      Options.withDescription("why the charge is waived, kept with the session's outcome"),
+      Options.optional
+    )
   },
   (o) =>
     Effect.gen(function* () {
@@ -378,13 +389,18 @@ const end = Command.make(
     })
 ).pipe(
   Command.withDescription(
-    "end a session: charged per the tariff up to --at or now, exactly once; revokes the code and frees the pod"
+    "end a customer's session as staff: charges their saved card once, per the tariff from when the door code was ready up to --at or now (nothing if no code was ever ready, nothing with --waive); revokes the code and frees the pod"
   )
 )
 
 const retryProvisioning = Command.make(
   "retry-provisioning",
-  { ...changeOptions, id: Args.text({ name: "SESSION" }) },
+  {
+    ...changeOptions,
+    id: Args.text({ name: "SESSION" }).pipe(
+      Args.withDescription("the session stuck in provisioning: its id (a UUID, see qwip sessions list --failed)")
+    )
+  },
   (o) =>
     Effect.gen(function* () {
       const id = yield* sessionIdOf(o.id)
@@ -414,6 +430,8 @@ const retryProvisioning = Command.make(
 )
 
 export const sessions = Command.make("sessions").pipe(
-  Command.withDescription("stuck, live, overdue and failed sessions"),
+  Command.withDescription(
+    "customers' sessions: find stuck, live, overdue and failed ones, see one's history, end one (charged once), make its door code again. Example: qwip sessions list --overdue"
+  ),
   Command.withSubcommands([list, show, end, retryProvisioning])
 )
