@@ -18,6 +18,7 @@ import {
   type SessionId,
   SessionStore,
   type SetupIntentId,
+  Staff,
   Viewing,
   Worker
 } from "@qwip/core"
@@ -287,13 +288,13 @@ forEachScenarioStore("core use cases", (it) => {
         const session = yield* activeSession("pod-1")
         yield* advance(Duration.hours(5))
         const at = new Date(session.startedAt.getTime() + 45 * 60_000)
-        const result = yield* SessionEnd.staffEndSession(session.id, { staff: "sam", at, waiveReason: "door jammed" })
+        const result = yield* SessionEnd.endSession(session.id, { by: Staff("sam"), at, waiveReason: "door jammed" })
         expect(result.state._tag === "Ended" && result.state.endedAt).toEqual(at)
         expect(result.state._tag === "Ended" && result.state.outcome._tag).toBe("Waived")
         expect(result.state._tag === "Ended" && result.state.quote.chargePence).toBe(2250)
         expect((yield* FakePayments).charges()).toHaveLength(0)
         const future = yield* Effect.flip(
-          SessionEnd.staffEndSession((yield* activeSession("pod-2")).id, { staff: "sam", at: new Date(8.64e15) })
+          SessionEnd.endSession((yield* activeSession("pod-2")).id, { by: Staff("sam"), at: new Date(8.64e15) })
         )
         expect(future._tag).toBe("InvalidEndTime")
       })

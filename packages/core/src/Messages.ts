@@ -3,10 +3,10 @@
  * when each is due. Every message has a stable key, so sending is idempotent.
  */
 import { Option, Schema } from "effect"
-import { AccessCode } from "./AccessCode.js"
+import { AccessCode } from "./doorcodes/AccessCode.js"
 import { SessionId } from "./Ids.js"
-import { Pence } from "./Money.js"
-import { RatePerMinute } from "./Rate.js"
+import { Pence } from "./tariff/Money.js"
+import { RatePerMinute } from "./tariff/Rate.js"
 
 /** The customer's door code is working. */
 export class AccessReady extends Schema.TaggedClass<AccessReady>()("AccessReady", {

@@ -3,7 +3,7 @@
  */
 import { Option, Schema } from "effect"
 import { PodId, SessionId } from "./Ids.js"
-import { RatePerMinute } from "./Rate.js"
+import { RatePerMinute } from "./tariff/Rate.js"
 
 /**
  * How a pod's door codes are made: `static` picks from the pod's fixed list of codes;

@@ -4,10 +4,10 @@
  * adapter reads the same numbers, and tests can tighten them.
  */
 import { Clock, Context, Duration, Effect, Either, Layer, Option, Random, Schedule, Schema } from "effect"
-import type { AccessCode } from "./AccessCode.js"
+import type { AccessCode } from "./doorcodes/AccessCode.js"
 import type { AccessMode, Pod } from "./Pod.js"
-import type { RatePerMinute } from "./Rate.js"
-import { DEFAULT_MINIMUM_CHARGE_PENCE, PROMO_FREE_MINUTES, type Terms } from "./Tariff.js"
+import type { RatePerMinute } from "./tariff/Rate.js"
+import { DEFAULT_MINIMUM_CHARGE_PENCE, PROMO_FREE_MINUTES, type Terms } from "./tariff/Tariff.js"
 
 export interface PolicyShape {
   /** Free minutes at the start of every session (PROMO_MODE=true gives 10). */

@@ -14,7 +14,7 @@ import {
   Session,
   SessionEnd,
   type SessionId,
-  StaffActions,
+  StaffEnd,
   Viewing,
   Worker
 } from "@qwip/core"
@@ -99,7 +99,7 @@ describe("billing: a session whose door code was never ready", () => {
       Effect.gen(function* () {
         const session = yield* book()
         yield* TestClock.adjust(Duration.minutes(25))
-        const result = yield* StaffActions.endSession(session.id, { by: "sam" })
+        const result = yield* StaffEnd.endAsStaff(session.id, { by: "sam" })
         expect(result.after.state._tag === "Ended" && result.after.state.by).toEqual({ _tag: "Staff", name: "sam" })
         yield* expectNoDoorCodeEnd(session.id)
       })
@@ -132,7 +132,7 @@ describe("billing: a session whose door code was never ready", () => {
         expect((yield* stored(session.id)).state._tag).toBe("Active")
         yield* TestClock.adjust(Duration.minutes(30))
         const at = new Date(session.startedAt.getTime() + 30_000)
-        yield* StaffActions.endSession(session.id, { by: "sam", at })
+        yield* StaffEnd.endAsStaff(session.id, { by: "sam", at })
         yield* expectNoDoorCodeEnd(session.id)
       })
     )

@@ -5,7 +5,7 @@
  * confirms; a staff release overrides, and a late confirmation never frees a pod rebooked since.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Checkout, type PodId, type Session, SessionEnd, SessionStore, StaffActions, type StaffAlert } from "@qwip/core"
+import { Checkout, type PodId, type Session, SessionEnd, SessionStore, type StaffAlert, StaffPods } from "@qwip/core"
 import { demoPod, FakeLock, FakeMailer, FakeStaticCodes, MemoryStaff, MemoryStore } from "@qwip/core/testing"
 import { Duration, Effect, type Layer, Option } from "effect"
 import { activeSession, book, drainWorkFor, staffKit } from "./kit.js"
@@ -125,17 +125,15 @@ describe("a pod is free only when its last door code is gone", () => {
       yield* revocationsFail
       yield* SessionEnd.endSession(session.id)
 
-      const refused = yield* Effect.flip(StaffActions.releasePod(podL, { by: "ada" }))
+      const refused = yield* Effect.flip(StaffPods.releasePod(podL, { by: "ada" }))
       expect(refused._tag).toBe("PodBlockedByCode")
       expect(refused.message).toContain(`session ${session.id}'s door code is not confirmed removed`)
       expect(refused.message).toContain("qwip pods release pod-l --force --reason")
       // Its removal must reach the lock it was made on: the device cannot change meanwhile.
-      const moved = yield* Effect.flip(
-        StaffActions.setPodDevice(podL, { deviceId: Option.some("dev-2") }, { by: "ada" })
-      )
+      const moved = yield* Effect.flip(StaffPods.setPodDevice(podL, { deviceId: Option.some("dev-2") }, { by: "ada" }))
       expect(moved.message).toContain("cannot change the lock device of pod pod-l")
 
-      const released = yield* StaffActions.releasePod(podL, { by: "ada", force: { reason: "code removed by hand" } })
+      const released = yield* StaffPods.releasePod(podL, { by: "ada", force: { reason: "code removed by hand" } })
       expect(released.after.inUse).toBe(false)
       expect(Option.map(released.codeOverridden, (h) => h.sessionId)).toEqual(Option.some(session.id))
       const audit = (yield* MemoryStaff).audit()

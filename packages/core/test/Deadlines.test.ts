@@ -16,7 +16,8 @@ import {
   Policy,
   type PolicyShape,
   SessionEnd,
-  type SessionId
+  type SessionId,
+  Staff
 } from "@qwip/core"
 import { demoPod, FakeMailer, FakePayments, FakeStaticCodes, layer, MemoryStore } from "@qwip/core/testing"
 import { Duration, Effect, Either, Exit, Fiber, Layer, Logger, Option, TestClock } from "effect"
@@ -151,7 +152,7 @@ describe("every outside call has a deadline", () => {
       return Effect.gen(function* () {
         const session = yield* runningSession
         const policy = yield* Policy
-        const end = yield* Effect.fork(chargesHang(SessionEnd.staffEndSession(session.id, { staff: "sam" })))
+        const end = yield* Effect.fork(chargesHang(SessionEnd.endSession(session.id, { by: Staff("sam") })))
         // testPolicy: 3 attempts of 5 s, backoff from 100 ms with jitter: at most 15.36 s.
         yield* TestClock.adjust(Duration.millis(14_900))
         expect(Option.isNone(yield* Fiber.poll(end))).toBe(true)

@@ -16,6 +16,7 @@ import {
   type Session,
   SessionEnd,
   type SessionId,
+  Staff,
   Worker
 } from "@qwip/core"
 import {
@@ -165,7 +166,7 @@ class EndCommand implements fc.AsyncCommand<Model, Real> {
     const exit = await run(
       real,
       withTimePassing(
-        this.waive ? SessionEnd.staffEndSession(id, { staff: "sam", waiveReason: "test" }) : SessionEnd.endSession(id)
+        this.waive ? SessionEnd.endSession(id, { by: Staff("sam"), waiveReason: "test" }) : SessionEnd.endSession(id)
       )
     )
     if (!model.uncertain && Exit.isSuccess(exit)) {

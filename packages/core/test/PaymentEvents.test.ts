@@ -13,7 +13,8 @@ import {
   pence,
   type Session,
   SessionEnd,
-  type SessionId
+  type SessionId,
+  Staff
 } from "@qwip/core"
 import { demoPod, FakeMailer, FakePayments, FakeStaticCodes, layer, MemoryStore } from "@qwip/core/testing"
 import { Duration, Effect, Option, TestClock } from "effect"
@@ -188,7 +189,7 @@ describe("payment events are checked against the charge the session asked for", 
       Effect.gen(function* () {
         const session = yield* activeSession()
         yield* TestClock.adjust(Duration.minutes(20))
-        const waived = yield* SessionEnd.staffEndSession(session.id, { staff: "Sam", waiveReason: "pod was noisy" })
+        const waived = yield* SessionEnd.endSession(session.id, { by: Staff("Sam"), waiveReason: "pod was noisy" })
         const result = yield* handlePaymentEvent(succeeded(waived, { paymentIntentId: "pi_x" }))
         expect(result._tag === "Unexpected" && result.reason).toBe(
           "PaymentIntent pi_x: the session asked for no charge (waived)"

@@ -8,7 +8,11 @@ import {
   type Session,
   type SessionListFilter,
   SessionStore,
-  StaffActions,
+  StaffCodes,
+  StaffEnd,
+  StaffPayments,
+  StaffPods,
+  StaffSessions,
   StaticCodes,
   Viewing
 } from "@qwip/core"
@@ -46,7 +50,7 @@ const by = "ada"
 const actions = Effect.map(MemoryStaff, (m) => m.audit().map((a) => a.action))
 const outcomeOf = (s: Session) => (s.state._tag === "Ended" ? s.state.outcome._tag : s.state._tag)
 const endAfter = (session: Session, minutes: number) =>
-  Effect.zipRight(TestClock.adjust(Duration.minutes(minutes)), StaffActions.endSession(session.id, { by }))
+  Effect.zipRight(TestClock.adjust(Duration.minutes(minutes)), StaffEnd.endAsStaff(session.id, { by }))
 
 describe("Staff: sessions", () => {
   staffTest(
@@ -59,7 +63,7 @@ describe("Staff: sessions", () => {
       expect(outcomeOf(ended.after)).toBe("Paid")
       expect(ended.resumed).toBe(false)
       expect(store.podInUse(session.podId)).toBe(false)
-      const again = yield* Effect.flip(StaffActions.endSession(session.id, { by }))
+      const again = yield* Effect.flip(StaffEnd.endAsStaff(session.id, { by }))
       expect(again._tag).toBe("SessionAlreadyEnded")
       expect(payments.succeededChargesFor(session.id)).toBe(1)
       const audit = (yield* MemoryStaff).audit()
@@ -78,10 +82,10 @@ describe("Staff: sessions", () => {
       yield* TestClock.adjust(Duration.minutes(10))
       // The close (second commit) never lands: the end stops in Ending.
       store.faults.arm("commit", "before", { skip: 1 })
-      yield* Effect.exit(StaffActions.endSession(session.id, { by }))
+      yield* Effect.exit(StaffEnd.endAsStaff(session.id, { by }))
       expect(store.sessions()[0]?.state._tag).toBe("Ending")
       yield* TestClock.adjust(Duration.minutes(5))
-      const resumed = yield* StaffActions.endSession(session.id, { by, at: new Date(60_000) })
+      const resumed = yield* StaffEnd.endAsStaff(session.id, { by, at: new Date(60_000) })
       expect(resumed.resumed).toBe(true)
       expect(resumed.after.state._tag === "Ended" && resumed.after.state.quote.chargePence).toBe(500)
       expect(payments.succeededChargesFor(session.id)).toBe(1)
@@ -94,16 +98,16 @@ describe("Staff: sessions", () => {
       const payments = yield* FakePayments
       const first = yield* activeSession("pod-1")
       yield* TestClock.adjust(Duration.minutes(30))
-      const future = yield* Effect.flip(StaffActions.endSession(first.id, { by, at: new Date(Date.UTC(2100, 0, 1)) }))
+      const future = yield* Effect.flip(StaffEnd.endAsStaff(first.id, { by, at: new Date(Date.UTC(2100, 0, 1)) }))
       expect(future._tag).toBe("InvalidEndTime")
-      const atTen = yield* StaffActions.endSession(first.id, { by, at: new Date(first.startedAt.getTime() + 600_000) })
+      const atTen = yield* StaffEnd.endAsStaff(first.id, { by, at: new Date(first.startedAt.getTime() + 600_000) })
       expect(atTen.after.state._tag === "Ended" && atTen.after.state.quote.chargePence).toBe(500)
 
       const second = yield* activeSession("pod-2")
       yield* TestClock.adjust(Duration.minutes(3))
-      const blank = yield* Effect.flip(StaffActions.endSession(second.id, { by, waiveReason: "  " }))
+      const blank = yield* Effect.flip(StaffEnd.endAsStaff(second.id, { by, waiveReason: "  " }))
       expect(blank._tag).toBe("InvalidStaffRequest")
-      const waived = yield* StaffActions.endSession(second.id, { by, waiveReason: "door jammed" })
+      const waived = yield* StaffEnd.endAsStaff(second.id, { by, waiveReason: "door jammed" })
       expect(outcomeOf(waived.after)).toBe("Waived")
       expect(payments.charges().filter((c) => c.sessionId === second.id)).toEqual([])
 
@@ -113,7 +117,7 @@ describe("Staff: sessions", () => {
       expect(failed.state._tag).toBe("Provisioning")
       const stored = yield* Effect.flatMap(SessionStore, (s) => s.session(failed.id))
       expect(Option.getOrThrow(stored).state._tag).toBe("ProvisioningFailed")
-      const refused = yield* Effect.flip(StaffActions.endSession(failed.id, { by }))
+      const refused = yield* Effect.flip(StaffEnd.endAsStaff(failed.id, { by }))
       expect(refused._tag).toBe("IllegalTransition")
     })
   )
@@ -128,7 +132,7 @@ describe("Staff: sessions", () => {
       const failed = yield* activeSession("pod-l")
       const fresh = yield* activeSession("pod-2")
       const ids = (filter: SessionListFilter, podId?: string) =>
-        Effect.map(StaffActions.listSessions({ filter, podId: podId as PodId | undefined }), (l) => l.map((s) => s.id))
+        Effect.map(StaffSessions.listSessions({ filter, podId: podId as PodId | undefined }), (l) => l.map((s) => s.id))
       expect(yield* ids("all")).toEqual([fresh.id, failed.id, old.id])
       expect(yield* ids("live")).toEqual([fresh.id, old.id])
       expect(yield* ids("overdue")).toEqual([old.id])
@@ -142,7 +146,7 @@ describe("Staff: sessions", () => {
     Effect.gen(function* () {
       const store = yield* MemoryStore
       const stuck = yield* book("pod-1")
-      const retried = yield* withTimePassing(StaffActions.retryProvisioning(stuck.id, { by }))
+      const retried = yield* withTimePassing(StaffSessions.retryProvisioning(stuck.id, { by }))
       expect(retried.after.state._tag).toBe("Active")
       expect(retried.workKey).toMatch(new RegExp(`^provision-access:${stuck.id}:staff-`))
       expect(
@@ -153,13 +157,13 @@ describe("Staff: sessions", () => {
       ).toEqual([`provision-access:${stuck.id}`, retried.workKey])
       yield* drainWork()
       expect(Option.isSome((yield* Viewing.viewSession(stuck.id)).accessCode)).toBe(true)
-      const again = yield* Effect.flip(StaffActions.retryProvisioning(stuck.id, { by }))
+      const again = yield* Effect.flip(StaffSessions.retryProvisioning(stuck.id, { by }))
       expect(again._tag).toBe("NothingToRetry")
 
       const lock = yield* FakeLock
       lock.rejectDevice("dev-1")
       const failed = yield* activeSession("pod-l")
-      const refused = yield* Effect.flip(StaffActions.retryProvisioning(failed.id, { by }))
+      const refused = yield* Effect.flip(StaffSessions.retryProvisioning(failed.id, { by }))
       expect(refused._tag === "NothingToRetry" && refused.reason).toContain("failed for good")
       expect(yield* actions).toEqual(["sessions.retry-provisioning"])
     })
@@ -176,7 +180,7 @@ describe("Staff: payments", () => {
       const ended = yield* endAfter(session, 10)
       expect(outcomeOf(ended.after)).toBe("PaymentFailed")
 
-      const first = yield* StaffActions.retryPayment(session.id, { by })
+      const first = yield* StaffPayments.retryPayment(session.id, { by })
       expect([first.result, first.attempt, Option.getOrNull(first.idempotencyKey)]).toEqual([
         "declined",
         1,
@@ -184,19 +188,19 @@ describe("Staff: payments", () => {
       ])
       // The customer fixes their card (the fake then finds no declining card).
       payments.confirmCard(session.setupIntentId, { behaviour: "succeeds" })
-      const second = yield* StaffActions.retryPayment(session.id, { by })
+      const second = yield* StaffPayments.retryPayment(session.id, { by })
       expect([second.result, second.attempt, outcomeOf(second.session)]).toEqual(["paid", 2, "Paid"])
       expect(payments.succeededChargesFor(session.id)).toBe(1)
       expect(payments.charges().map((c) => c.idempotencyKey)).toEqual([
         chargeKeyFor(session.id),
-        StaffActions.retryChargeKeyFor(session.id, 1),
-        StaffActions.retryChargeKeyFor(session.id, 2)
+        StaffPayments.retryChargeKeyFor(session.id, 1),
+        StaffPayments.retryChargeKeyFor(session.id, 2)
       ])
       expect(staff.attempts().map((a) => [a.attempt, a.status])).toEqual([
         [1, "declined"],
         [2, "succeeded"]
       ])
-      const settled = yield* Effect.flip(StaffActions.retryPayment(session.id, { by }))
+      const settled = yield* Effect.flip(StaffPayments.retryPayment(session.id, { by }))
       expect(settled._tag).toBe("NothingToRetry")
       expect(staff.audit().filter((a) => a.action === "payments.retry").length).toBe(2)
     })
@@ -210,7 +214,7 @@ describe("Staff: payments", () => {
       payments.faults.arm("chargeSession", "after", { times: 3 })
       const ended = yield* withTimePassing(endAfter(session, 10))
       expect(outcomeOf(ended.after)).toBe("PaymentUnknown")
-      const retried = yield* StaffActions.retryPayment(session.id, { by })
+      const retried = yield* StaffPayments.retryPayment(session.id, { by })
       expect([retried.result, outcomeOf(retried.session)]).toEqual(["already_paid", "Paid"])
       expect(payments.charges().length).toBe(1)
     })
@@ -225,10 +229,10 @@ describe("Staff: payments", () => {
       yield* endAfter(session, 10)
       payments.confirmCard(session.setupIntentId, { behaviour: "succeeds" })
       payments.faults.arm("chargeSession", "after", { times: 3 })
-      const lost = yield* withTimePassing(StaffActions.retryPayment(session.id, { by }))
+      const lost = yield* withTimePassing(StaffPayments.retryPayment(session.id, { by }))
       expect([lost.result, outcomeOf(lost.session)]).toEqual(["unknown", "PaymentFailed"])
       expect(staff.attempts().map((a) => a.status)).toEqual(["pending"])
-      const again = yield* StaffActions.retryPayment(session.id, { by })
+      const again = yield* StaffPayments.retryPayment(session.id, { by })
       expect([again.result, again.attempt, outcomeOf(again.session)]).toEqual(["paid", 1, "Paid"])
       expect(payments.succeededChargesFor(session.id)).toBe(1)
       expect(payments.charges().length).toBe(2)
@@ -239,10 +243,10 @@ describe("Staff: payments", () => {
     "a charge waiting for the customer's authentication is not charged again; live sessions have nothing to retry",
     Effect.gen(function* () {
       const session = yield* activeSession("pod-1", "needs_authentication")
-      const live = yield* Effect.flip(StaffActions.retryPayment(session.id, { by }))
+      const live = yield* Effect.flip(StaffPayments.retryPayment(session.id, { by }))
       expect(live._tag).toBe("NothingToRetry")
       yield* endAfter(session, 10)
-      const refused = yield* Effect.flip(StaffActions.retryPayment(session.id, { by }))
+      const refused = yield* Effect.flip(StaffPayments.retryPayment(session.id, { by }))
       expect(refused._tag).toBe("PaymentNeedsCustomer")
     })
   )
@@ -256,27 +260,27 @@ describe("Staff: pods", () => {
       const store = yield* MemoryStore
       const session = yield* activeSession("pod-1")
       yield* TestClock.adjust(Duration.minutes(10))
-      const held = yield* Effect.flip(StaffActions.releasePod("pod-1" as PodId, { by }))
+      const held = yield* Effect.flip(StaffPods.releasePod("pod-1" as PodId, { by }))
       expect(held._tag === "PodHeld" && held.sessionIds).toEqual([session.id])
-      const noReason = yield* Effect.flip(StaffActions.releasePod("pod-1" as PodId, { by, force: { reason: " " } }))
+      const noReason = yield* Effect.flip(StaffPods.releasePod("pod-1" as PodId, { by, force: { reason: " " } }))
       expect(noReason._tag).toBe("InvalidStaffRequest")
-      const released = yield* StaffActions.releasePod("pod-1" as PodId, { by, force: { reason: "customer left" } })
+      const released = yield* StaffPods.releasePod("pod-1" as PodId, { by, force: { reason: "customer left" } })
       expect(released.endedSessions.map(outcomeOf)).toEqual(["Paid"])
       expect(released.after.inUse).toBe(false)
       expect(store.podInUse("pod-1" as PodId)).toBe(false)
       expect(payments.succeededChargesFor(session.id)).toBe(1)
-      const free = yield* StaffActions.releasePod("pod-1" as PodId, { by })
+      const free = yield* StaffPods.releasePod("pod-1" as PodId, { by })
       expect(free.changed).toBe(false)
       expect(yield* actions).toEqual(["pods.release"])
 
       // A session still provisioning never had a code: the billing rule charges nothing, and says why.
       const stuck = yield* book("pod-2")
-      const forced = yield* StaffActions.releasePod("pod-2" as PodId, { by, force: { reason: "lock offline" } })
+      const forced = yield* StaffPods.releasePod("pod-2" as PodId, { by, force: { reason: "lock offline" } })
       expect(forced.endedSessions.map((s) => s.state._tag === "Ended" && s.state.outcome)).toEqual([
         new NotBilled({ reason: "no_door_code" })
       ])
       expect(payments.charges().filter((c) => c.sessionId === stuck.id)).toEqual([])
-      const missing = yield* Effect.flip(StaffActions.releasePod("nope" as PodId, { by }))
+      const missing = yield* Effect.flip(StaffPods.releasePod("nope" as PodId, { by }))
       expect(missing._tag).toBe("PodNotFound")
     })
   )
@@ -286,14 +290,14 @@ describe("Staff: pods", () => {
     Effect.gen(function* () {
       const store = yield* SessionStore
       const session = yield* activeSession("pod-1")
-      const changed = yield* StaffActions.setPodRate("pod-1" as PodId, rate("0.75"), { by })
+      const changed = yield* StaffPods.setPodRate("pod-1" as PodId, rate("0.75"), { by })
       expect([changed.changed, changed.after.pod.rate]).toEqual([true, rate("0.75")])
-      const same = yield* StaffActions.setPodRate("pod-1" as PodId, rate("0.75"), { by })
+      const same = yield* StaffPods.setPodRate("pod-1" as PodId, rate("0.75"), { by })
       expect(same.changed).toBe(false)
       expect(Option.getOrThrow(yield* store.session(session.id)).rate).toBe(rate("0.5"))
 
       const held = yield* Effect.flip(
-        StaffActions.setPodDevice(
+        StaffPods.setPodDevice(
           "pod-1" as PodId,
           { deviceId: Option.some("dev-9"), accessMode: "lock-provider" },
           { by }
@@ -301,15 +305,15 @@ describe("Staff: pods", () => {
       )
       expect(held._tag).toBe("PodHeld")
       const noDevice = yield* Effect.flip(
-        StaffActions.setPodDevice("pod-2" as PodId, { deviceId: Option.none(), accessMode: "lock-provider" }, { by })
+        StaffPods.setPodDevice("pod-2" as PodId, { deviceId: Option.none(), accessMode: "lock-provider" }, { by })
       )
       expect(noDevice._tag).toBe("PodMisconfigured")
-      const moved = yield* StaffActions.setPodDevice("pod-l" as PodId, { deviceId: Option.some("dev-2") }, { by })
+      const moved = yield* StaffPods.setPodDevice("pod-l" as PodId, { deviceId: Option.some("dev-2") }, { by })
       expect(Option.getOrNull(moved.after.pod.lockDeviceId)).toBe("dev-2")
 
-      const added = yield* StaffActions.addPod(demoPod({ id: "pod-new" }), { by })
+      const added = yield* StaffPods.addPod(demoPod({ id: "pod-new" }), { by })
       expect(added.inUse).toBe(false)
-      const twice = yield* Effect.flip(StaffActions.addPod(demoPod({ id: "pod-new" }), { by }))
+      const twice = yield* Effect.flip(StaffPods.addPod(demoPod({ id: "pod-new" }), { by }))
       expect(twice._tag).toBe("PodAlreadyExists")
       const started = yield* Checkout.startCheckout("pod-new" as PodId)
       expect(started.podId).toBe("pod-new")
@@ -330,20 +334,20 @@ describe("Staff: codes", () => {
         [["123"], "entry 1"],
         [["11111", "11111"], "repeats"]
       ] as const) {
-        const error = yield* Effect.flip(StaffActions.rotateCodes("pod-1" as PodId, list, { by }))
+        const error = yield* Effect.flip(StaffCodes.rotateCodes("pod-1" as PodId, list, { by }))
         expect(error._tag === "InvalidCodeList" && error.reason).toContain(reason)
       }
-      const rotated = yield* StaffActions.rotateCodes("pod-1" as PodId, ["90001", "90002"], { by })
+      const rotated = yield* StaffCodes.rotateCodes("pod-1" as PodId, ["90001", "90002"], { by })
       expect([rotated.before, rotated.after, rotated.liveSessions]).toEqual([2, ["90001", "90002"], 1])
       expect(yield* codes.codesFor("pod-1" as PodId)).toEqual(["90001", "90002"])
       expect(Option.getOrThrow((yield* Viewing.viewSession(session.id)).accessCode)).toBe(code)
       const audit = (yield* MemoryStaff).audit()
       expect(audit[0]?.after).toEqual({ count: 2, masked: ["****1", "****2"] })
       expect(JSON.stringify(audit)).not.toContain("90001")
-      const generated = yield* StaffActions.generateCodes(20, 5)
+      const generated = yield* StaffCodes.generateCodes(20, 5)
       expect(new Set(generated).size).toBe(20)
       expect(generated.every((c) => /^\d{5}$/.test(c))).toBe(true)
-      expect((yield* Effect.flip(StaffActions.generateCodes(0))).reason).toContain("between 1 and")
+      expect((yield* Effect.flip(StaffCodes.generateCodes(0))).reason).toContain("between 1 and")
     })
   )
 
@@ -362,7 +366,7 @@ describe("Staff: codes", () => {
       const liveCode = Option.getOrThrow((yield* Viewing.viewSession(live.id)).accessCode)
       keys.rotateKey()
       const seen: Array<number> = []
-      const partial = yield* StaffActions.rekeyAccessCodes({
+      const partial = yield* StaffCodes.rekeyAccessCodes({
         by,
         batchSize: 2,
         limit: 3,
@@ -370,7 +374,7 @@ describe("Staff: codes", () => {
       })
       expect([partial.total, partial.examined, partial.rekeyed]).toEqual([6, 3, 3])
       expect(seen).toEqual([2, 3])
-      const rest = yield* StaffActions.rekeyAccessCodes({ by })
+      const rest = yield* StaffCodes.rekeyAccessCodes({ by })
       expect([rest.examined, rest.rekeyed, rest.current, rest.unreadable]).toEqual([6, 3, 3, []])
       keys.retireOldKeys()
       const store = yield* MemoryStore

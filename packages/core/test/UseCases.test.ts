@@ -1,6 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
 import {
-  Access,
   AccessCode,
   AccessGrant,
   CardSetUpSucceeded,
@@ -9,6 +8,7 @@ import {
   chargeKeyFor,
   chargeOf,
   handlePaymentEvent,
+  LockStatus,
   Overdue,
   type PodId,
   Policy,
@@ -19,6 +19,7 @@ import {
   type SessionId,
   SessionStore,
   type SetupIntentId,
+  Staff,
   Viewing,
   Worker
 } from "@qwip/core"
@@ -331,13 +332,13 @@ describe("ending", () => {
         const session = yield* activeSession()
         yield* TestClock.adjust(Duration.hours(5))
         const at = new Date(session.startedAt.getTime() + 45 * 60_000)
-        const result = yield* SessionEnd.staffEndSession(session.id, { staff: "sam", at, waiveReason: "door jammed" })
+        const result = yield* SessionEnd.endSession(session.id, { by: Staff("sam"), at, waiveReason: "door jammed" })
         expect(result.state._tag === "Ended" && result.state.endedAt).toEqual(at)
         expect(result.state._tag === "Ended" && result.state.outcome._tag).toBe("Waived")
         expect(result.state._tag === "Ended" && result.state.quote.chargePence).toBe(2250)
         expect((yield* FakePayments).charges()).toHaveLength(0)
         const future = yield* Effect.flip(
-          SessionEnd.staffEndSession((yield* activeSession("pod-2")).id, { staff: "sam", at: new Date(8.64e15) })
+          SessionEnd.endSession((yield* activeSession("pod-2")).id, { by: Staff("sam"), at: new Date(8.64e15) })
         )
         expect(future._tag).toBe("InvalidEndTime")
       })
@@ -542,12 +543,14 @@ describe("access modes", () => {
 
   it.effect("lock status: asks the lock of a lock-provider pod, answers locked for static codes", () =>
     Effect.gen(function* () {
-      expect(yield* Access.lockStatus("dev-1")).toEqual({ isLocked: true })
-      expect((yield* Effect.flip(Access.lockStatus("dev-9")))._tag).toBe("DeviceNotFound")
+      expect(yield* LockStatus.lockStatus("dev-1")).toEqual({ isLocked: true })
+      expect((yield* Effect.flip(LockStatus.lockStatus("dev-9")))._tag).toBe("DeviceNotFound")
       const lock = yield* FakeLock
       lock.faults.arm("lockStatus", "before")
-      expect((yield* Effect.flip(Access.lockStatus("dev-1")))._tag).toBe("LockUnavailable")
-      const staticOnly = yield* Access.lockStatus("dev-9").pipe(Effect.provide(Policy.layer({ staticCodesOnly: true })))
+      expect((yield* Effect.flip(LockStatus.lockStatus("dev-1")))._tag).toBe("LockUnavailable")
+      const staticOnly = yield* LockStatus.lockStatus("dev-9").pipe(
+        Effect.provide(Policy.layer({ staticCodesOnly: true }))
+      )
       expect(staticOnly).toEqual({ isLocked: true })
     }).pipe(Effect.provide(lockKit()))
   )

@@ -27,17 +27,20 @@ export class CurrentProvisioning extends Context.Tag("@qwip/http/CurrentProvisio
   ProvisioningClaims
 >() {}
 
+/** The middlewares' 403, as today's clients expect for a missing or malformed token. */
+const noToken = "No bearer token, or a malformed Authorization header"
+
 /** `Authorization: Bearer <session token>`, as emailed in the session link. */
 export class SessionAuth extends HttpApiMiddleware.Tag<SessionAuth>()("@qwip/http/SessionAuth", {
   provides: CurrentSession,
-  failure: Problem.annotations(HttpApiSchema.annotations({ status: 403 })),
+  failure: Problem.annotations({ ...HttpApiSchema.annotations({ status: 403 }), description: noToken }),
   security: { sessionToken: HttpApiSecurity.bearer }
 }) {}
 
 /** `Authorization: Bearer <provisioning token>`, from `POST /api/setup-intent`. */
 export class ProvisioningAuth extends HttpApiMiddleware.Tag<ProvisioningAuth>()("@qwip/http/ProvisioningAuth", {
   provides: CurrentProvisioning,
-  failure: Problem.annotations(HttpApiSchema.annotations({ status: 403 })),
+  failure: Problem.annotations({ ...HttpApiSchema.annotations({ status: 403 }), description: noToken }),
   security: { provisioningToken: HttpApiSecurity.bearer }
 }) {}
 
@@ -143,6 +146,33 @@ const tokenRefused = problemAt(401, "The token is expired, for another scope, or
 const rateLimited = problemAt(429, "Too many requests from this address; see Retry-After")
 const sessionNotFound = problemAt(404, "The session does not exist")
 
+/**
+ * An endpoint's own 400, besides a request that does not decode. @effect/platform documents a
+ * status by the first description it meets, which is the decoding's, so `docs` (an
+ * `OpenApi.Transform`) rewrites the operation's 400 to say both.
+ */
+const badRequest = (description: string) => ({
+  error: problemAt(400, description),
+  docs: (operation: Record<string, unknown>) => {
+    const responses = operation.responses as Record<string, object>
+    return {
+      ...operation,
+      responses: {
+        ...responses,
+        400: { ...responses["400"], description: `${description}; or the request does not match its schema` }
+      }
+    }
+  }
+})
+const notAPhoto = badRequest("Not a JPEG, PNG or WebP image, larger than 10 MB, or no `photo` field")
+const noCheckoutPhoto = badRequest("A checkout photo is required first")
+const badSignature = badRequest(
+  "Missing or invalid Stripe-Signature, a stale or future timestamp, or a signed body that is not an event"
+)
+
+// Summaries and descriptions are the docs' (/docs) headings and text; Redocly's recommended rules
+// (npm run lint:api) want them on every operation and tag.
+
 export class PodsGroup extends HttpApiGroup.make("pods")
   .add(
     HttpApiEndpoint.get("getPod", "/pod")
@@ -151,8 +181,19 @@ export class PodsGroup extends HttpApiGroup.make("pods")
       .addError(invalid)
       .addError(problemAt(404, "Unknown pod"))
       .addError(rateLimited)
+      .annotate(OpenApi.Summary, "Show a pod before booking it")
+      .annotate(
+        OpenApi.Description,
+        "The pod's name, address, price per minute in pounds, and whether a session holds it now: what the booking page shows before it asks for a card."
+      )
   )
-  .add(HttpApiEndpoint.get("listPods", "/pods").addSuccess(PodListing).addError(rateLimited))
+  .add(
+    HttpApiEndpoint.get("listPods", "/pods")
+      .addSuccess(PodListing)
+      .addError(rateLimited)
+      .annotate(OpenApi.Summary, "List the pods")
+      .annotate(OpenApi.Description, "Every pod with its id, name, address, price per minute and whether it is in use.")
+  )
   .add(
     HttpApiEndpoint.get("lockStatus", "/lock-status")
       .setUrlParams(Schema.Struct({ device_id: Schema.NonEmptyTrimmedString }))
@@ -160,8 +201,14 @@ export class PodsGroup extends HttpApiGroup.make("pods")
       .addError(invalid)
       .addError(problemAt(404, "No pod has this lock"))
       .addError(problemAt(503, "The lock cannot be reached"))
+      .annotate(OpenApi.Summary, "Ask whether a pod's door is locked")
+      .annotate(
+        OpenApi.Description,
+        "Whether the smart lock with this device id reports its door locked; always true for a pod on static door codes."
+      )
   )
-  .prefix("/api") {}
+  .prefix("/api")
+  .annotate(OpenApi.Description, "The pods customers book, and their door locks") {}
 
 export class BookingGroup extends HttpApiGroup.make("booking")
   .add(
@@ -173,6 +220,11 @@ export class BookingGroup extends HttpApiGroup.make("booking")
       .addError(problemAt(409, "The pod is in use"))
       .addError(rateLimited)
       .addError(problemAt(503, "The payment provider is unavailable"))
+      .annotate(OpenApi.Summary, "Start a booking: save a card")
+      .annotate(
+        OpenApi.Description,
+        "For a free pod, asks Stripe to save the customer's card for one charge when the session ends (a SetupIntent), and returns its client secret with a provisioning token for finalize (valid 10 minutes)."
+      )
   )
   .add(
     HttpApiEndpoint.post("finalize", "/booking/finalize")
@@ -182,8 +234,14 @@ export class BookingGroup extends HttpApiGroup.make("booking")
       .addError(problemAt(409, "The card is not set up yet, the pod is in use, or the set-up is for another pod"))
       .addError(problemAt(503, "The payment provider is unavailable"))
       .middleware(ProvisioningAuth)
+      .annotate(OpenApi.Summary, "Finish a booking: start the session")
+      .annotate(
+        OpenApi.Description,
+        "Once the card is saved, starts the session on the pod and returns its session token (also emailed as a link); the door code is made in the background (see provisioning-status). A retry with the same provisioning token returns a token for the same session."
+      )
   )
-  .prefix("/api") {}
+  .prefix("/api")
+  .annotate(OpenApi.Description, "Saving a card and starting a session") {}
 
 export class SessionsGroup extends HttpApiGroup.make("sessions")
   .add(
@@ -192,6 +250,11 @@ export class SessionsGroup extends HttpApiGroup.make("sessions")
       .addError(tokenRefused)
       .addError(sessionNotFound)
       .middleware(SessionAuth)
+      .annotate(OpenApi.Summary, "Wait for the door code")
+      .annotate(
+        OpenApi.Description,
+        "pending while the door code is being made, ready with the code, or failed: then the pod is released and the customer told."
+      )
   )
   .add(
     HttpApiEndpoint.get("sessionData", "/get-session-data")
@@ -199,6 +262,11 @@ export class SessionsGroup extends HttpApiGroup.make("sessions")
       .addError(tokenRefused)
       .addError(sessionNotFound)
       .middleware(SessionAuth)
+      .annotate(OpenApi.Summary, "Show the customer's session")
+      .annotate(
+        OpenApi.Description,
+        "When it started and ended, its door code (only while it runs), and the pod's name, address and price per minute."
+      )
   )
   .add(
     HttpApiEndpoint.get("preview", "/end-session-preview")
@@ -209,6 +277,11 @@ export class SessionsGroup extends HttpApiGroup.make("sessions")
       .addError(problemAt(403, "Neither a session token nor session_id was given"))
       .addError(sessionNotFound)
       .addError(rateLimited)
+      .annotate(OpenApi.Summary, "Preview what ending now costs")
+      .annotate(
+        OpenApi.Description,
+        "What the session would cost if it ended now, or what it cost once ended, in pounds. By session token, or by session_id as today's frontend sends it (rate-limited)."
+      )
   )
   .add(
     HttpApiEndpoint.get("isComplete", "/is-session-complete")
@@ -219,48 +292,73 @@ export class SessionsGroup extends HttpApiGroup.make("sessions")
       .addError(problemAt(403, "Neither a session token nor session_id was given"))
       .addError(sessionNotFound)
       .addError(rateLimited)
+      .annotate(OpenApi.Summary, "Ask whether a session has ended")
+      .annotate(OpenApi.Description, "By session token, or by session_id as today's frontend sends it (rate-limited).")
   )
   .add(
     HttpApiEndpoint.post("uploadCheckoutPhoto", "/session/upload-checkout-photo")
       .setPayload(PhotoUpload)
       .addSuccess(PhotoResponse)
-      .addError(problemAt(400, "Not a JPEG, PNG or WebP image, larger than 10 MB, or no `photo` field"))
+      .addError(notAPhoto.error)
       .addError(tokenRefused)
       .addError(sessionNotFound)
       .addError(problemAt(409, "The session has ended"))
       .middleware(SessionAuth)
+      .annotate(OpenApi.Transform, notAPhoto.docs)
+      .annotate(OpenApi.Summary, "Upload the checkout photo")
+      .annotate(
+        OpenApi.Description,
+        "A photo of the pod as the customer leaves it (the `photo` field: JPEG, PNG or WebP, at most 10 MB), needed before the session can end; returns a link to it that works for 15 minutes."
+      )
   )
   .add(
     HttpApiEndpoint.post("endSession", "/end-session")
       .addSuccess(Success)
-      .addError(problemAt(400, "A checkout photo is required first"))
+      .addError(noCheckoutPhoto.error)
       .addError(tokenRefused)
       .addError(sessionNotFound)
       .addError(problemAt(409, "The session has already ended"))
       .middleware(SessionAuth)
-  )
-  .prefix("/api") {}
-
-export class PhotosGroup extends HttpApiGroup.make("photos").add(
-  HttpApiEndpoint.get("checkoutPhoto", "/checkout-photos/:session_id")
-    .setPath(Schema.Struct({ session_id: SessionId }))
-    .setUrlParams(Schema.Struct({ expires: Schema.NumberFromString, signature: Schema.String }))
-    .addSuccess(HttpApiSchema.Uint8Array({ contentType: "image/*" }))
-    .addError(problemAt(403, "The link is invalid or has expired"))
-    .addError(problemAt(404, "No photo"))
-) {}
-
-export class WebhooksGroup extends HttpApiGroup.make("webhooks").add(
-  HttpApiEndpoint.post("stripe", "/webhook/stripe")
-    .addSuccess(Success)
-    .addError(
-      problemAt(
-        400,
-        "Missing or invalid Stripe-Signature, a stale or future timestamp, or a signed body that is not an event"
+      .annotate(OpenApi.Transform, noCheckoutPhoto.docs)
+      .annotate(OpenApi.Summary, "End the session and pay")
+      .annotate(
+        OpenApi.Description,
+        "Ends the customer's session once the checkout photo is in: charges the saved card exactly once for the time used (from when the door code was ready; nothing under the minimum charge), revokes the door code and frees the pod. Ending it again is refused and charges nothing."
       )
-    )
-    .addError(problemAt(500, "Processing failed; Stripe retries"))
-) {}
+  )
+  .prefix("/api")
+  .annotate(OpenApi.Description, "A customer's session: door code, cost, checkout photo, end and payment") {}
+
+export class PhotosGroup extends HttpApiGroup.make("photos")
+  .add(
+    HttpApiEndpoint.get("checkoutPhoto", "/checkout-photos/:session_id")
+      .setPath(Schema.Struct({ session_id: SessionId }))
+      .setUrlParams(Schema.Struct({ expires: Schema.NumberFromString, signature: Schema.String }))
+      .addSuccess(HttpApiSchema.Uint8Array({ contentType: "image/*" }))
+      .addError(problemAt(403, "The link is invalid or has expired"))
+      .addError(problemAt(404, "No photo"))
+      .annotate(OpenApi.Summary, "Fetch a checkout photo")
+      .annotate(
+        OpenApi.Description,
+        "The photo behind a signed link from upload-checkout-photo, until the link expires. Served only when photos are kept on this service's disk; with Supabase Storage the links are Supabase's."
+      )
+  )
+  .annotate(OpenApi.Description, "Checkout photos behind signed, expiring links") {}
+
+export class WebhooksGroup extends HttpApiGroup.make("webhooks")
+  .add(
+    HttpApiEndpoint.post("stripe", "/webhook/stripe")
+      .addSuccess(Success)
+      .addError(badSignature.error)
+      .addError(problemAt(500, "Processing failed; Stripe retries"))
+      .annotate(OpenApi.Transform, badSignature.docs)
+      .annotate(OpenApi.Summary, "Receive a Stripe event")
+      .annotate(
+        OpenApi.Description,
+        "Stripe's signed events about set-ups and charges (e.g. a charge that waited for the customer's authentication succeeding or failing), checked against the Stripe-Signature header and each handled once."
+      )
+  )
+  .annotate(OpenApi.Description, "Events from Stripe") {}
 
 export class SandboxGroup extends HttpApiGroup.make("sandbox")
   .add(
@@ -271,28 +369,64 @@ export class SandboxGroup extends HttpApiGroup.make("sandbox")
       .addError(invalid)
       .addError(problemAt(402, "The test card was declined"))
       .addError(problemAt(404, "Unknown set-up intent, or not running on sandbox payments"))
+      .annotate(OpenApi.Summary, "Save a test card (sandbox)")
+      .annotate(
+        OpenApi.Description,
+        "Only on sandbox payments: stands in for Stripe's card form, confirming a card set-up with one of Stripe's test card numbers."
+      )
   )
   .add(
     HttpApiEndpoint.get("payments", "/payments")
       .addSuccess(SandboxPayments)
       .addError(problemAt(404, "Not running on sandbox payments"))
+      .annotate(OpenApi.Summary, "List what the sandbox charged")
+      .annotate(OpenApi.Description, "Only on sandbox payments: the card set-ups and charges it recorded.")
   )
-  .prefix("/sandbox") {}
+  .prefix("/sandbox")
+  .annotate(OpenApi.Description, "Sandbox payments' customer side: try booking and paying without Stripe") {}
 
 const gone = problemAt(410, "Replaced by POST /api/setup-intent then POST /api/booking/finalize")
 
 export class DeprecatedGroup extends HttpApiGroup.make("deprecated")
-  .add(HttpApiEndpoint.get("createSetupIntent", "/create-setup-intent").addError(gone))
-  .add(HttpApiEndpoint.post("confirmBooking", "/confirm-booking").addError(gone))
-  .prefix("/api") {}
+  .add(
+    HttpApiEndpoint.get("createSetupIntent", "/create-setup-intent")
+      .addError(gone)
+      .annotate(OpenApi.Summary, "Old booking step (gone)")
+      .annotate(OpenApi.Description, "Answers 410: book with POST /api/setup-intent then POST /api/booking/finalize.")
+  )
+  .add(
+    HttpApiEndpoint.post("confirmBooking", "/confirm-booking")
+      .addError(gone)
+      .annotate(OpenApi.Summary, "Old booking step (gone)")
+      .annotate(OpenApi.Description, "Answers 410: book with POST /api/setup-intent then POST /api/booking/finalize.")
+  )
+  .prefix("/api")
+  .annotate(OpenApi.Description, "The previous booking flow: answers 410 with where to go instead") {}
 
 export class OperationsGroup extends HttpApiGroup.make("operations")
-  .add(HttpApiEndpoint.get("healthz", "/healthz").addSuccess(Health))
+  .add(
+    HttpApiEndpoint.get("healthz", "/healthz")
+      .addSuccess(Health)
+      .annotate(OpenApi.Summary, "Is the service alive")
+      .annotate(OpenApi.Description, "Answers while the process runs; the host restarts the service when it stops.")
+  )
   .add(
     HttpApiEndpoint.get("readyz", "/readyz")
       .addSuccess(Ready)
       .addError(problemAt(503, "The store is unreachable or its migrations are not current"))
-  ) {}
+      .annotate(OpenApi.Summary, "Is the service ready for customers")
+      .annotate(
+        OpenApi.Description,
+        "Ready once the store answers and its migrations are current; the host sends traffic only then."
+      )
+  )
+  .annotate(OpenApi.Description, "Health and readiness checks for the host") {}
+
+/**
+ * OpenAPI 3.1's `identifier` (an SPDX expression; `LicenseRef-` is SPDX's form for a licence of
+ * one's own), which @effect/platform's license type does not list but writes out as given.
+ */
+const license = { name: "Proprietary", identifier: "LicenseRef-Qwip-Proprietary" }
 
 export class QwipApi extends HttpApi.make("qwip")
   .add(PodsGroup)
@@ -305,4 +439,7 @@ export class QwipApi extends HttpApi.make("qwip")
   .add(OperationsGroup)
   .addError(problemAt(500, "Our fault; the request id helps us find it"))
   .annotate(OpenApi.Title, "Qwip booking API")
-  .annotate(OpenApi.Description, "Book a quiet pod by the minute: save a card, get a door code, end and pay.") {}
+  .annotate(OpenApi.Description, "Book a quiet pod by the minute: save a card, get a door code, end and pay.")
+  .annotate(OpenApi.License, license)
+  // Relative: the document describes whichever host serves it (production, a preview, localhost).
+  .annotate(OpenApi.Servers, [{ url: "/", description: "The service that served this document" }]) {}

@@ -6,7 +6,7 @@
  *
  * Two delays are policy constants the service does not let a test shorten: the lease a worker
  * holds on claimed work (2 minutes, `Policy.workLease`) and the end's safety net (2 minutes,
- * `CLOSE_SAFETY_NET` in core's `SessionEnd.ts`). The tests drive time forward for them in the
+ * `Policy.closeSafetyNet`, run by core's `SafetyNetEnd`). The tests drive time forward for them in the
  * store instead: `expireLeasesOf` ends the leases a killed process held (as if they had run out)
  * and `makeSafetyNetsDue` makes pending safety-net work due now (as if its delay had passed).
  */

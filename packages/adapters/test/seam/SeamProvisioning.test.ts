@@ -1,12 +1,13 @@
 /**
- * The core's provisioning and revocation (`Access`) running on the Seam adapter against Seam's
+ * The core's provisioning and revocation (`CodeProvisioning`, `CodeRevocation`) running on the Seam adapter against Seam's
  * fake: the core owns the waiting policy, the adapter reports what Seam says. Other ports are
  * the core's in-memory doubles. Live clock with a tight policy: the HTTP calls take real time.
  */
 import { expect, layer } from "@effect/vitest"
 import {
-  Access,
   Checkout,
+  CodeProvisioning,
+  CodeRevocation,
   type PodId,
   Policy,
   type PolicyShape,
@@ -76,7 +77,7 @@ const firstCodeOn = (fake: SeamFakeShape, deviceId: string) =>
 const activeOn = (fake: SeamFakeShape, deviceId: string) =>
   Effect.gen(function* () {
     const session = yield* book
-    const provisioning = yield* Effect.fork(Access.provisionAccess(session.id))
+    const provisioning = yield* Effect.fork(CodeProvisioning.provisionAccess(session.id))
     const code = yield* firstCodeOn(fake, deviceId)
     yield* fake.setCodeState(code.ref, { status: "set" })
     yield* Fiber.join(provisioning)
@@ -101,7 +102,7 @@ layer(SeamFake.layer, { excludeTestServices: true })("provisioning on Seam", (it
 
         // Ending the session revokes the code: removed from the lock, confirmed by Seam.
         yield* SessionEnd.endSession(session.id)
-        yield* Access.revokeAccess(session.id)
+        yield* CodeRevocation.revokeAccess(session.id)
         expect(yield* fake.codesOn(deviceId)).toHaveLength(0)
         expect(Option.isSome(Option.getOrThrow(yield* stored(session.id)).accessRevokedAt)).toBe(true)
       }).pipe(Effect.provide(kit(fake, deviceId)))
@@ -114,7 +115,7 @@ layer(SeamFake.layer, { excludeTestServices: true })("provisioning on Seam", (it
       const deviceId = yield* fake.addLock()
       yield* Effect.gen(function* () {
         const session = yield* book
-        yield* Access.provisionAccess(session.id)
+        yield* CodeProvisioning.provisionAccess(session.id)
 
         const failed = Option.getOrThrow(yield* stored(session.id))
         expect(failed.state._tag).toBe("ProvisioningFailed")
@@ -132,7 +133,7 @@ layer(SeamFake.layer, { excludeTestServices: true })("provisioning on Seam", (it
         expect(Option.map(read, (c) => c.status)).toEqual(Option.some("setting"))
 
         // Its removal, confirmed by Seam, frees the pod.
-        yield* Access.revokeAccess(session.id)
+        yield* CodeRevocation.revokeAccess(session.id)
         expect(yield* fake.codesOn(deviceId)).toHaveLength(0)
         expect((yield* MemoryStore).podInUse(POD)).toBe(false)
       }).pipe(Effect.provide(kit(fake, deviceId)))
@@ -146,7 +147,7 @@ layer(SeamFake.layer, { excludeTestServices: true })("provisioning on Seam", (it
       yield* Effect.gen(function* () {
         const session = yield* book
         yield* fake.outage(["/access_codes/create"])
-        yield* Access.provisionAccess(session.id).pipe(Effect.ensuring(fake.recover))
+        yield* CodeProvisioning.provisionAccess(session.id).pipe(Effect.ensuring(fake.recover))
         const failed = Option.getOrThrow(yield* stored(session.id))
         expect(failed.state._tag).toBe("ProvisioningFailed")
         expect(failed.access).toEqual(Option.none())
@@ -167,7 +168,7 @@ layer(SeamFake.layer, { excludeTestServices: true })("provisioning on Seam", (it
 
         yield* fake.outage(["/access_codes/delete"])
         yield* SessionEnd.endSession(session.id)
-        const failed = yield* Effect.flip(Access.revokeAccess(session.id))
+        const failed = yield* Effect.flip(CodeRevocation.revokeAccess(session.id))
         expect(failed._tag).toBe("LockUnavailable")
         // The previous customer's code still opens the door: nobody can book the pod.
         expect((yield* fake.codesOn(deviceId)).map((c) => c.ref)).toEqual([code.ref])
@@ -180,7 +181,7 @@ layer(SeamFake.layer, { excludeTestServices: true })("provisioning on Seam", (it
         )
 
         yield* fake.recover
-        yield* Access.revokeAccess(session.id)
+        yield* CodeRevocation.revokeAccess(session.id)
         expect(yield* fake.codesOn(deviceId)).toEqual([])
         expect(Option.isSome(Option.getOrThrow(yield* stored(session.id)).accessRevokedAt)).toBe(true)
         expect(memory.podInUse(POD)).toBe(false)
@@ -196,7 +197,7 @@ layer(SeamFake.layer, { excludeTestServices: true })("provisioning on Seam", (it
       const deviceId = yield* fake.addLock({ canProgramOnlineCodes: false })
       yield* Effect.gen(function* () {
         const session = yield* book
-        yield* Access.provisionAccess(session.id)
+        yield* CodeProvisioning.provisionAccess(session.id)
         const failed = Option.getOrThrow(yield* stored(session.id))
         expect(failed.state._tag).toBe("ProvisioningFailed")
         expect(failed.state._tag === "ProvisioningFailed" ? failed.state.reason : "").toContain(

@@ -8,7 +8,7 @@ import {
   maskCode,
   PodNotFound,
   SessionStore,
-  StaffActions,
+  StaffCodes,
   StaffStore,
   StaticCodes,
   sealedCodeOf
@@ -18,7 +18,7 @@ import { actorName, changeOptions, confirm, onPlatform, podIdOf, readOptions, Us
 import { dim, green, printJson, printTable, progress, say, yellow } from "../Output.js"
 import { NotDone } from "./Payments.js"
 
-const pod = Options.text("pod").pipe(Options.withDescription("the pod's id"))
+const pod = Options.text("pod").pipe(Options.withDescription("the pod whose door codes these are (e.g. pod-7)"))
 
 const list = Command.make(
   "list",
@@ -123,7 +123,7 @@ const rotate = Command.make(
           if (Option.isNone(yield* store.pod(podId))) return yield* new PodNotFound({ podId })
           const codes = Option.isSome(fromFile)
             ? fromFile.value
-            : yield* StaffActions.generateCodes(
+            : yield* StaffCodes.generateCodes(
                 Option.getOrElse(o.generate, () => 0),
                 o.digits
               )
@@ -132,7 +132,7 @@ const rotate = Command.make(
             o.yes,
             `Replace pod ${podId}'s ${before.length} door codes with ${codes.length} new ones? New sessions get a new code; live sessions keep theirs until they end.`
           )
-          const result = yield* StaffActions.rotateCodes(podId, codes, { by: actorName(o.actor) })
+          const result = yield* StaffCodes.rotateCodes(podId, codes, { by: actorName(o.actor) })
           yield* say(green(`Pod ${podId} now has ${result.after.length} door codes (had ${result.before}).`))
           if (result.liveSessions > 0) {
             yield* say(
@@ -183,7 +183,7 @@ const rekey = Command.make(
             `Seal the door codes stored on ${total} sessions again under the current key (STATIC_CODE_B64_KEY)?`
           )
           const bar = progress("rekey", total)
-          const report = yield* StaffActions.rekeyAccessCodes({
+          const report = yield* StaffCodes.rekeyAccessCodes({
             by: actorName(o.actor),
             batchSize: o.batchSize,
             limit: Option.getOrUndefined(o.limit),
@@ -211,6 +211,8 @@ const rekey = Command.make(
 )
 
 export const codes = Command.make("codes").pipe(
-  Command.withDescription("static door codes: list, rotate, rekey"),
+  Command.withDescription(
+    "the static door codes customers get for pods without a smart lock: list, rotate, rekey. Example: qwip codes rotate --pod pod-7 --generate 10"
+  ),
   Command.withSubcommands([list, rotate, rekey])
 )

@@ -58,6 +58,8 @@ const migrate = Command.make("migrate", changeOptions, (o) =>
 ).pipe(Command.withDescription("apply this build's pending migrations (each in its own transaction)"))
 
 export const db = Command.make("db").pipe(
-  Command.withDescription("the database schema"),
+  Command.withDescription(
+    "the database schema the service and staff commands share: status, migrate. Example: qwip db status"
+  ),
   Command.withSubcommands([status, migrate])
 )

@@ -21,9 +21,15 @@ const generate = Command.make(
         "These are shown once and stored nowhere: put them in the service's secrets now. To rotate the static-code key, move the old one to STATIC_CODE_PREVIOUS_KEYS, then run qwip codes rekey; to rotate the JWT secret, move the old one to JWT_PREVIOUS_SECRET_KEYS."
       )
     })
-).pipe(Command.withDescription("a new JWT secret and a new static-code key"))
+).pipe(
+  Command.withDescription(
+    "print a new JWT secret (signs customers' session links) and a new static-code key (seals stored door codes), once"
+  )
+)
 
 export const keys = Command.make("keys").pipe(
-  Command.withDescription("secrets for the service"),
+  Command.withDescription(
+    "secrets the service signs session links and seals door codes with: generate. Example: qwip keys generate --json"
+  ),
   Command.withSubcommands([generate])
 )

@@ -51,7 +51,9 @@ const list = Command.make("list", { ...readOptions, limit: limit(50) }, (o) =>
   )
 ).pipe(Command.withDescription("emails in the outbox, newest first"))
 
-const show = Command.make("show", { ...readOptions, id: Args.text({ name: "ID" }) }, (o) =>
+const email = Args.text({ name: "ID" }).pipe(Args.withDescription("the email's id, from qwip mail list"))
+
+const show = Command.make("show", { ...readOptions, id: email }, (o) =>
   onPlatform(o.dataDir)(
     Effect.gen(function* () {
       const records = yield* (yield* adapters).StoreRecords
@@ -83,6 +85,8 @@ const show = Command.make("show", { ...readOptions, id: Args.text({ name: "ID" }
 ).pipe(Command.withDescription("one email from the outbox, as its text part"))
 
 export const mail = Command.make("mail").pipe(
-  Command.withDescription("the embedded outbox of emails"),
+  Command.withDescription(
+    "emails to customers and staff that the embedded setup keeps instead of sending: list, show. Example: qwip mail show 12"
+  ),
   Command.withSubcommands([list, show])
 )

@@ -2,7 +2,7 @@
  * `qwip payments list | retry`.
  */
 import { Args, Command, Options } from "@effect/cli"
-import { SessionNotFound, SessionStore, StaffActions } from "@qwip/core"
+import { SessionNotFound, SessionStore, StaffPayments } from "@qwip/core"
 import { Data, Effect, Option } from "effect"
 import { actorName, adapters, changeOptions, confirm, limit, onPlatform, readOptions, sessionIdOf } from "../Common.js"
 import { green, pounds, printJson, printTable, red, say, when, yellow } from "../Output.js"
@@ -63,7 +63,11 @@ const list = Command.make(
     )
 ).pipe(Command.withDescription("session charges, newest first"))
 
-const retry = Command.make("retry", { ...changeOptions, id: Args.text({ name: "SESSION" }) }, (o) =>
+const retriedSession = Args.text({ name: "SESSION" }).pipe(
+  Args.withDescription("the ended session whose charge to try again: its id (a UUID, see qwip payments list --failed)")
+)
+
+const retry = Command.make("retry", { ...changeOptions, id: retriedSession }, (o) =>
   Effect.gen(function* () {
     const id = yield* sessionIdOf(o.id)
     yield* onPlatform(o.dataDir)(
@@ -75,7 +79,7 @@ const retry = Command.make("retry", { ...changeOptions, id: Args.text({ name: "S
         if (state._tag === "Ended") {
           yield* confirm(o.yes, `Charge session ${id} (${pounds(state.quote.chargePence)}) again?`)
         }
-        const r = yield* StaffActions.retryPayment(id, { by: actorName(o.actor) })
+        const r = yield* StaffPayments.retryPayment(id, { by: actorName(o.actor) })
         const key = Option.getOrElse(r.idempotencyKey, () => "-")
         const amount = r.session.state._tag === "Ended" ? pounds(r.session.state.quote.chargePence) : ""
         switch (r.result) {
@@ -108,6 +112,8 @@ const retry = Command.make("retry", { ...changeOptions, id: Args.text({ name: "S
 )
 
 export const payments = Command.make("payments").pipe(
-  Command.withDescription("charges: list, retry"),
+  Command.withDescription(
+    "what customers were charged for ended sessions: list, retry a failed or unknown charge (never charging twice). Example: qwip payments list --failed"
+  ),
   Command.withSubcommands([list, retry])
 )

@@ -9,7 +9,9 @@ import {
   PodNotFound,
   parseRate,
   SessionStore,
-  StaffActions,
+  StaffAudit,
+  StaffPods,
+  StaffSessions,
   StaffStore
 } from "@qwip/core"
 import { Effect, Either, Option } from "effect"
@@ -33,10 +35,10 @@ const list = Command.make("list", readOptions, (o) =>
       const store = yield* SessionStore
       const staff = yield* StaffStore
       const pods = yield* store.pods
-      const live = yield* StaffActions.listSessions({ filter: "live", limit: 10_000 })
+      const live = yield* StaffSessions.listSessions({ filter: "live", limit: 10_000 })
       const rows = yield* Effect.forEach(pods, (status) =>
         Effect.map(staff.podCodes(status.pod.id), (codes) => ({
-          ...StaffActions.podRecord(status),
+          ...StaffAudit.podRecord(status),
           liveSessions: live.filter((s) => s.podId === status.pod.id).map((s) => s.id),
           codes: codes.length
         }))
@@ -71,10 +73,12 @@ const add = Command.make(
   "add",
   {
     ...changeOptions,
-    id: Args.text({ name: "POD" }),
-    name: Options.text("name").pipe(Options.withDescription("shown to customers")),
-    address: Options.text("address"),
-    rate: Options.text("rate").pipe(Options.withDescription("pounds per minute, e.g. 0.5")),
+    id: Args.text({ name: "POD" }).pipe(
+      Args.withDescription("the new pod's id (e.g. pod-7): customers book it, and staff commands name it, by this id")
+    ),
+    name: Options.text("name").pipe(Options.withDescription("the pod's name, shown to customers")),
+    address: Options.text("address").pipe(Options.withDescription("where the pod is, shown to customers")),
+    rate: Options.text("rate").pipe(Options.withDescription("what customers pay, in pounds per minute (e.g. 0.5)")),
     mode,
     device: Options.text("device").pipe(Options.withDescription("the smart lock's device id"), Options.optional)
   },
@@ -89,7 +93,7 @@ const add = Command.make(
       yield* onPlatform(o.dataDir)(
         Effect.gen(function* () {
           yield* confirm(o.yes, `Add pod ${podId} (${o.name}, £${formatRate(rate)}/min, ${accessMode})?`)
-          yield* StaffActions.addPod(pod, { by: actorName(o.actor) })
+          yield* StaffPods.addPod(pod, { by: actorName(o.actor) })
           yield* say(
             green(`Added pod ${podId}.`) +
               (accessMode === "static" ? ` Give it door codes with qwip codes rotate --pod ${podId}.` : "")
@@ -101,7 +105,15 @@ const add = Command.make(
 
 const setRate = Command.make(
   "set-rate",
-  { ...changeOptions, id: Args.text({ name: "POD" }), rate: Args.text({ name: "RATE" }) },
+  {
+    ...changeOptions,
+    id: Args.text({ name: "POD" }).pipe(Args.withDescription("the pod whose price changes")),
+    rate: Args.text({ name: "RATE" }).pipe(
+      Args.withDescription(
+        "the new price in pounds per minute (e.g. 0.65); live sessions keep the price they started at"
+      )
+    )
+  },
   (o) =>
     Effect.gen(function* () {
       const podId = yield* podIdOf(o.id)
@@ -116,7 +128,7 @@ const setRate = Command.make(
             o.yes,
             `Change pod ${podId}'s rate from £${formatRate(status.value.pod.rate)} to £${formatRate(rate)} a minute? Live sessions keep their rate.`
           )
-          yield* StaffActions.setPodRate(podId, rate, { by: actorName(o.actor) })
+          yield* StaffPods.setPodRate(podId, rate, { by: actorName(o.actor) })
           yield* say(green(`Pod ${podId} now costs £${formatRate(rate)}/min for new sessions.`))
         })
       )
@@ -127,9 +139,14 @@ const setDevice = Command.make(
   "set-device",
   {
     ...changeOptions,
-    id: Args.text({ name: "POD" }),
-    device: Args.text({ name: "DEVICE" }).pipe(Args.optional),
-    none: Options.boolean("none").pipe(Options.withDescription("remove the pod's lock device")),
+    id: Args.text({ name: "POD" }).pipe(Args.withDescription("the pod whose smart lock changes")),
+    device: Args.text({ name: "DEVICE" }).pipe(
+      Args.withDescription("the smart lock's device id, from the lock provider (or --none)"),
+      Args.optional
+    ),
+    none: Options.boolean("none").pipe(
+      Options.withDescription("remove the pod's lock device (give it static door codes with qwip codes rotate)")
+    ),
     mode
   },
   (o) =>
@@ -145,7 +162,7 @@ const setDevice = Command.make(
             o.yes,
             `Set pod ${podId}'s lock device to ${Option.getOrElse(device, () => "none")}${Option.match(o.mode, { onNone: () => "", onSome: (m) => ` (${m} mode)` })}?`
           )
-          const result = yield* StaffActions.setPodDevice(
+          const result = yield* StaffPods.setPodDevice(
             podId,
             { deviceId: device, accessMode: Option.getOrUndefined(o.mode) },
             { by: actorName(o.actor) }
@@ -165,7 +182,7 @@ const release = Command.make(
   "release",
   {
     ...changeOptions,
-    id: Args.text({ name: "POD" }),
+    id: Args.text({ name: "POD" }).pipe(Args.withDescription("the pod to free for new bookings")),
     force: Options.boolean("force").pipe(
       Options.withDescription(
         "end the live sessions holding the pod first, or free it from a door code still on its lock (needs --reason)"
@@ -198,7 +215,7 @@ const release = Command.make(
               `Pod ${podId} is blocked by session ${hold.value.sessionId}'s door code, not confirmed removed from the lock since ${hold.value.since.toISOString()}. Free the pod anyway (remove the code by hand first, or the previous customer may still open the door)?`
             )
           }
-          const result = yield* StaffActions.releasePod(podId, {
+          const result = yield* StaffPods.releasePod(podId, {
             by: actorName(o.actor),
             force: o.force ? { reason: Option.getOrElse(o.reason, () => ""), waive: o.waive } : undefined
           })
@@ -223,9 +240,15 @@ const release = Command.make(
         })
       )
     })
-).pipe(Command.withDescription("free a pod; refused while a live session holds it unless --force --reason"))
+).pipe(
+  Command.withDescription(
+    "free a pod for new bookings; refused while a live session holds it unless --force --reason, which ends those sessions as qwip sessions end does (charged, or not with --waive)"
+  )
+)
 
 export const pods = Command.make("pods").pipe(
-  Command.withDescription("pods: list, add, price, lock device, release"),
+  Command.withDescription(
+    'the pods customers book: list, add, price, lock device, release. Example: qwip pods add pod-7 --name "Soho 7" --address "7 Dean St" --rate 0.5'
+  ),
   Command.withSubcommands([list, add, setRate, setDevice, release])
 )

@@ -27,4 +27,8 @@ export const serve = Command.make("serve", { dataDir }, (o) =>
     // `withCrashPoints` is inert unless the crash tests set QWIP_TEST_CRASH_AT.
     yield* http.serve(Layer.provideMerge(EmbeddedServer.layer, withCrashPoints(layerFromEnv)))
   }).pipe(withDataDir(o.dataDir))
-).pipe(Command.withDescription("run the HTTP service and its background worker (PORT, default 8000)"))
+).pipe(
+  Command.withDescription(
+    "run the HTTP service customers book through, with its background worker (door codes, charges, emails), on PORT (default 8000); what npm start runs"
+  )
+)

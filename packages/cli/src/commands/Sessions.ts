@@ -7,11 +7,13 @@ import {
   Billing,
   endedAtOf,
   formatRate,
+  Overdue,
   Policy,
   type Session,
   SessionNotFound,
   SessionStore,
-  StaffActions,
+  StaffEnd,
+  StaffSessions,
   StaffStore,
   termsFor
 } from "@qwip/core"
@@ -83,7 +85,7 @@ export const sessionView = (s: Session, at: Date, grace: Duration.Duration) => {
     endedAt: Option.getOrNull(Option.map(endedAtOf(s), (d) => d.toISOString())),
     /** When billing starts or started (the door code was ready); null while none is or if none ever was. */
     billedFrom: Option.getOrNull(Option.map(Billing.billableStartOf(s), (d) => d.toISOString())),
-    overdue: StaffActions.isOverdue(s, at, grace),
+    overdue: Overdue.isOverdue(s, at, grace),
     outcome: state._tag === "Ended" ? state.outcome._tag : null,
     notBilledReason: state._tag === "Ended" && state.outcome._tag === "NotBilled" ? state.outcome.reason : null,
     chargePence: state._tag === "Ending" || state._tag === "Ended" ? state.quote.chargePence : null,
@@ -127,7 +129,7 @@ const list = Command.make(
         Effect.gen(function* () {
           const policy = yield* Policy
           const at = yield* now
-          const sessions = yield* StaffActions.listSessions({ filter: chosen[0] ?? "all", podId, limit: o.limit })
+          const sessions = yield* StaffSessions.listSessions({ filter: chosen[0] ?? "all", podId, limit: o.limit })
           const views = sessions.map((s) => sessionView(s, at, policy.overdueGrace))
           if (o.json) return yield* printJson(views)
           yield* printTable(
@@ -154,7 +156,11 @@ interface TimelineEntry {
   readonly detail: string
 }
 
-const show = Command.make("show", { ...readOptions, id: Args.text({ name: "SESSION" }) }, (o) =>
+const shownSession = Args.text({ name: "SESSION" }).pipe(
+  Args.withDescription("the session's id (a UUID, see qwip sessions list)")
+)
+
+const show = Command.make("show", { ...readOptions, id: shownSession }, (o) =>
   Effect.gen(function* () {
     const id = yield* sessionIdOf(o.id)
     yield* onPlatform(o.dataDir)(
@@ -311,13 +317,20 @@ const end = Command.make(
   "end",
   {
     ...changeOptions,
-    id: Args.text({ name: "SESSION" }),
+    id: Args.text({ name: "SESSION" }).pipe(
+      Args.withDescription("the session to end and charge: its id (a UUID, see qwip sessions list)")
+    ),
     at: Options.text("at").pipe(
       Options.withDescription("end at this time (ISO 8601 with zone) instead of now; never in the future"),
       Options.optional
     ),
-    waive: Options.boolean("waive").pipe(Options.withDescription("charge nothing (needs --reason)")),
-    reason: Options.text("reason").pipe(Options.withDescription("why the charge is waived"), Options.optional)
+    waive: Options.boolean("waive").pipe(
+      Options.withDescription("end without charging the customer anything (needs --reason)")
+    ),
+    reason: Options.text("reason").pipe(
+      Options.withDescription("why the charge is waived, kept with the session's outcome"),
+      Options.optional
+    )
   },
   (o) =>
     Effect.gen(function* () {
@@ -358,7 +371,7 @@ const end = Command.make(
               `Session ${id}'s end was interrupted: finish it (ended ${when(endedAt)}, ${pounds(quote.chargePence)} as fixed then)?`
             )
           }
-          const result = yield* StaffActions.endSession(id, {
+          const result = yield* StaffEnd.endAsStaff(id, {
             by,
             at,
             waiveReason: o.waive ? Option.getOrUndefined(o.reason) : undefined
@@ -376,13 +389,18 @@ const end = Command.make(
     })
 ).pipe(
   Command.withDescription(
-    "end a session: charged per the tariff up to --at or now, exactly once; revokes the code and frees the pod"
+    "end a customer's session as staff: charges their saved card once, per the tariff from when the door code was ready up to --at or now (nothing if no code was ever ready, nothing with --waive); revokes the code and frees the pod"
   )
 )
 
 const retryProvisioning = Command.make(
   "retry-provisioning",
-  { ...changeOptions, id: Args.text({ name: "SESSION" }) },
+  {
+    ...changeOptions,
+    id: Args.text({ name: "SESSION" }).pipe(
+      Args.withDescription("the session stuck in provisioning: its id (a UUID, see qwip sessions list --failed)")
+    )
+  },
   (o) =>
     Effect.gen(function* () {
       const id = yield* sessionIdOf(o.id)
@@ -391,7 +409,7 @@ const retryProvisioning = Command.make(
         Effect.gen(function* () {
           yield* confirm(o.yes, `Try again to make the door code of session ${id}?`)
           yield* say(dim("provisioning (this can take a minute)…"))
-          const result = yield* StaffActions.retryProvisioning(id, { by })
+          const result = yield* StaffSessions.retryProvisioning(id, { by })
           const state = result.after.state
           if (state._tag === "Active") {
             return yield* say(green(`Session ${id} has its door code; the email to the customer is queued.`))
@@ -412,6 +430,8 @@ const retryProvisioning = Command.make(
 )
 
 export const sessions = Command.make("sessions").pipe(
-  Command.withDescription("stuck, live, overdue and failed sessions"),
+  Command.withDescription(
+    "customers' sessions: find stuck, live, overdue and failed ones, see one's history, end one (charged once), make its door code again. Example: qwip sessions list --overdue"
+  ),
   Command.withSubcommands([list, show, end, retryProvisioning])
 )

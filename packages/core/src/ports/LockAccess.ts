@@ -2,7 +2,7 @@
  * Time-bound door codes on a pod's smart lock (Seam in production).
  */
 import { Context, type Effect, type Option, Schema } from "effect"
-import type { AccessCode } from "../AccessCode.js"
+import type { AccessCode } from "../doorcodes/AccessCode.js"
 
 /** The lock or its provider could not do it now; trying again later may work. */
 export class LockUnavailable extends Schema.TaggedError<LockUnavailable>()("LockUnavailable", {

@@ -4,7 +4,7 @@
  */
 import { Context, type Effect, type Option, Schema } from "effect"
 import type { PodId, SessionId, SetupIntentId } from "../Ids.js"
-import type { Pence } from "../Money.js"
+import type { Pence } from "../tariff/Money.js"
 
 /** A request to the payment provider failed in a way that may succeed later (network, 5xx, rate limit). */
 export class PaymentsUnavailable extends Schema.TaggedError<PaymentsUnavailable>()("PaymentsUnavailable", {

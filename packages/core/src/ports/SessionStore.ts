@@ -8,12 +8,12 @@
  * Store faults (database down) are defects: no caller can handle them.
  */
 import { Context, type Duration, type Effect, Option } from "effect"
-import { type Charge, chargeOf, type FailedPayment, failedPaymentOf } from "../Charge.js"
+import type { WorkItem, WorkOrder } from "../background/Work.js"
 import type { PodInUse, PodNotFound, StaleSession } from "../Errors.js"
 import type { PodId, SessionId, SetupIntentId } from "../Ids.js"
 import type { Pod, PodStatus } from "../Pod.js"
-import { endedAtOf, isLive, type Session } from "../Session.js"
-import type { WorkItem, WorkOrder } from "../Work.js"
+import { endedAtOf, isLive, type Session } from "../session/Session.js"
+import { type Charge, chargeOf, type FailedPayment, failedPaymentOf } from "../settlement/Charge.js"
 
 /** A lifecycle transition to persist: `after` replaces `before` only if `before` is current. */
 export interface SessionChange {

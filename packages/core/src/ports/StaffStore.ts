@@ -5,11 +5,11 @@
  * store faults are defects, as in `SessionStore`.
  */
 import { Context, type Effect, type Option, Schema } from "effect"
-import type { AccessCode } from "../AccessCode.js"
+import type { AccessCode } from "../doorcodes/AccessCode.js"
 import type { StaleSession } from "../Errors.js"
 import { type PodId, SessionId } from "../Ids.js"
 import type { Pod, PodStatus } from "../Pod.js"
-import { type AccessGrant, isLive, isPastWindow, needsAttention, type Session } from "../Session.js"
+import { type AccessGrant, isLive, isPastWindow, needsAttention, type Session } from "../session/Session.js"
 
 /** `live`: holds its pod; `overdue`: live past its door-code window; `failed`: provisioning or payment failed. */
 export const SessionListFilter = Schema.Literal("all", "live", "overdue", "failed")

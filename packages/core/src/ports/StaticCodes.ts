@@ -3,7 +3,7 @@
  * sealed (encrypted) tokens in `access_code_id`, readable with the current or a previous key.
  */
 import { Context, type Effect, Schema } from "effect"
-import type { AccessCode } from "../AccessCode.js"
+import type { AccessCode } from "../doorcodes/AccessCode.js"
 import type { PodId } from "../Ids.js"
 
 export class UnreadableAccessToken extends Schema.TaggedError<UnreadableAccessToken>()("UnreadableAccessToken", {

@@ -3,7 +3,7 @@
  * `set` after a configurable number of checks (or never), and can be made to fail.
  */
 import { Context, Effect, Layer, Option, Random } from "effect"
-import { type AccessCode, accessCode } from "../AccessCode.js"
+import { type AccessCode, accessCode } from "../doorcodes/AccessCode.js"
 import {
   LockAccess,
   type LockAccessShape,

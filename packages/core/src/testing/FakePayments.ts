@@ -5,7 +5,6 @@
  */
 import { Context, Effect, Layer, Option } from "effect"
 import type { PodId, SessionId, SetupIntentId } from "../Ids.js"
-import type { Pence } from "../Money.js"
 import {
   type CardSetUpResult,
   type ChargeReading,
@@ -15,6 +14,7 @@ import {
   PaymentsUnavailable,
   SetupIntentNotFound
 } from "../ports/Payments.js"
+import type { Pence } from "../tariff/Money.js"
 import { type Faults, makeFaults } from "./Faults.js"
 
 /** How a saved card behaves when charged off-session. */

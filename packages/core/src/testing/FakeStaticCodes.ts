@@ -3,8 +3,8 @@
  * the AES-GCM implementation lives in @qwip/adapters).
  */
 import { Context, Effect, Layer } from "effect"
-import type { AccessCode } from "../AccessCode.js"
-import { accessCode } from "../AccessCode.js"
+import type { AccessCode } from "../doorcodes/AccessCode.js"
+import { accessCode } from "../doorcodes/AccessCode.js"
 import type { PodId } from "../Ids.js"
 import { StaticCodes, type StaticCodesShape, UnreadableAccessToken } from "../ports/StaticCodes.js"
 

@@ -5,7 +5,7 @@
  * Also provides `FakeStaticCodes` (the per-pod code lists), so it replaces that double.
  */
 import { Context, Effect, Layer } from "effect"
-import { type AccessCode, accessCode } from "../AccessCode.js"
+import { type AccessCode, accessCode } from "../doorcodes/AccessCode.js"
 import type { PodId } from "../Ids.js"
 import { SealedCodeKeys, type SealedCodeKeysShape } from "../ports/SealedCodeKeys.js"
 import { StaticCodes, type StaticCodesShape, UnreadableAccessToken } from "../ports/StaticCodes.js"

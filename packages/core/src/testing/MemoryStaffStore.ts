@@ -17,7 +17,7 @@ import {
   type StaffStoreShape
 } from "../ports/StaffStore.js"
 import { StaticCodes } from "../ports/StaticCodes.js"
-import { type Session, Session as SessionClass, sealedCodeOf } from "../Session.js"
+import { type Session, Session as SessionClass, sealedCodeOf } from "../session/Session.js"
 import { FakeStaticCodes } from "./FakeStaticCodes.js"
 import { MemoryStore } from "./MemoryStore.js"
 

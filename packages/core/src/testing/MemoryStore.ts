@@ -4,12 +4,12 @@
  * For tests only; the embedded default is PGlite.
  */
 import { Context, Duration, Effect, Layer, Option } from "effect"
+import { WorkItem, type WorkOrder } from "../background/Work.js"
 import { PodInUse, PodNotFound, StaleSession } from "../Errors.js"
 import type { PodId, SessionId, SetupIntentId } from "../Ids.js"
 import { CodeHold, type Pod, PodStatus } from "../Pod.js"
 import { SessionStore, type SessionStoreShape } from "../ports/SessionStore.js"
-import { isLive, isPastWindow, type Session } from "../Session.js"
-import { WorkItem, type WorkOrder } from "../Work.js"
+import { isLive, isPastWindow, type Session } from "../session/Session.js"
 import { type Faults, InjectedFault, makeFaults } from "./Faults.js"
 
 export type StoreOperation = "openSession" | "commit" | "claimWork" | "finishWork" | "enqueue"

@@ -5,10 +5,10 @@
  * store as given, in the same step as the session change that produced them.
  */
 import { Option, Schema } from "effect"
-import { SessionId } from "./Ids.js"
-import { Pence, pence } from "./Money.js"
-import { chargeKeyFor } from "./ports/Payments.js"
-import type { Session } from "./Session.js"
+import { SessionId } from "../Ids.js"
+import { chargeKeyFor } from "../ports/Payments.js"
+import type { Session } from "../session/Session.js"
+import { Pence, pence } from "../tariff/Money.js"
 
 export const ChargeStatus = Schema.Literal("succeeded", "failed", "requires_action", "unknown", "not_billed", "waived")
 export type ChargeStatus = typeof ChargeStatus.Type

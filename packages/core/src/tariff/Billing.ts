@@ -13,7 +13,7 @@
  *   keep that price.
  */
 import { Either, Option } from "effect"
-import type { BilledFrom, Session } from "./Session.js"
+import type { BilledFrom, Session } from "../session/Session.js"
 import { billableSeconds, EndBeforeStart, priceSeconds, type Quote, type Terms } from "./Tariff.js"
 
 /**

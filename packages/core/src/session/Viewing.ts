@@ -3,15 +3,15 @@
  * and what ending now would cost. Each is one store read.
  */
 import { Effect, Either, Option } from "effect"
-import type { AccessCode } from "./AccessCode.js"
-import { priceEnd } from "./Billing.js"
-import type { SessionId } from "./Ids.js"
-import type { Pod } from "./Pod.js"
-import { Policy, termsFor } from "./Policy.js"
-import { StaticCodes } from "./ports/StaticCodes.js"
+import type { AccessCode } from "../doorcodes/AccessCode.js"
+import type { SessionId } from "../Ids.js"
+import type { Pod } from "../Pod.js"
+import { Policy, termsFor } from "../Policy.js"
+import { StaticCodes } from "../ports/StaticCodes.js"
+import { priceEnd } from "../tariff/Billing.js"
+import * as Tariff from "../tariff/Tariff.js"
 import { endedAtOf, isLive, type Session, sealedCodeOf } from "./Session.js"
 import { loadSessionWithPod, now } from "./SessionSteps.js"
-import * as Tariff from "./Tariff.js"
 
 /**
  * `pending` while the code is being made; `ready` once it was (the code itself is shown only
@@ -46,7 +46,7 @@ export interface SessionView {
 /** Whether the session is over for the customer (ended, or provisioning failed). */
 export const isComplete = (session: Session): boolean => !isLive(session.state)
 
-export const viewSession = Effect.fn("Sessions.view")(function* (sessionId: SessionId) {
+export const viewSession = Effect.fn("Viewing.viewSession")(function* (sessionId: SessionId) {
   const codes = yield* StaticCodes
   const { session, pod } = yield* loadSessionWithPod(sessionId)
   const sealed = session.state._tag === "Active" ? Option.flatMap(session.access, sealedCodeOf) : Option.none<string>()
@@ -71,7 +71,7 @@ export interface CostPreview {
 }
 
 /** The recorded price of an ended session, or what ending it now would cost (`Billing`'s rule). */
-export const previewCost = Effect.fn("Sessions.previewCost")(function* (sessionId: SessionId) {
+export const previewCost = Effect.fn("Viewing.previewCost")(function* (sessionId: SessionId) {
   const policy = yield* Policy
   const { session, pod } = yield* loadSessionWithPod(sessionId)
   const state = session.state

@@ -1,16 +1,14 @@
 /**
- * Door codes: making one for a new session (provisioning), telling the customer, and
- * removing it from the lock once the session no longer holds the pod.
+ * Making a session's door code (provisioning) and telling the customer it is ready.
  */
-import { Cause, Clock, Duration, Effect, Either, Option, Ref } from "effect"
-import type { AccessCode } from "./AccessCode.js"
-import { DeviceNotFound, PodNotFound, WorkNotDone } from "./Errors.js"
-import type { SessionId } from "./Ids.js"
-import { activate, failProvisioning, markAccessRevoked } from "./Lifecycle.js"
-import { AccessReady, ProvisioningFailedNotice, StaffAlert } from "./Messages.js"
-import { boundedLock, boundedMailer, withDeadline } from "./OutsideCalls.js"
-import type { Pod } from "./Pod.js"
-import { accessModeOf, activationChecks, Policy, pickStaticCode, provisioningRetry } from "./Policy.js"
+import { Clock, Duration, Effect, Either, Option, Ref } from "effect"
+import { mailAccessReadyWork, revokeAccessWork, sendMail } from "../background/Work.js"
+import { PodNotFound, WorkNotDone } from "../Errors.js"
+import type { SessionId } from "../Ids.js"
+import { AccessReady, ProvisioningFailedNotice, StaffAlert } from "../Messages.js"
+import { boundedLock, boundedMailer } from "../OutsideCalls.js"
+import type { Pod } from "../Pod.js"
+import { accessModeOf, activationChecks, Policy, pickStaticCode, provisioningRetry } from "../Policy.js"
 import {
   type LockAccess,
   type LockCode,
@@ -18,12 +16,13 @@ import {
   LockRejected,
   LockUnavailable,
   lockCodeNameFor
-} from "./ports/LockAccess.js"
-import { SessionStore } from "./ports/SessionStore.js"
-import { StaticCodes } from "./ports/StaticCodes.js"
-import { AccessGrant, type Session, sealedCodeOf } from "./Session.js"
-import { leavePod, loadSession, now, persist, retryWhenStale } from "./SessionSteps.js"
-import { mailAccessReady, revokeAccess as revokeAccessWork, sendMail } from "./Work.js"
+} from "../ports/LockAccess.js"
+import { SessionStore } from "../ports/SessionStore.js"
+import { StaticCodes } from "../ports/StaticCodes.js"
+import { activate, failProvisioning } from "../session/Lifecycle.js"
+import { AccessGrant, type Session, sealedCodeOf } from "../session/Session.js"
+import { leavePod, loadSession, now, persist, retryWhenStale } from "../session/SessionSteps.js"
+import type { AccessCode } from "./AccessCode.js"
 
 /** The pod's other live sessions' codes, which a static pick should avoid. */
 const codesHeldByOthers = (session: Session) =>
@@ -154,7 +153,7 @@ const withinDeadline = <R>(
  * within its provisioning deadline; on final failure the pod is released, nothing is charged,
  * and customer and staff are told. A session that is no longer provisioning is left alone.
  */
-export const provisionAccess = Effect.fn("Access.provision")(function* (sessionId: SessionId) {
+export const provisionAccess = Effect.fn("CodeProvisioning.provisionAccess")(function* (sessionId: SessionId) {
   const store = yield* SessionStore
   const policy = yield* Policy
   const session = yield* loadSession(sessionId)
@@ -190,7 +189,7 @@ export const provisionAccess = Effect.fn("Access.provision")(function* (sessionI
         }
         return yield* persist(current, {
           transition: activate(current, grant.right, at),
-          work: [mailAccessReady(sessionId, at)]
+          work: [mailAccessReadyWork(sessionId, at)]
         })
       }
       yield* Effect.logWarning("provisioning failed for good").pipe(
@@ -217,7 +216,7 @@ export const provisionAccess = Effect.fn("Access.provision")(function* (sessionI
 })
 
 /** Emails the customer their code (background work), built at send time from the session. */
-export const sendAccessReady = Effect.fn("Access.sendAccessReady")(function* (sessionId: SessionId) {
+export const sendAccessReady = Effect.fn("CodeProvisioning.sendAccessReady")(function* (sessionId: SessionId) {
   const store = yield* SessionStore
   const codes = yield* StaticCodes
   const mailer = yield* boundedMailer
@@ -239,109 +238,4 @@ export const sendAccessReady = Effect.fn("Access.sendAccessReady")(function* (se
       code
     })
   )
-})
-
-/** When the session stopped holding its pod: its close, or its failed provisioning. */
-const stoppedHoldingAt = (session: Session): Option.Option<Date> =>
-  session.state._tag === "Ended"
-    ? Option.some(session.state.closedAt)
-    : session.state._tag === "ProvisioningFailed"
-      ? Option.some(session.state.failedAt)
-      : Option.none()
-
-/**
- * Past the policy's `codeRemovalAlertAfter` without the lock confirming the code gone, tells
- * staff once (the alert's key is stable) what blocks the pod and the command to act.
- */
-const alertCodeStillOnLock = (session: Session, deviceId: string, lastWord: string) =>
-  Effect.gen(function* () {
-    const policy = yield* Policy
-    const store = yield* SessionStore
-    const at = yield* now
-    const since = stoppedHoldingAt(session)
-    if (Option.isNone(since)) return
-    const waited = Duration.millis(at.getTime() - since.value.getTime())
-    if (Duration.lessThan(waited, policy.codeRemovalAlertAfter)) return
-    const status = yield* store.podStatus(session.podId)
-    const blocks = Option.exists(status, (p) => Option.exists(p.codeHold, (h) => h.sessionId === session.id))
-    const code = Option.match(session.access, { onNone: () => "", onSome: (a) => ` (lock code ${a.ref})` })
-    const detail = blocks
-      ? `the door code${code} of session ${session.id} is not confirmed removed from lock ${deviceId} ` +
-        `${Duration.format(waited)} after the session ended (last: ${lastWord}), so pod ${session.podId} ` +
-        `is blocked: nobody can book it. Removal keeps being retried and frees the pod once the lock confirms. ` +
-        `To free it now, remove the code from the lock by hand, then run: ` +
-        `qwip pods release ${session.podId} --force --reason "door code removed by hand"`
-      : `the door code${code} of session ${session.id} is not confirmed removed from lock ${deviceId} ` +
-        `${Duration.format(waited)} after the session ended (last: ${lastWord}); pod ${session.podId} was ` +
-        `already released, so the code may open its door until ${session.accessUntil.toISOString()}: ` +
-        `remove it from the lock by hand. Removal keeps being retried.`
-    yield* store.enqueue([
-      sendMail(new StaffAlert({ topic: "code_not_removed", sessionId: session.id, podId: session.podId, detail }), at)
-    ])
-  })
-
-/**
- * Removes the door code from the lock once the session no longer holds the pod
- * (background work). Static codes have nothing to remove. A failed removal is an error,
- * so the worker tries again: a code is never marked revoked unless the lock confirmed it.
- * Recording the revocation frees the pod in the same step if it was kept in use for this
- * code (see `leavePod`); a pod staff released since, or another session holds, is left alone.
- */
-export const revokeAccess = Effect.fn("Access.revoke")(function* (sessionId: SessionId) {
-  const store = yield* SessionStore
-  return yield* retryWhenStale(
-    Effect.gen(function* () {
-      const session = yield* loadSession(sessionId)
-      if (Option.isSome(session.accessRevokedAt)) return session
-      if (Option.isSome(session.access) && session.access.value.mode === "lock-provider") {
-        const pod = yield* store.pod(session.podId)
-        const deviceId = pod.pipe(Option.flatMap((p) => p.lockDeviceId))
-        if (Option.isNone(deviceId)) {
-          const reason = `pod ${session.podId} has no lock device to revoke from`
-          yield* alertCodeStillOnLock(session, "(none)", reason)
-          return yield* new WorkNotDone({ reason })
-        }
-        const lock = yield* boundedLock
-        // Also when the call is stopped (the work's time limit): the lock never answered.
-        yield* lock.revokeCode(deviceId.value, session.access.value.ref).pipe(
-          Effect.onError((cause) =>
-            alertCodeStillOnLock(
-              session,
-              deviceId.value,
-              Option.match(Cause.failureOption(cause), {
-                onNone: () => "the lock did not answer",
-                onSome: (e) => e.message
-              })
-            )
-          )
-        )
-      }
-      return yield* persist(session, { transition: markAccessRevoked(session, yield* now), codeHold: "free" })
-    })
-  )
-})
-
-/**
- * Whether a pod's door is locked. Pods on static codes have no lock to ask, and today's
- * service answers "locked" for them; otherwise the device must belong to a pod.
- */
-export const lockStatus = Effect.fn("Access.lockStatus")(function* (deviceId: string) {
-  const policy = yield* Policy
-  if (policy.staticCodesOnly === true) return { isLocked: true }
-  const store = yield* SessionStore
-  const pod = (yield* store.pods).find((s) => Option.contains(s.pod.lockDeviceId, deviceId))
-  if (pod === undefined) return yield* new DeviceNotFound({ deviceId })
-  if (accessModeOf(policy, pod.pod) === "static") return { isLocked: true }
-  const lock = yield* boundedLock
-  // A customer's request: it waits for the lock at most the policy's `customerWait`.
-  return yield* lock
-    .lockStatus(deviceId)
-    .pipe(
-      withDeadline(
-        policy.customerWait,
-        "lockStatus",
-        { deviceId },
-        () => new LockUnavailable({ deviceId, reason: `no answer within ${Duration.format(policy.customerWait)}` })
-      )
-    )
 })

@@ -4,13 +4,13 @@
  * the use case then reads again and decides again.
  */
 import { Clock, Effect, Either, Option, Schedule } from "effect"
-import { type IllegalTransition, SessionNotFound, type StaleSession } from "./Errors.js"
-import type { SessionId } from "./Ids.js"
+import type { WorkOrder } from "../background/Work.js"
+import { type IllegalTransition, SessionNotFound, type StaleSession } from "../Errors.js"
+import type { SessionId } from "../Ids.js"
+import type { Pod } from "../Pod.js"
+import { SessionStore } from "../ports/SessionStore.js"
 import type { TransitionResult } from "./Lifecycle.js"
-import type { Pod } from "./Pod.js"
-import { SessionStore } from "./ports/SessionStore.js"
 import { hasCodeOnLock, type Session } from "./Session.js"
-import type { WorkOrder } from "./Work.js"
 
 export const now: Effect.Effect<Date> = Clock.currentTimeMillis.pipe(Effect.map((ms) => new Date(ms)))
 
@@ -49,7 +49,7 @@ export interface Step {
 /**
  * How a session that stops being live leaves its pod: freed, unless its door code may still
  * be on the lock; then the pod stays in use, held by that code until its revocation is
- * confirmed (`Access.revokeAccess` frees it then).
+ * confirmed (`CodeRevocation.revokeAccess` frees it then).
  */
 export const leavePod = (after: Session): Pick<Step, "releasePod" | "codeHold"> =>
   hasCodeOnLock(after) ? { releasePod: false, codeHold: "keep" } : { releasePod: true }

@@ -6,13 +6,13 @@
  * ended with the charge's outcome unknown, settled in the background (the receipt follows).
  */
 import { Effect } from "effect"
+import type { SessionId } from "../Ids.js"
+import { Policy } from "../Policy.js"
+import { loadSession } from "../session/SessionSteps.js"
 import { ensurePhotoIfRequired, requireRunning } from "./CheckoutPhoto.js"
-import type { SessionId } from "./Ids.js"
-import { Policy } from "./Policy.js"
 import { endSession } from "./SessionEnd.js"
-import { loadSession } from "./SessionSteps.js"
 
-export const endAsCustomer = Effect.fn("Sessions.endAsCustomer")(function* (sessionId: SessionId) {
+export const endAsCustomer = Effect.fn("CustomerEnd.endAsCustomer")(function* (sessionId: SessionId) {
   const session = yield* loadSession(sessionId)
   // An end already under way (a retry after a lost response) is finished, not refused.
   if (session.state._tag !== "Ending") {

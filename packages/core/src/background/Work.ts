@@ -3,8 +3,8 @@
  * a lease, so a crash or restart leaves them to be claimed again.
  */
 import { Option, Schema } from "effect"
-import { SessionId } from "./Ids.js"
-import { Message, messageKey } from "./Messages.js"
+import { SessionId } from "../Ids.js"
+import { Message, messageKey } from "../Messages.js"
 
 /**
  * `mail-access-ready` carries no payload: the email is built from the session when it is
@@ -46,12 +46,12 @@ export class WorkItem extends Schema.Class<WorkItem>("WorkItem")({
 const order = (kind: Exclude<WorkKind, "send-mail">, sessionId: SessionId, runAt: Date): WorkOrder =>
   new WorkOrder({ key: `${kind}:${sessionId}`, kind, sessionId, runAt, message: Option.none() })
 
-export const provisionAccess = (sessionId: SessionId, runAt: Date) => order("provision-access", sessionId, runAt)
-export const mailAccessReady = (sessionId: SessionId, runAt: Date) => order("mail-access-ready", sessionId, runAt)
-export const revokeAccess = (sessionId: SessionId, runAt: Date) => order("revoke-access", sessionId, runAt)
+export const provisionAccessWork = (sessionId: SessionId, runAt: Date) => order("provision-access", sessionId, runAt)
+export const mailAccessReadyWork = (sessionId: SessionId, runAt: Date) => order("mail-access-ready", sessionId, runAt)
+export const revokeAccessWork = (sessionId: SessionId, runAt: Date) => order("revoke-access", sessionId, runAt)
 /** Finishes an end that was interrupted (crash between fixing the price and closing). */
-export const closeSession = (sessionId: SessionId, runAt: Date) => order("close-session", sessionId, runAt)
-export const settleCharge = (sessionId: SessionId, runAt: Date) => order("settle-charge", sessionId, runAt)
+export const closeSessionWork = (sessionId: SessionId, runAt: Date) => order("close-session", sessionId, runAt)
+export const settleChargeWork = (sessionId: SessionId, runAt: Date) => order("settle-charge", sessionId, runAt)
 export const sendMail = (message: Message, runAt: Date) =>
   new WorkOrder({
     key: `send-mail:${messageKey(message)}`,

@@ -10,7 +10,8 @@
  * `changed: false` (idempotency): callers then perform no side effect a second time.
  */
 import { Either, Equal, Option } from "effect"
-import { IllegalTransition } from "./Errors.js"
+import { IllegalTransition } from "../Errors.js"
+import type { Quote } from "../tariff/Tariff.js"
 import {
   type AccessGrant,
   Active,
@@ -23,7 +24,6 @@ import {
   ProvisioningFailed,
   Session
 } from "./Session.js"
-import type { Quote } from "./Tariff.js"
 
 /** The result of a transition: the session after it, and whether anything changed. */
 export interface Transition {

@@ -3,17 +3,18 @@
  * They are reported to staff once each; ending them stays a staff decision.
  */
 import { Duration, Effect } from "effect"
-import { StaffAlert } from "./Messages.js"
-import { Policy } from "./Policy.js"
-import { SessionStore } from "./ports/SessionStore.js"
+import { sendMail } from "../background/Work.js"
+import { StaffAlert } from "../Messages.js"
+import { Policy } from "../Policy.js"
+import { SessionStore } from "../ports/SessionStore.js"
+import { isPastWindow, type Session } from "./Session.js"
 import { now } from "./SessionSteps.js"
-import { sendMail } from "./Work.js"
 
-export const reportOverdueSessions = Effect.fn("Sessions.reportOverdue")(function* () {
+export const reportOverdueSessions = Effect.fn("Overdue.reportOverdueSessions")(function* () {
   const store = yield* SessionStore
   const policy = yield* Policy
   const at = yield* now
-  const overdue = yield* store.liveSessionsPastWindow(new Date(at.getTime() - Duration.toMillis(policy.overdueGrace)))
+  const overdue = yield* store.liveSessionsPastWindow(overdueCutOff(at, policy.overdueGrace))
   const alerts = overdue.map((s) =>
     sendMail(
       new StaffAlert({
@@ -33,3 +34,11 @@ export const reportOverdueSessions = Effect.fn("Sessions.reportOverdue")(functio
   }
   return overdue
 })
+
+/** Whether a live session is past its door-code window plus the policy's grace. */
+export const isOverdue = (session: Session, at: Date, overdueGrace: Duration.Duration): boolean =>
+  isPastWindow(session, overdueCutOff(at, overdueGrace))
+
+/** Sessions whose window closed before this instant are overdue at `at`. */
+export const overdueCutOff = (at: Date, overdueGrace: Duration.Duration): Date =>
+  new Date(at.getTime() - Duration.toMillis(overdueGrace))

@@ -11,10 +11,11 @@
  * - its door code lived the default window from the booking unless a window was recorded.
  */
 import { Duration, Effect, Option, ParseResult, Schema } from "effect"
-import { PodId, ProvisioningId, SessionId, SetupIntentId } from "./Ids.js"
-import { pence } from "./Money.js"
-import { defaultPolicy } from "./Policy.js"
-import { RatePerMinute } from "./Rate.js"
+import { PodId, ProvisioningId, SessionId, SetupIntentId } from "../Ids.js"
+import { defaultPolicy } from "../Policy.js"
+import { pence } from "../tariff/Money.js"
+import { RatePerMinute } from "../tariff/Rate.js"
+import { billableSeconds, DEFAULT_MINIMUM_CHARGE_PENCE, priceSeconds, type Quote } from "../tariff/Tariff.js"
 import {
   AccessGrant,
   Active,
@@ -28,7 +29,6 @@ import {
   type SessionState,
   System
 } from "./Session.js"
-import { billableSeconds, DEFAULT_MINIMUM_CHARGE_PENCE, priceSeconds, type Quote } from "./Tariff.js"
 
 /** What the previous service's marker for a charge it made but never recorded is. */
 export const UNRECORDED_PAYMENT_INTENT = "legacy-unrecorded"

@@ -9,15 +9,15 @@
  * staff and leaves the session as it was.
  */
 import { Effect, Option, Schema } from "effect"
-import { finalizeBooking } from "./Checkout.js"
-import { newProvisioningId, PodId, SessionId, SetupIntentId } from "./Ids.js"
-import { PaymentProblem } from "./Messages.js"
-import { CHARGE_CURRENCY, Pence, pence } from "./Money.js"
-import { SessionStore } from "./ports/SessionStore.js"
-import { NeedsAuthentication, type Outcome, Paid, PaymentFailed, type Session } from "./Session.js"
-import { recordSettlement } from "./SessionEnd.js"
-import { now } from "./SessionSteps.js"
-import { sendMail } from "./Work.js"
+import { sendMail } from "../background/Work.js"
+import { finalizeBooking } from "../booking/Checkout.js"
+import { newProvisioningId, PodId, SessionId, SetupIntentId } from "../Ids.js"
+import { PaymentProblem } from "../Messages.js"
+import { SessionStore } from "../ports/SessionStore.js"
+import { NeedsAuthentication, type Outcome, Paid, PaymentFailed, type Session } from "../session/Session.js"
+import { now } from "../session/SessionSteps.js"
+import { CHARGE_CURRENCY, Pence, pence } from "../tariff/Money.js"
+import { recordSettlement } from "./Settlement.js"
 
 /** A card set-up succeeded; finalizes the booking if the client never did. */
 export class CardSetUpSucceeded extends Schema.TaggedClass<CardSetUpSucceeded>()("CardSetUpSucceeded", {
@@ -180,7 +180,7 @@ const settleFromEvent = (event: ChargeEvent, outcome: Outcome) =>
  * Applies one payment event. Idempotent: a repeated event finds its change already made.
  * Store faults stay defects, so the webhook answers 500 and the provider retries.
  */
-export const handlePaymentEvent = Effect.fn("Payments.handleEvent")(function* (event: PaymentEvent) {
+export const handlePaymentEvent = Effect.fn("PaymentEvents.handlePaymentEvent")(function* (event: PaymentEvent) {
   switch (event._tag) {
     case "CardSetUpSucceeded": {
       if (Option.isNone(event.podId)) return ignored("no pod id in the card set-up's metadata")

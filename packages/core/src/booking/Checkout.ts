@@ -2,15 +2,15 @@
  * Booking a pod: start a card set-up for it, then finalize once the card is saved.
  */
 import { Duration, Effect, Option } from "effect"
-import { CardNotSetUp, PodInUse, PodMisconfigured, PodNotFound, SetupIntentMismatch } from "./Errors.js"
-import { newProvisioningId, newSessionId, type PodId, type ProvisioningId, type SetupIntentId } from "./Ids.js"
-import { boundedPayments, withDeadline } from "./OutsideCalls.js"
-import { accessModeOf, accessUntil, Policy, type PolicyShape } from "./Policy.js"
-import { PaymentsUnavailable } from "./ports/Payments.js"
-import { SessionStore } from "./ports/SessionStore.js"
-import { CardOnFile, Provisioning, Session } from "./Session.js"
-import { now } from "./SessionSteps.js"
-import { provisionAccess } from "./Work.js"
+import { provisionAccessWork } from "../background/Work.js"
+import { CardNotSetUp, PodInUse, PodMisconfigured, PodNotFound, SetupIntentMismatch } from "../Errors.js"
+import { newProvisioningId, newSessionId, type PodId, type ProvisioningId, type SetupIntentId } from "../Ids.js"
+import { boundedPayments, withDeadline } from "../OutsideCalls.js"
+import { accessModeOf, accessUntil, Policy, type PolicyShape } from "../Policy.js"
+import { PaymentsUnavailable } from "../ports/Payments.js"
+import { SessionStore } from "../ports/SessionStore.js"
+import { CardOnFile, Provisioning, Session } from "../session/Session.js"
+import { now } from "../session/SessionSteps.js"
 
 /** A customer's request waits for the payment provider at most the policy's `customerWait`. */
 const withinCustomerWait = (policy: PolicyShape, operation: string, about: Record<string, string>) =>
@@ -37,7 +37,7 @@ export interface CheckoutStarted {
  * Starts a checkout: the pod must exist and be free (each checkout creates a customer at
  * the payment provider, so a held pod is refused before that).
  */
-export const startCheckout = Effect.fn("Checkout.start")(function* (podId: PodId) {
+export const startCheckout = Effect.fn("Checkout.startCheckout")(function* (podId: PodId) {
   const store = yield* SessionStore
   const payments = yield* boundedPayments
   const status = yield* store.podStatus(podId)
@@ -67,7 +67,7 @@ export interface FinalizeRequest {
  * succeeded and must have been made for this pod. Claiming the pod, creating the session
  * and queueing its provisioning are one atomic step in the store.
  */
-export const finalizeBooking = Effect.fn("Checkout.finalize")(function* (request: FinalizeRequest) {
+export const finalizeBooking = Effect.fn("Checkout.finalizeBooking")(function* (request: FinalizeRequest) {
   const store = yield* SessionStore
   const payments = yield* boundedPayments
   const policy = yield* Policy
@@ -129,5 +129,5 @@ export const finalizeBooking = Effect.fn("Checkout.finalize")(function* (request
     version: 0,
     updatedAt: startedAt
   })
-  return yield* store.openSession(session, [provisionAccess(session.id, startedAt)])
+  return yield* store.openSession(session, [provisionAccessWork(session.id, startedAt)])
 })

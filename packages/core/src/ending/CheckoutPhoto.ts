@@ -4,12 +4,12 @@
  * policy requires it (`requireCheckoutPhoto`), the customer cannot end without one.
  */
 import { Duration, Effect, Option, Schema } from "effect"
-import { SessionAlreadyEnded } from "./Errors.js"
-import type { SessionId } from "./Ids.js"
-import { Policy } from "./Policy.js"
-import { CheckoutPhotos, type PhotoType } from "./ports/CheckoutPhotos.js"
-import type { Session } from "./Session.js"
-import { loadSession } from "./SessionSteps.js"
+import { SessionAlreadyEnded } from "../Errors.js"
+import type { SessionId } from "../Ids.js"
+import { Policy } from "../Policy.js"
+import { CheckoutPhotos, type PhotoType } from "../ports/CheckoutPhotos.js"
+import type { Session } from "../session/Session.js"
+import { loadSession } from "../session/SessionSteps.js"
 
 /** The largest photo accepted (the contract's 10 MB). */
 export const MAX_CHECKOUT_PHOTO_BYTES = 10 * 1024 * 1024
@@ -80,7 +80,7 @@ export const requireRunning = (session: Session): Effect.Effect<Session, Session
  * Stores the session's checkout photo and returns a short-lived URL to it. The type is read
  * from the bytes; a photo of an ended session is never replaced.
  */
-export const uploadCheckoutPhoto = Effect.fn("CheckoutPhoto.upload")(function* (
+export const uploadCheckoutPhoto = Effect.fn("CheckoutPhoto.uploadCheckoutPhoto")(function* (
   sessionId: SessionId,
   bytes: Uint8Array
 ) {
@@ -97,7 +97,7 @@ export const uploadCheckoutPhoto = Effect.fn("CheckoutPhoto.upload")(function* (
 })
 
 /** Fails with `CheckoutPhotoRequired` when the policy requires a photo and the session has none. */
-export const ensurePhotoIfRequired = Effect.fn("CheckoutPhoto.ensureIfRequired")(function* (sessionId: SessionId) {
+export const ensurePhotoIfRequired = Effect.fn("CheckoutPhoto.ensurePhotoIfRequired")(function* (sessionId: SessionId) {
   const policy = yield* Policy
   if (policy.requireCheckoutPhoto !== true) return
   const photos = yield* CheckoutPhotos

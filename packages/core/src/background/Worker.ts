@@ -12,14 +12,16 @@
  * item runs its lease is renewed, so no other worker takes it; `workTimeout` bounds its run.
  */
 import { Cause, Deferred, Duration, Effect, Option, Queue } from "effect"
-import { provisionAccess, revokeAccess, sendAccessReady } from "./Access.js"
-import { WorkNotDone } from "./Errors.js"
-import { StaffAlert } from "./Messages.js"
-import { boundedMailer } from "./OutsideCalls.js"
-import { nextWorkAttemptDelay, Policy, workLeaseRenewal } from "./Policy.js"
-import { SessionStore } from "./ports/SessionStore.js"
-import { finishInterruptedEnd, settleUnknownCharge } from "./SessionEnd.js"
-import { now } from "./SessionSteps.js"
+import { provisionAccess, sendAccessReady } from "../doorcodes/CodeProvisioning.js"
+import { revokeAccess } from "../doorcodes/CodeRevocation.js"
+import { WorkNotDone } from "../Errors.js"
+import { finishInterruptedEnd } from "../ending/SafetyNetEnd.js"
+import { StaffAlert } from "../Messages.js"
+import { boundedMailer } from "../OutsideCalls.js"
+import { nextWorkAttemptDelay, Policy, workLeaseRenewal } from "../Policy.js"
+import { SessionStore } from "../ports/SessionStore.js"
+import { now } from "../session/SessionSteps.js"
+import { settleUnknownCharge } from "../settlement/Settlement.js"
 import { sendMail, type WorkItem } from "./Work.js"
 
 const failureText = (e: unknown): string =>
@@ -51,7 +53,7 @@ export const performWork = (item: WorkItem) => {
   return work.pipe(
     Effect.asVoid,
     Effect.mapError((e) => new WorkNotDone({ reason: failureText(e) })),
-    Effect.withSpan("Worker.perform", { attributes: { kind: item.kind, sessionId: item.sessionId } })
+    Effect.withSpan("Worker.performWork", { attributes: { kind: item.kind, sessionId: item.sessionId } })
   )
 }
 
@@ -178,7 +180,7 @@ const claim = (worker: string, limit: number) =>
  * in turn). Returns how many were done, deferred, parked and lost to another worker.
  * Defects (store down, bugs) in one item defer it; they never stop the rest.
  */
-export const runDueWork = Effect.fn("Worker.runDue")(function* (worker: string, limit = 10) {
+export const runDueWork = Effect.fn("Worker.runDueWork")(function* (worker: string, limit = 10) {
   const items = yield* claim(worker, limit)
   const inTurn = yield* makeSessionTurns
   const outcomes = yield* Effect.forEach(items, (item) => runClaimed(item, inTurn), { concurrency: "unbounded" })
@@ -208,7 +210,7 @@ export interface WorkLoop {
  * free, until `stop`. Interrupting it interrupts the work in flight (leases are then the
  * caller's to give back with `releaseLeases`).
  */
-export const runWorkLoop = Effect.fn("Worker.loop")(function* (options: WorkLoop) {
+export const runWorkLoop = Effect.fn("Worker.runWorkLoop")(function* (options: WorkLoop) {
   const size = Math.max(1, Math.floor(options.concurrency))
   const inTurn = yield* makeSessionTurns
   // One token per free slot: running work holds one and gives it back when done.

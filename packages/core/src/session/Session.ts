@@ -3,11 +3,11 @@
  * Its `state` is a tagged union; `Lifecycle` holds the only functions that move it.
  */
 import { Option, Schema } from "effect"
-import { PodId, ProvisioningId, SessionId, SetupIntentId } from "./Ids.js"
-import { Pence } from "./Money.js"
-import { AccessMode } from "./Pod.js"
-import { RatePerMinute } from "./Rate.js"
-import { Quote } from "./Tariff.js"
+import { PodId, ProvisioningId, SessionId, SetupIntentId } from "../Ids.js"
+import { AccessMode } from "../Pod.js"
+import { Pence } from "../tariff/Money.js"
+import { RatePerMinute } from "../tariff/Rate.js"
+import { Quote } from "../tariff/Tariff.js"
 
 /** Who caused a change: the customer through the app, staff by name, or the platform itself. */
 export const Actor = Schema.Union(

@@ -1,0 +1,144 @@
+/**
+ * What staff do to payments (`qwip payments retry`). Retrying a payment never makes two
+ * successful charges. An unknown outcome is retried with the same idempotency key (the
+ * provider answers with the first charge if it landed). After a definite decline the provider
+ * would only replay the cached decline for that key, so a new attempt gets its own key
+ * (`qwip-session-charge-<id>-retry-<n>`), recorded before the request is sent; a new attempt
+ * starts only when the provider reports no successful, pending or authenticating charge for
+ * the session, and an attempt whose answer was lost stays pending and is retried with its own key.
+ */
+import { Effect, Either, Option } from "effect"
+import type { SessionId } from "../Ids.js"
+import { boundedPayments } from "../OutsideCalls.js"
+import { chargeRetry, Policy } from "../Policy.js"
+import { type ChargeResult, chargeKeyFor } from "../ports/Payments.js"
+import { type ChargeAttempt, StaffStore } from "../ports/StaffStore.js"
+import { isUnsettled, type Outcome, type Session } from "../session/Session.js"
+import { loadSession } from "../session/SessionSteps.js"
+import { outcomeOf } from "../settlement/ChargeOutcome.js"
+import { recordSettlement } from "../settlement/Settlement.js"
+import { pence } from "../tariff/Money.js"
+import { audit } from "./StaffAudit.js"
+import { NothingToRetry, PaymentNeedsCustomer, PaymentStillProcessing } from "./StaffErrors.js"
+
+/** The idempotency key of staff's `attempt`-th retry of a session's charge after a decline. */
+export const retryChargeKeyFor = (sessionId: SessionId, attempt: number): string =>
+  `${chargeKeyFor(sessionId)}-retry-${attempt}`
+
+export type PaymentRetryResult = "paid" | "declined" | "needs_authentication" | "unknown" | "already_paid"
+
+export interface PaymentRetry {
+  readonly session: Session
+  readonly result: PaymentRetryResult
+  /** The key the charge was made with; `None` when nothing was charged. */
+  readonly idempotencyKey: Option.Option<string>
+  /** 0 for the session's own key, n for staff's n-th retry after a decline. */
+  readonly attempt: number
+}
+
+const resultOf = (result: ChargeResult): PaymentRetryResult =>
+  result._tag === "Succeeded" ? "paid" : result._tag === "Declined" ? "declined" : "needs_authentication"
+
+/**
+ * Charges an ended session whose payment failed, needs the customer or is unknown, without
+ * ever charging twice (see the module's notes for the keys). Payment-provider outages fail
+ * with `PaymentsUnavailable` before anything is charged, or leave the outcome as it was.
+ */
+export const retryPayment = Effect.fn("StaffPayments.retryPayment")(function* (
+  sessionId: SessionId,
+  options: { readonly by: string }
+) {
+  const staff = yield* StaffStore
+  const payments = yield* boundedPayments
+  const policy = yield* Policy
+  const session = yield* loadSession(sessionId)
+  const state = session.state
+  if (state._tag !== "Ended") {
+    return yield* new NothingToRetry({ sessionId, reason: `it is ${state._tag}: end it first` })
+  }
+  if (!isUnsettled(state.outcome)) {
+    return yield* new NothingToRetry({ sessionId, reason: `its payment is settled (${state.outcome._tag})` })
+  }
+  if (state.outcome._tag === "PaymentFailed" && state.outcome.declineCode === "legacy") {
+    // The previous service recorded every charge error as a decline, timeouts included, and
+    // kept no charge id: a new charge could be a second one. A person must check first.
+    return yield* new NothingToRetry({
+      sessionId,
+      reason:
+        "the previous service recorded this failure without its charge, so it may have charged; check the customer's payments at the provider first"
+    })
+  }
+  const amountPence = state.quote.chargePence
+
+  const finish = (result: PaymentRetryResult, outcome: Option.Option<Outcome>, key: Option.Option<string>, n: number) =>
+    Effect.gen(function* () {
+      const after = Option.isSome(outcome) ? yield* recordSettlement(sessionId, outcome.value) : session
+      yield* audit(
+        options.by,
+        "payments.retry",
+        sessionId,
+        { outcome: state.outcome._tag },
+        {
+          result,
+          outcome: after.state._tag === "Ended" ? after.state.outcome._tag : after.state._tag,
+          idempotencyKey: Option.getOrNull(key),
+          attempt: n
+        }
+      )
+      return { session: after, result, idempotencyKey: key, attempt: n } satisfies PaymentRetry
+    })
+
+  // An attempt whose answer was lost is retried with its own key; otherwise ask the provider first.
+  const pending = (yield* staff.chargeAttempts(sessionId)).find((a) => a.status === "pending")
+  let attempt: Option.Option<ChargeAttempt> = Option.fromNullable(pending)
+  if (Option.isNone(attempt)) {
+    const reading = yield* payments.readCharge({ sessionId, paymentIntentId: Option.none() })
+    if (Option.isSome(reading)) {
+      const r = reading.value
+      switch (r._tag) {
+        case "Succeeded":
+          return yield* finish("already_paid", Option.some(outcomeOf(r)), Option.none(), 0)
+        case "Processing":
+          return yield* new PaymentStillProcessing({ sessionId, paymentIntentId: r.paymentIntentId })
+        case "NeedsAuthentication":
+          return yield* new PaymentNeedsCustomer({ sessionId, paymentIntentId: r.paymentIntentId })
+        case "Declined":
+          attempt = Option.some(
+            yield* staff.beginChargeAttempt({
+              sessionId,
+              by: options.by,
+              keyPrefix: `${chargeKeyFor(sessionId)}-retry-`
+            })
+          )
+      }
+    }
+    // No charge at the provider at all: the session's own key never reached it; use it.
+  }
+  const key = Option.match(attempt, { onNone: () => chargeKeyFor(sessionId), onSome: (a) => a.idempotencyKey })
+  const n = Option.match(attempt, { onNone: () => 0, onSome: (a) => a.attempt })
+  const charged = yield* payments
+    .chargeSession({
+      sessionId,
+      amountPence: pence(amountPence),
+      customerId: session.card.customerId,
+      paymentMethodId: session.card.paymentMethodId,
+      receiptEmail: session.card.email,
+      idempotencyKey: key
+    })
+    .pipe(Effect.retry({ schedule: chargeRetry(policy) }), Effect.either)
+  if (Either.isLeft(charged)) {
+    // The answer was lost: the attempt stays pending and the next retry repeats its key.
+    yield* Effect.logWarning("staff charge retry has no answer").pipe(
+      Effect.annotateLogs({ sessionId, key, reason: charged.left.reason, amountPence })
+    )
+    return yield* finish("unknown", Option.none(), Option.some(key), n)
+  }
+  const result = charged.right
+  if (Option.isSome(attempt)) {
+    yield* staff.finishChargeAttempt(attempt.value, {
+      status: result._tag === "Succeeded" ? "succeeded" : result._tag === "Declined" ? "declined" : "requires_action",
+      paymentIntentId: result._tag === "Declined" ? result.paymentIntentId : Option.some(result.paymentIntentId)
+    })
+  }
+  return yield* finish(resultOf(result), Option.some(outcomeOf(result)), Option.some(key), n)
+})
