@@ -1,19 +1,24 @@
 /**
- * @qwip/core's use-case scenarios (packages/core/test/UseCases.test.ts, written against the
- * memory store) run against the SQL stores: [pglite] always, [postgres] when
- * QWIP_TEST_DATABASE_URL is set. Each scenario gets a fresh database; where the core checks
- * the memory store's state, these read the store (and today's tables) instead.
+ * @qwip/core's use-case scenarios, one suite run against every store: [memory] (core's memory
+ * store) and [pglite] always, [postgres] when QWIP_TEST_DATABASE_URL is set. Each scenario
+ * gets a fresh store; the SQL stores also show what they keep in today's tables.
  */
 import { expect } from "@effect/vitest"
 import {
+  AccessGrant,
   CardSetUpSucceeded,
   ChargeSucceeded,
   Checkout,
   chargeKeyFor,
+  chargeOf,
   handlePaymentEvent,
+  LockStatus,
   Overdue,
   type PodId,
+  Policy,
+  type PolicyShape,
   pence,
+  Session,
   SessionEnd,
   type SessionId,
   SessionStore,
@@ -24,7 +29,6 @@ import {
 } from "@qwip/core"
 import { demoPod, FakeLock, FakeMailer, FakePayments, FakeStaticCodes } from "@qwip/core/testing"
 import { Duration, Effect, Either, Option } from "effect"
-import { StoreRecords } from "../../packages/adapters/src/store/index.js"
 import {
   activeSession,
   advance,
@@ -32,43 +36,43 @@ import {
   drainWork,
   drainWorkFor,
   forEachScenarioStore,
+  onSql,
+  ScenarioKit,
   type ScenarioServices,
   StoreFaults,
   scenario
 } from "../support/Scenarios.js"
-import { TestSql } from "../support/Stores.js"
 
-/** Two static-code pods with codes, as the core's `staticKit` plus `withCodes`. */
+/** Two static-code pods with codes. */
 const staticPods = Effect.gen(function* () {
-  const records = yield* StoreRecords
-  yield* records.upsertPod(demoPod({ id: "pod-1" }))
-  yield* records.upsertPod(demoPod({ id: "pod-2" }))
+  const kit = yield* ScenarioKit
+  yield* kit.addPod(demoPod({ id: "pod-1" }))
+  yield* kit.addPod(demoPod({ id: "pod-2" }))
   const codes = yield* FakeStaticCodes
   codes.setCodes("pod-1" as PodId, ["04726", "12345"])
   codes.setCodes("pod-2" as PodId, ["55555"])
 })
 
-const lockPod = Effect.flatMap(StoreRecords, (records) =>
-  records.upsertPod(demoPod({ id: "pod-1", mode: "lock-provider", deviceId: "dev-1" }))
+/** One pod whose codes a lock makes (device `dev-1`). */
+const lockPod = Effect.flatMap(ScenarioKit, (kit) =>
+  kit.addPod(demoPod({ id: "pod-1", mode: "lock-provider", deviceId: "dev-1" }))
 )
 
 const withStatic = <A, E>(body: Effect.Effect<A, E, ScenarioServices>) => scenario(Effect.zipRight(staticPods, body))
-const withLock = <A, E>(body: Effect.Effect<A, E, ScenarioServices>) => scenario(Effect.zipRight(lockPod, body))
+const withLock = <A, E>(body: Effect.Effect<A, E, ScenarioServices>, policy: Partial<PolicyShape> = {}) =>
+  scenario(Effect.zipRight(lockPod, body), policy)
 
 const sentTags = Effect.map(FakeMailer, (m) => m.sent().map((x) => x._tag))
 const podInUse = (id: string) =>
   Effect.flatMap(SessionStore, (s) => s.podStatus(id as PodId)).pipe(Effect.map((s) => Option.getOrThrow(s).inUse))
 const stored = (id: SessionId) => Effect.flatMap(SessionStore, (s) => s.session(id)).pipe(Effect.map(Option.getOrThrow))
-const sessionCount = Effect.flatMap(TestSql, (sql) =>
-  sql.query<{ n: string | number }>("select count(*) as n from pod_sessions")
-).pipe(Effect.map((rows) => Number(rows[0]?.n)))
+const sessionCount = Effect.flatMap(ScenarioKit, (kit) => kit.sessionCount)
 
-forEachScenarioStore("core use cases", (it) => {
+forEachScenarioStore("core use cases: booking", (it) => {
   it.scoped("happy path: checkout, finalize, provision, view, end, charged once, pod free", () =>
     withStatic(
       Effect.gen(function* () {
         const payments = yield* FakePayments
-        const records = yield* StoreRecords
         const session = yield* book("pod-1")
         expect(session.state._tag).toBe("Provisioning")
         expect(yield* podInUse("pod-1")).toBe(true)
@@ -84,11 +88,12 @@ forEachScenarioStore("core use cases", (it) => {
         expect(ended.state._tag === "Ended" && ended.state.quote.chargePence).toBe(500)
         expect(payments.succeededChargesFor(session.id)).toBe(1)
         expect(payments.charges()[0]?.idempotencyKey).toBe(chargeKeyFor(session.id))
-        expect(Option.getOrThrow(yield* records.chargeFor(session.id))).toMatchObject({
-          status: "succeeded",
-          amountPence: 500,
-          idempotencyKey: chargeKeyFor(session.id)
-        })
+        const charge = Option.getOrThrow(chargeOf(ended))
+        expect([charge.status, charge.amountPence, charge.paymentIntentId]).toEqual([
+          "succeeded",
+          500,
+          Option.some(payments.charges()[0]?.paymentIntentId)
+        ])
         expect(yield* podInUse("pod-1")).toBe(false)
         yield* drainWork()
         expect(yield* sentTags).toContain("Receipt")
@@ -96,9 +101,18 @@ forEachScenarioStore("core use cases", (it) => {
         expect(after.accessCode).toEqual(Option.none())
         expect(after.isComplete).toBe(true)
         expect(Option.isSome(after.session.accessRevokedAt)).toBe(true)
-        // everything due has run; the close-session safety net waits for its time
-        const work = yield* records.workFor(session.id)
-        expect(work.filter((w) => w.status !== "done").map((w) => w.kind)).toEqual(["close-session"])
+        yield* onSql(({ records }) =>
+          Effect.gen(function* () {
+            expect(Option.getOrThrow(yield* records.chargeFor(session.id))).toMatchObject({
+              status: "succeeded",
+              amountPence: 500,
+              idempotencyKey: chargeKeyFor(session.id)
+            })
+            // everything due has run; the close-session safety net waits for its time
+            const work = yield* records.workFor(session.id)
+            expect(work.filter((w) => w.status !== "done").map((w) => w.kind)).toEqual(["close-session"])
+          })
+        )
       })
     )
   )
@@ -135,6 +149,70 @@ forEachScenarioStore("core use cases", (it) => {
     )
   )
 
+  it.scoped("a checkout for a held pod is refused before any customer is created", () =>
+    withStatic(
+      Effect.gen(function* () {
+        yield* book("pod-1")
+        const before = (yield* FakePayments).charges().length
+        const refused = yield* Effect.flip(Checkout.startCheckout("pod-1" as PodId))
+        expect(refused._tag).toBe("PodInUse")
+        expect((yield* FakePayments).charges().length).toBe(before)
+        expect((yield* Effect.flip(Checkout.startCheckout("nope" as PodId)))._tag).toBe("PodNotFound")
+      })
+    )
+  )
+
+  it.scoped("finalize refuses an unconfirmed card and a set-up made for another pod", () =>
+    withStatic(
+      Effect.gen(function* () {
+        const payments = yield* FakePayments
+        const started = yield* Checkout.startCheckout("pod-1" as PodId)
+        expect((yield* Effect.flip(Checkout.finalizeBooking(started)))._tag).toBe("CardNotSetUp")
+        payments.confirmCard(started.setupIntentId)
+        const wrongPod = yield* Effect.flip(Checkout.finalizeBooking({ ...started, podId: "pod-2" as PodId }))
+        expect(wrongPod._tag).toBe("SetupIntentMismatch")
+        expect(yield* podInUse("pod-2")).toBe(false)
+      })
+    )
+  )
+
+  it.scoped("a card set-up the client never finalized is finalized by the event, once", () =>
+    withStatic(
+      Effect.gen(function* () {
+        const payments = yield* FakePayments
+        const started = yield* Checkout.startCheckout("pod-1" as PodId)
+        payments.confirmCard(started.setupIntentId)
+        const event = new CardSetUpSucceeded({
+          setupIntentId: started.setupIntentId as SetupIntentId,
+          podId: Option.some("pod-1" as PodId)
+        })
+        const first = yield* handlePaymentEvent(event)
+        const second = yield* handlePaymentEvent(event)
+        expect(first._tag).toBe("Applied")
+        expect(second).toEqual(first)
+        expect(yield* sessionCount).toBe(1)
+        // The client's late finalize gets the same session.
+        expect((yield* Checkout.finalizeBooking(started)).id).toBe(first._tag === "Applied" ? first.sessionId : "")
+      })
+    )
+  )
+})
+
+forEachScenarioStore("core use cases: ending", (it) => {
+  it.scoped("ending twice charges once and returns the same end", () =>
+    withStatic(
+      Effect.gen(function* () {
+        const session = yield* activeSession("pod-1")
+        yield* advance(Duration.minutes(20))
+        const first = yield* SessionEnd.endSession(session.id)
+        yield* advance(Duration.minutes(20))
+        const second = yield* SessionEnd.endSession(session.id)
+        expect(second).toEqual(first)
+        expect((yield* FakePayments).charges()).toHaveLength(1)
+      })
+    )
+  )
+
   it.scoped("50 concurrent ends charge once and record one charge", () =>
     withStatic(
       Effect.gen(function* () {
@@ -146,11 +224,12 @@ forEachScenarioStore("core use cases", (it) => {
         expect(new Set(ends.map((e) => e.version)).size).toBe(1)
         expect((yield* FakePayments).succeededChargesFor(session.id)).toBe(1)
         expect((yield* FakePayments).charges()).toHaveLength(1)
-        const charges = yield* Effect.flatMap(TestSql, (sql) =>
-          sql.query("select * from session_charges where session_id = $1", [session.id])
-        )
-        expect(charges).toHaveLength(1)
         expect(yield* podInUse("pod-1")).toBe(false)
+        yield* onSql(({ sql }) =>
+          Effect.map(sql.query("select * from session_charges where session_id = $1", [session.id]), (charges) =>
+            expect(charges).toHaveLength(1)
+          )
+        )
       })
     )
   )
@@ -200,17 +279,33 @@ forEachScenarioStore("core use cases", (it) => {
     )
   )
 
+  it.scoped("the close lands but its answer is lost: the retry returns the recorded end", () =>
+    withStatic(
+      Effect.gen(function* () {
+        const faults = yield* StoreFaults
+        const session = yield* activeSession("pod-1")
+        yield* advance(Duration.minutes(20))
+        faults.arm("commit", "after", { skip: 1 })
+        expect((yield* Effect.exit(SessionEnd.endSession(session.id)))._tag).toBe("Failure")
+        const retried = yield* SessionEnd.endSession(session.id)
+        expect(retried.state._tag).toBe("Ended")
+        expect((yield* FakePayments).charges()).toHaveLength(1)
+      })
+    )
+  )
+
   it.scoped("a charge whose answer is lost is kept unknown, then settled by reading it back", () =>
     withStatic(
       Effect.gen(function* () {
         const payments = yield* FakePayments
-        const records = yield* StoreRecords
         const session = yield* activeSession("pod-1")
         yield* advance(Duration.minutes(20))
         payments.faults.arm("chargeSession", "after", { times: 3 }) // charged, every answer lost
         const result = yield* SessionEnd.endSession(session.id)
         expect(result.state._tag === "Ended" && result.state.outcome._tag).toBe("PaymentUnknown")
-        expect(Option.getOrThrow(yield* records.chargeFor(session.id)).status).toBe("unknown")
+        yield* onSql(({ records }) =>
+          Effect.map(records.chargeFor(session.id), (c) => expect(Option.getOrThrow(c).status).toBe("unknown"))
+        )
         expect(yield* podInUse("pod-1")).toBe(false)
         expect(payments.charges()).toHaveLength(1)
 
@@ -218,9 +313,29 @@ forEachScenarioStore("core use cases", (it) => {
         yield* drainWork()
         const settled = yield* stored(session.id)
         expect(settled.state._tag === "Ended" && settled.state.outcome._tag).toBe("Paid")
-        expect(Option.getOrThrow(yield* records.chargeFor(session.id)).status).toBe("succeeded")
+        yield* onSql(({ records }) =>
+          Effect.map(records.chargeFor(session.id), (c) => expect(Option.getOrThrow(c).status).toBe("succeeded"))
+        )
         expect(payments.charges()).toHaveLength(1)
         expect(yield* sentTags).toContain("Receipt")
+      })
+    )
+  )
+
+  it.scoped("a charge that never reached the provider is made once when settling", () =>
+    withStatic(
+      Effect.gen(function* () {
+        const payments = yield* FakePayments
+        const session = yield* activeSession("pod-1")
+        yield* advance(Duration.minutes(20))
+        payments.faults.arm("chargeSession", "before", { times: 3 })
+        const result = yield* SessionEnd.endSession(session.id)
+        expect(result.state._tag === "Ended" && result.state.outcome._tag).toBe("PaymentUnknown")
+        expect(payments.charges()).toHaveLength(0)
+        yield* advance(Duration.minutes(2))
+        yield* drainWork()
+        expect(payments.succeededChargesFor(session.id)).toBe(1)
+        expect((yield* stored(session.id)).state._tag).toBe("Ended")
       })
     )
   )
@@ -228,7 +343,6 @@ forEachScenarioStore("core use cases", (it) => {
   it.scoped("a declined card: session closed anyway, staff told, one attempt recorded in today's table", () =>
     withStatic(
       Effect.gen(function* () {
-        const records = yield* StoreRecords
         const session = yield* activeSession("pod-1", "declines")
         yield* advance(Duration.minutes(20))
         const result = yield* SessionEnd.endSession(session.id)
@@ -236,8 +350,11 @@ forEachScenarioStore("core use cases", (it) => {
         expect(yield* podInUse("pod-1")).toBe(false)
         yield* drainWork()
         expect(yield* sentTags).toContain("PaymentProblem")
-        const attempts = yield* records.paymentAttemptsFor(session.id)
-        expect(attempts.map((a) => a.sessionCost)).toEqual([1000])
+        yield* onSql(({ records }) =>
+          Effect.map(records.paymentAttemptsFor(session.id), (attempts) =>
+            expect(attempts.map((a) => a.sessionCost)).toEqual([1000])
+          )
+        )
       })
     )
   )
@@ -301,6 +418,67 @@ forEachScenarioStore("core use cases", (it) => {
     )
   )
 
+  it.scoped("preview shows the running cost, then the recorded cost", () =>
+    withStatic(
+      Effect.gen(function* () {
+        const session = yield* activeSession("pod-1")
+        yield* advance(Duration.minutes(10))
+        expect((yield* Viewing.previewCost(session.id)).quote.chargePence).toBe(500)
+        yield* SessionEnd.endSession(session.id)
+        yield* advance(Duration.minutes(10))
+        const preview = yield* Viewing.previewCost(session.id)
+        expect(preview.isComplete).toBe(true)
+        expect(preview.quote.chargePence).toBe(500)
+      })
+    )
+  )
+
+  it.scoped("overdue sessions are reported to staff once", () =>
+    withStatic(
+      Effect.gen(function* () {
+        const session = yield* activeSession("pod-1")
+        yield* advance(Duration.minutes(180 + 29))
+        expect(yield* Overdue.reportOverdueSessions()).toHaveLength(0)
+        yield* advance(Duration.minutes(2))
+        expect((yield* Overdue.reportOverdueSessions()).map((s) => s.id)).toEqual([session.id])
+        yield* Overdue.reportOverdueSessions()
+        yield* drainWork()
+        const alerts = (yield* FakeMailer).sent().filter((m) => m._tag === "StaffAlert")
+        expect(alerts).toHaveLength(1)
+      })
+    )
+  )
+})
+
+forEachScenarioStore("core use cases: door codes", (it) => {
+  it.scoped("a lock code that becomes active after a few checks", () =>
+    withLock(
+      Effect.gen(function* () {
+        const lock = yield* FakeLock
+        lock.setActivation(3)
+        const session = yield* activeSession("pod-1")
+        const view = yield* Viewing.viewSession(session.id)
+        expect(view.provisioning).toBe("ready")
+        expect(lock.codesOn("dev-1")).toHaveLength(1)
+        expect(Option.getOrThrow(view.accessCode)).toBe(lock.codesOn("dev-1")[0]?.code)
+      })
+    )
+  )
+
+  it.scoped("retries reuse the code by name: never a second code on the lock", () =>
+    withLock(
+      Effect.gen(function* () {
+        const lock = yield* FakeLock
+        lock.faults.arm("readCode", "before", { times: 2 })
+        lock.setActivation(1)
+        lock.faults.arm("createCode", "after", { times: 2 }) // created, answer lost, twice
+        const session = yield* activeSession("pod-1")
+        expect((yield* Viewing.viewSession(session.id)).provisioning).toBe("ready")
+        expect(lock.codesOn("dev-1")).toHaveLength(1)
+      })
+    )
+  )
+
   it.scoped("a code never active: retries run out, the pod is released, customer and staff told", () =>
     withLock(
       Effect.gen(function* () {
@@ -308,18 +486,52 @@ forEachScenarioStore("core use cases", (it) => {
         lock.setActivation("never")
         const session = yield* book("pod-1")
         yield* drainWork()
-        expect((yield* stored(session.id)).state._tag).toBe("ProvisioningFailed")
+        yield* drainWork()
+        const failed = yield* stored(session.id)
+        expect(failed.state._tag).toBe("ProvisioningFailed")
         expect(yield* podInUse("pod-1")).toBe(false)
         expect(yield* sentTags).toEqual(expect.arrayContaining(["ProvisioningFailedNotice", "StaffAlert"]))
         expect((yield* FakePayments).charges()).toHaveLength(0)
+        // The code made but never active is removed, so it cannot start working later.
+        expect(lock.codesOn("dev-1")).toHaveLength(0)
+        expect(Option.isSome(failed.accessRevokedAt)).toBe(true)
         expect((yield* Effect.flip(SessionEnd.endSession(session.id)))._tag).toBe("IllegalTransition")
-        const rows = yield* Effect.flatMap(TestSql, (sql) =>
-          sql.query<{ status: string }>(
-            "select status::text as status from session_provisionings where session_id = $1",
-            [session.id]
+        yield* onSql(({ sql }) =>
+          Effect.map(
+            sql.query<{ status: string }>(
+              "select status::text as status from session_provisionings where session_id = $1",
+              [session.id]
+            ),
+            (rows) => expect(rows.map((r) => r.status)).toEqual(["failed"])
           )
         )
-        expect(rows.map((r) => r.status)).toEqual(["failed"])
+      })
+    )
+  )
+
+  it.scoped("a device that cannot program codes fails at once without retrying", () =>
+    withLock(
+      Effect.gen(function* () {
+        const lock = yield* FakeLock
+        lock.rejectDevice("dev-1")
+        const session = yield* book("pod-1")
+        yield* drainWork()
+        expect((yield* stored(session.id)).state._tag).toBe("ProvisioningFailed")
+      })
+    )
+  )
+
+  it.scoped("an email failure after the code is set does not fail provisioning", () =>
+    withStatic(
+      Effect.gen(function* () {
+        const mailer = yield* FakeMailer
+        mailer.faults.arm("send", "before", { times: 2 })
+        const session = yield* book("pod-1")
+        yield* drainWork()
+        expect((yield* Viewing.viewSession(session.id)).provisioning).toBe("ready")
+        expect(mailer.sent()).toHaveLength(0)
+        yield* drainWorkFor(Duration.minutes(1))
+        expect(mailer.sent().map((m) => m._tag)).toContain("AccessReady")
       })
     )
   )
@@ -342,38 +554,52 @@ forEachScenarioStore("core use cases", (it) => {
     )
   )
 
-  it.scoped("a card set-up the client never finalized is finalized by the event, once", () =>
-    withStatic(
+  it.scoped("USE_STATIC_CODES makes a lock-provider pod use its static list", () =>
+    withLock(
       Effect.gen(function* () {
-        const payments = yield* FakePayments
-        const started = yield* Checkout.startCheckout("pod-1" as PodId)
-        payments.confirmCard(started.setupIntentId)
-        const event = new CardSetUpSucceeded({
-          setupIntentId: started.setupIntentId as SetupIntentId,
-          podId: Option.some("pod-1" as PodId)
+        const codes = yield* FakeStaticCodes
+        codes.setCodes("pod-1" as PodId, ["04726"])
+        const session = yield* activeSession("pod-1")
+        expect(Option.getOrThrow((yield* Viewing.viewSession(session.id)).accessCode)).toBe("04726")
+        expect((yield* FakeLock).codesOn("dev-1")).toHaveLength(0)
+      }),
+      { staticCodesOnly: true }
+    )
+  )
+
+  it.scoped("a session with no stored code (the old service's lock codes) reads as having none", () =>
+    withLock(
+      Effect.gen(function* () {
+        const session = yield* activeSession("pod-1")
+        const current = yield* stored(session.id)
+        if (Option.isNone(current.access)) throw new Error("no access")
+        const legacy = new Session({
+          ...current,
+          access: Option.some(new AccessGrant({ ...current.access.value, sealedCode: "" })),
+          version: current.version + 1
         })
-        const first = yield* handlePaymentEvent(event)
-        const second = yield* handlePaymentEvent(event)
-        expect(first._tag).toBe("Applied")
-        expect(second).toEqual(first)
-        expect(yield* sessionCount).toBe(1)
-        expect((yield* Checkout.finalizeBooking(started)).id).toBe(first._tag === "Applied" ? first.sessionId : "")
+        yield* Effect.flatMap(SessionStore, (s) =>
+          s.commit({ before: current, after: legacy, releasePod: false, work: [] })
+        )
+        const view = yield* Viewing.viewSession(session.id)
+        expect(view.provisioning).toBe("ready")
+        expect(view.accessCode).toEqual(Option.none())
       })
     )
   )
 
-  it.scoped("overdue sessions are reported to staff once", () =>
-    withStatic(
+  it.scoped("lock status: asks the lock of a lock-provider pod, answers locked for static codes", () =>
+    withLock(
       Effect.gen(function* () {
-        const session = yield* activeSession("pod-1")
-        yield* advance(Duration.minutes(180 + 29))
-        expect(yield* Overdue.reportOverdueSessions()).toHaveLength(0)
-        yield* advance(Duration.minutes(2))
-        expect((yield* Overdue.reportOverdueSessions()).map((s) => s.id)).toEqual([session.id])
-        yield* Overdue.reportOverdueSessions()
-        yield* drainWork()
-        const alerts = (yield* FakeMailer).sent().filter((m) => m._tag === "StaffAlert")
-        expect(alerts).toHaveLength(1)
+        expect(yield* LockStatus.lockStatus("dev-1")).toEqual({ isLocked: true })
+        expect((yield* Effect.flip(LockStatus.lockStatus("dev-9")))._tag).toBe("DeviceNotFound")
+        const lock = yield* FakeLock
+        lock.faults.arm("lockStatus", "before")
+        expect((yield* Effect.flip(LockStatus.lockStatus("dev-1")))._tag).toBe("LockUnavailable")
+        const staticOnly = yield* LockStatus.lockStatus("dev-9").pipe(
+          Effect.provide(Policy.layer({ staticCodesOnly: true }))
+        )
+        expect(staticOnly).toEqual({ isLocked: true })
       })
     )
   )

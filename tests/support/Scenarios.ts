@@ -1,12 +1,22 @@
 /**
- * Running @qwip/core's use cases against a real store: a fresh store per scenario (a clone
- * of a migrated PGlite, or a fresh Postgres schema), the core's test doubles for every other
- * port, store fault injection like the memory store's, and a clock that jumps over sleeps
+ * Running @qwip/core's use cases against each store: a fresh store per scenario (core's
+ * memory store, a clone of a migrated PGlite, or a fresh Postgres schema), the core's test
+ * doubles for every other port, store fault injection, and a clock that jumps over sleeps
  * (retries and polls finish at once while the database does real I/O).
  */
 import { randomBytes } from "node:crypto"
 import { describe, layer, type Vitest, it as vitestIt } from "@effect/vitest"
-import { Checkout, type PodId, Policy, type Session, SessionStore, type SessionStoreShape, Worker } from "@qwip/core"
+import {
+  Checkout,
+  type Pod,
+  type PodId,
+  Policy,
+  type PolicyShape,
+  type Session,
+  SessionStore,
+  type SessionStoreShape,
+  Worker
+} from "@qwip/core"
 import {
   type CardBehaviour,
   FakePayments,
@@ -16,14 +26,29 @@ import {
   layerFakeMailer,
   layerFakePayments,
   layerFakeStaticCodes,
+  layerMemoryStore,
+  MemoryStore,
   makeFaults,
   type StoreOperation,
   testPolicy
 } from "@qwip/core/testing"
-import { Clock, Context, Duration, Effect, Layer, type Scope } from "effect"
-import { layerPostgres, SqlStore } from "../../packages/adapters/src/store/index.js"
+import { Clock, Context, Duration, Effect, Layer, Option, type Scope } from "effect"
+import {
+  layerPostgres,
+  SqlStore,
+  StoreRecords,
+  type StoreRecordsShape
+} from "../../packages/adapters/src/store/index.js"
 import { backendFor, makeBackend, openPglite } from "../../packages/adapters/src/store/Pglite.js"
-import { freshSchema, type StoreName, type StoreServices, TestSql, testDatabaseUrl, testPool } from "./Stores.js"
+import {
+  freshSchema,
+  type StoreName,
+  type StoreServices,
+  TestSql,
+  type TestSqlShape,
+  testDatabaseUrl,
+  testPool
+} from "./Stores.js"
 
 /**
  * Sleeps of this length or more are watchdogs racing the work (a lease renewal, a run's time
@@ -96,11 +121,55 @@ const withFaults = (store: SessionStoreShape, faults: Faults<StoreOperation>): S
   }
 }
 
-/** Makes a fresh, migrated store for one scenario. */
+/** What scenarios need of a store beside `SessionStore`, which each store does its own way. */
+export class ScenarioKit extends Context.Tag("@qwip/tests/ScenarioKit")<
+  ScenarioKit,
+  {
+    /** Adds (or updates) a pod, free. */
+    readonly addPod: (pod: Pod) => Effect.Effect<void>
+    /** How many sessions the store holds. */
+    readonly sessionCount: Effect.Effect<number>
+  }
+>() {}
+
+/** Makes a fresh store for one scenario; the SQL stores add their `StoreServices` to it. */
 export class FreshStore extends Context.Tag("@qwip/tests/FreshStore")<
   FreshStore,
-  { readonly make: Effect.Effect<Context.Context<StoreServices>, never, Scope.Scope> }
+  { readonly make: Effect.Effect<Context.Context<SessionStore | ScenarioKit>, never, Scope.Scope> }
 >() {}
+
+/** The kit of a SQL store, from its records and raw SQL. */
+const sqlKit = (services: Context.Context<StoreServices>): Context.Context<StoreServices | ScenarioKit> => {
+  const records = Context.get(services, StoreRecords)
+  const sql = Context.get(services, TestSql)
+  return Context.add(services, ScenarioKit, {
+    addPod: (pod) => Effect.asVoid(records.upsertPod(pod)),
+    sessionCount: sql
+      .query<{ n: string | number }>("select count(*) as n from pod_sessions")
+      .pipe(Effect.map((rows) => Number(rows[0]?.n)))
+  })
+}
+
+const memoryFresh: Layer.Layer<FreshStore> = Layer.succeed(FreshStore, {
+  make: Effect.gen(function* () {
+    const services = yield* Layer.build(layerMemoryStore([]))
+    const memory = Context.get(services, MemoryStore)
+    return Context.add(services, ScenarioKit, {
+      addPod: (pod) => Effect.sync(() => memory.addPod(pod)),
+      sessionCount: Effect.sync(() => memory.sessions().length)
+    })
+  })
+})
+
+/** Checks only a SQL store can make (today's tables); skipped on the memory store. */
+export const onSql = <E, R>(
+  check: (sql: { readonly records: StoreRecordsShape; readonly sql: TestSqlShape }) => Effect.Effect<void, E, R>
+) =>
+  Effect.gen(function* () {
+    const records = yield* Effect.serviceOption(StoreRecords)
+    const sql = yield* Effect.serviceOption(TestSql)
+    if (Option.isSome(records) && Option.isSome(sql)) yield* check({ records: records.value, sql: sql.value })
+  })
 
 const pgliteFresh: Layer.Layer<FreshStore> = Layer.scoped(
   FreshStore,
@@ -113,14 +182,16 @@ const pgliteFresh: Layer.Layer<FreshStore> = Layer.scoped(
           Effect.promise(() => template.clone()),
           (db) => Effect.promise(() => db.close())
         )
-        return SqlStore.servicesFor(makeBackend(db)).pipe(
-          Context.add(TestSql, {
-            schema: "public",
-            query: <A>(text: string, params?: ReadonlyArray<unknown>) =>
-              Effect.promise(() => db.query<A>(text, params === undefined ? [] : [...params])).pipe(
-                Effect.map((r) => r.rows)
-              )
-          })
+        return sqlKit(
+          SqlStore.servicesFor(makeBackend(db)).pipe(
+            Context.add(TestSql, {
+              schema: "public",
+              query: <A>(text: string, params?: ReadonlyArray<unknown>) =>
+                Effect.promise(() => db.query<A>(text, params === undefined ? [] : [...params])).pipe(
+                  Effect.map((r) => r.rows)
+                )
+            })
+          )
         )
       })
     }
@@ -134,14 +205,16 @@ const postgresFresh: Layer.Layer<FreshStore> = Layer.succeed(FreshStore, {
     const services = yield* Layer.build(
       layerPostgres({ url: testDatabaseUrl ?? "", schema, maxConnections: 20 }).pipe(Layer.orDie)
     )
-    return services.pipe(
-      Context.add(TestSql, {
-        schema,
-        query: <A>(text: string, params?: ReadonlyArray<unknown>) =>
-          Effect.promise(() => pool.query(text, params === undefined ? [] : [...params])).pipe(
-            Effect.map((r) => r.rows as Array<A>)
-          )
-      })
+    return sqlKit(
+      services.pipe(
+        Context.add(TestSql, {
+          schema,
+          query: <A>(text: string, params?: ReadonlyArray<unknown>) =>
+            Effect.promise(() => pool.query(text, params === undefined ? [] : [...params])).pipe(
+              Effect.map((r) => r.rows as Array<A>)
+            )
+        })
+      )
     )
   })
 })
@@ -151,18 +224,22 @@ export const scenarioStart = new Date("2030-06-03T09:00:00.000Z")
 type Doubles = Layer.Layer.Success<typeof doubles>
 const doubles = Layer.mergeAll(layerFakePayments, layerFakeLock, layerFakeStaticCodes, layerFakeMailer)
 
-export type ScenarioServices = StoreServices | Doubles | Policy | ScenarioClock | StoreFaults
+export type ScenarioServices = SessionStore | ScenarioKit | Doubles | Policy | ScenarioClock | StoreFaults
 
-/** Runs `body` on a fresh store with fresh doubles, at `scenarioStart` on a jumping clock. */
+/**
+ * Runs `body` on a fresh store with fresh doubles, at `scenarioStart` on a jumping clock,
+ * under the scenario policy with `policy` replaced.
+ */
 export const scenario = <A, E>(
-  body: Effect.Effect<A, E, ScenarioServices>
+  body: Effect.Effect<A, E, ScenarioServices>,
+  policy: Partial<PolicyShape> = {}
 ): Effect.Effect<A, E, FreshStore | Scope.Scope> =>
   Effect.gen(function* () {
     const fresh = yield* FreshStore
     const services = yield* fresh.make
     const faults = makeFaults<StoreOperation>()
     const clock = new JumpingClock(scenarioStart.getTime())
-    const kit = yield* Layer.build(Layer.merge(doubles, Policy.layer(scenarioPolicy)))
+    const kit = yield* Layer.build(Layer.merge(doubles, Policy.layer({ ...scenarioPolicy, ...policy })))
     return yield* body.pipe(
       Effect.provideService(SessionStore, withFaults(Context.get(services, SessionStore), faults)),
       Effect.provide(Context.merge(kit, services)),
@@ -174,7 +251,8 @@ export const scenario = <A, E>(
 
 /** Runs `body` against each store that can hold a fresh database per scenario. */
 export const forEachScenarioStore = (title: string, body: (it: Vitest.MethodsNonLive<FreshStore>) => void) => {
-  const stores: ReadonlyArray<{ name: StoreName; layer: Layer.Layer<FreshStore>; unavailable?: string }> = [
+  const stores: ReadonlyArray<{ name: StoreName | "memory"; layer: Layer.Layer<FreshStore>; unavailable?: string }> = [
+    { name: "memory", layer: memoryFresh },
     { name: "pglite", layer: pgliteFresh },
     {
       name: "postgres",
