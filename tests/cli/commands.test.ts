@@ -306,7 +306,7 @@ for (const t of targets) {
         ["db", "status"],
         env
       )
-      expect(status).toMatchObject({ databaseVersion: 7, codeVersion: 7, pending: [] })
+      expect(status).toMatchObject({ databaseVersion: 8, codeVersion: 8, pending: [] })
       const migrated = await run("db", "migrate", ...ACTOR)
       expect(migrated.stdout).toContain("Already at version 8")
       const audit = await inStore(
