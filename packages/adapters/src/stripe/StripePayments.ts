@@ -11,6 +11,7 @@ import {
   type ChargeReading,
   type ChargeRequest,
   type ChargeResult,
+  customerEmail,
   Payments,
   type PaymentsShape,
   PaymentsUnavailable,
@@ -30,9 +31,6 @@ import { StripeWebhooks } from "./StripeWebhooks.js"
  * objects under us; `satisfies` makes an SDK upgrade that moves the version fail to compile.
  */
 export const STRIPE_API_VERSION = "2026-10-28.endive" satisfies Stripe.LatestApiVersion
-
-/** Where the card holder's email is missing, as the service does today. */
-export const FALLBACK_EMAIL = "hello@qwip.co.uk"
 
 /** Stripe's documented worst case for a new object to reach search (during incidents). */
 const SEARCH_LAG_SECONDS = 60 * 60
@@ -166,7 +164,7 @@ const setUpStatusOf = (status: Stripe.SetupIntent.Status): CardSetUpResult["stat
 
 const emailOf = (paymentMethod: Stripe.SetupIntent["payment_method"]): string => {
   const email = typeof paymentMethod === "object" && paymentMethod !== null ? paymentMethod.billing_details.email : null
-  return email === null || email.trim() === "" ? FALLBACK_EMAIL : email
+  return customerEmail(email)
 }
 
 /**
