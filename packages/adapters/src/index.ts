@@ -31,7 +31,7 @@ export {
   storeAccess
 } from "./platform/StaffPlatform.js"
 export * from "./sandbox/index.js"
-export * as Seam from "./seam/SeamLockAccess.js"
+export * as Seam from "./seam/index.js"
 export * as StaticCodeTokens from "./static-codes/index.js"
 export { StoreStartupError } from "./store/Backend.js"
 export * as EmbeddedServer from "./store/EmbeddedServer.js"

@@ -9,6 +9,7 @@ import { Duration, Effect, Layer, Option, type Redacted } from "effect"
 import { SandboxConsole } from "../sandbox/SandboxConsole.js"
 import { layerSandboxPayments } from "../sandbox/SandboxPayments.js"
 import type { StoreRecords } from "../store/Records.js"
+import { stripeSettings } from "../stripe/StripeConfig.js"
 import * as StripePayments from "../stripe/StripePayments.js"
 import { StripeWebhooks } from "../stripe/StripeWebhooks.js"
 import { layerSandboxLedger } from "./SandboxLedgerSql.js"
@@ -28,7 +29,7 @@ export const paymentsFromEnv = (options: {
   readonly sandboxWebhookSecret: Redacted.Redacted<string>
 }): Effect.Effect<PlatformPayments, PlatformStartError> =>
   Effect.gen(function* () {
-    const stripe = yield* StripePayments.stripeSettings.pipe(Effect.mapError(fromConfigError))
+    const stripe = yield* stripeSettings.pipe(Effect.mapError(fromConfigError))
     const sandboxWebhookSecret = yield* optionalSecret("QWIP_SANDBOX_WEBHOOK_SECRET")
     const timeoutMs = Duration.toMillis(options.callDeadline)
     const payments: Layer.Layer<Payments | StripeWebhooks | Sandbox, never, StoreRecords> = Option.match(stripe, {

@@ -3,7 +3,7 @@
  */
 import { randomUUID } from "node:crypto"
 import Stripe from "stripe"
-import { STRIPE_API_VERSION } from "../../src/stripe/StripePayments.js"
+import { STRIPE_API_VERSION } from "../../src/stripe/StripeClient.js"
 
 export const SECRET = "whsec_test_qwip_endpoint_secret"
 /** 2026-01-01T00:00:00Z, in Stripe's seconds. */
