@@ -19,6 +19,7 @@ export {
 } from "./CheckoutPhoto.js"
 export * from "./CustomerEmail.js"
 export * as CustomerEnd from "./CustomerEnd.js"
+export * from "./DoorLock.js"
 export * from "./Errors.js"
 export * from "./Ids.js"
 export * as Lifecycle from "./Lifecycle.js"
@@ -51,6 +52,7 @@ export {
   PodBlockedByCode,
   PodHeld
 } from "./StaffActions.js"
+export * from "./StaffActor.js"
 export * as Tariff from "./Tariff.js"
 export { EndBeforeStart, InvalidTariff, Quote, type QuoteInput, type QuoteResult, quoteSession } from "./Tariff.js"
 export * as Viewing from "./Viewing.js"

@@ -3,7 +3,7 @@
  * state. Each is one store read.
  */
 import { HttpApiBuilder } from "@effect/platform"
-import { Access, PodNotFound, type PodStatus, rateToPoundsNumber, SessionStore } from "@qwip/core"
+import { doorLockStatus, PodNotFound, type PodStatus, rateToPoundsNumber, SessionStore } from "@qwip/core"
 import { Effect, Option } from "effect"
 import { PlatformInfo } from "../Adapters.js"
 import { QwipApi } from "../Api.js"
@@ -36,12 +36,10 @@ export const PodsLive = HttpApiBuilder.group(QwipApi, "pods", (handlers) =>
         Effect.map(store.pods, (pods) => ({ pods: pods.map((s) => ({ id: s.pod.id, ...podView(s) })) }))
       )
       .handle("lockStatus", ({ urlParams }) =>
-        Effect.gen(function* () {
-          // Static-code mode: no lock to ask, and today's service answers "locked".
-          if (platform.locks === "none") return { is_locked: true }
-          const status = yield* orProblem(Access.lockStatus(urlParams.device_id))
-          return { is_locked: status.isLocked }
-        })
+        doorLockStatus(urlParams.device_id, platform.locks === "none" ? "none" : "configured").pipe(
+          Effect.map((status) => ({ is_locked: status.isLocked })),
+          orProblem
+        )
       )
   })
 )
