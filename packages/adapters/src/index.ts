@@ -17,7 +17,7 @@ export {
 } from "./platform/CrashPoints.js"
 export { DEMO_POD_ID, demoPod, seedDemoPod } from "./platform/DemoPod.js"
 export { loadLocalSecrets } from "./platform/LocalSecrets.js"
-export { layerCheckoutPhotos, type PhotoStoreKind, publicUrlConfig } from "./platform/PhotosFromEnv.js"
+export { layerCheckoutPhotos, type PhotoStoreKind } from "./platform/PhotosFromEnv.js"
 export * from "./platform/Platform.js"
 export * from "./platform/Services.js"
 export {

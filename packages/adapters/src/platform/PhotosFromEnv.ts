@@ -24,7 +24,7 @@ export interface PlatformPhotos {
 }
 
 /** Where the service is reached from outside; local photo links start with it. */
-export const publicUrlConfig: Config.Config<string> = Config.all({
+const publicUrlConfig: Config.Config<string> = Config.all({
   publicUrl: Config.option(Config.string("PUBLIC_URL")),
   port: Config.port("PORT").pipe(Config.withDefault(8000))
 }).pipe(
