@@ -25,6 +25,9 @@ export class PaymentEventNotProcessed extends Schema.TaggedError<PaymentEventNot
   }
 }
 
+const alreadyProcessed: PaymentEventReceipt = { _tag: "AlreadyProcessed" }
+const notActedOn: PaymentEventReceipt = { _tag: "NotActedOn" }
+
 export const receivePaymentEvent = Effect.fn("Payments.receiveEvent")(function* (event: ProviderEvent) {
   const inbox = yield* PaymentEventInbox
   const log = Effect.annotateLogs({ eventId: event.id, eventType: event.type })
@@ -32,13 +35,13 @@ export const receivePaymentEvent = Effect.fn("Payments.receiveEvent")(function* 
   const status = yield* inbox.receive(event)
   if (status === "processed") {
     yield* Effect.logInfo("payment event already processed").pipe(log)
-    return { _tag: "AlreadyProcessed" } satisfies PaymentEventReceipt as PaymentEventReceipt
+    return alreadyProcessed
   }
   const decoded = inbox.decode(event)
   if (Option.isNone(decoded)) {
     yield* inbox.markProcessed(event.id)
     yield* Effect.logDebug("payment event stored, not acted on").pipe(log)
-    return { _tag: "NotActedOn" } satisfies PaymentEventReceipt as PaymentEventReceipt
+    return notActedOn
   }
   // Any failure, defects included, is kept on the event's row and left for the provider to retry.
   const outcome = yield* handlePaymentEvent(decoded.value).pipe(Effect.sandbox, Effect.either)

@@ -5,17 +5,16 @@
  * own variables (one module per concern beside this one); a half-configured one stops start-up
  * with one line naming what is missing.
  */
-import type {
-  CheckoutPhotos,
-  LockAccess,
-  Mailer,
-  PaymentEventInbox,
-  Payments,
-  Policy as PolicyTag,
-  SessionStore,
-  StaticCodes
+import {
+  type CheckoutPhotos,
+  type LockAccess,
+  type Mailer,
+  type PaymentEventInbox,
+  type Payments,
+  Policy,
+  type SessionStore,
+  type StaticCodes
 } from "@qwip/core"
-import { Policy } from "@qwip/core"
 import { Effect, Layer, Option } from "effect"
 import { layerCryptoRandom } from "../CryptoRandom.js"
 import type { LocalPhotoFiles } from "../photos/LocalCheckoutPhotos.js"
@@ -46,7 +45,7 @@ export type StaffPlatformServices =
   | StaticCodes
   | CodeCipher
   | Mailer
-  | PolicyTag
+  | Policy
   | AccessTokens
   | StripeWebhooks
   | PaymentEventInbox
