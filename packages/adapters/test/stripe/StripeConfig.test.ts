@@ -1,7 +1,7 @@
 import { expect, layer } from "@effect/vitest"
 import { Payments, PodId } from "@qwip/core"
 import { ConfigProvider, Effect, Layer, Option, Redacted } from "effect"
-import { layerFromConfig, stripeSettings } from "../../src/stripe/StripePayments.js"
+import { layerFromConfig, stripeSettings } from "../../src/stripe/StripeConfig.js"
 import { StripeWebhooks } from "../../src/stripe/StripeWebhooks.js"
 import { StripeServer } from "../support/StripeServer.js"
 

@@ -12,18 +12,29 @@ import {
   AccessTokens,
   makeMemoryLedger,
   makeSandboxPayments,
+  Photos,
   PlatformInfo,
   type PlatformInfoShape,
   Readiness,
   Sandbox,
   type SandboxConsoleShape,
+  Stripe,
   StripeWebhooks,
-  Tokens,
-  type WebhookEventStatus,
-  WebhookEvents,
-  type WebhookEventsShape
+  Tokens
 } from "@qwip/adapters"
-import { LockAccess, Mailer, Payments, type Pod, Policy, type PolicyShape, SessionStore, StaticCodes } from "@qwip/core"
+import {
+  LockAccess,
+  Mailer,
+  PaymentEventInbox,
+  type PaymentEventInboxShape,
+  type PaymentEventStatus,
+  Payments,
+  type Pod,
+  Policy,
+  type PolicyShape,
+  SessionStore,
+  StaticCodes
+} from "@qwip/core"
 import {
   demoPod,
   FakeLock,
@@ -43,14 +54,15 @@ export const WEBHOOK_SECRET = "whsec_http_tests_secret"
 export interface StoredEvent {
   readonly id: string
   readonly type: string
-  status: WebhookEventStatus
+  status: PaymentEventStatus
   error: string | null
   deliveries: number
 }
 
 export const makeMemoryWebhookEvents = () => {
   const events = new Map<string, StoredEvent>()
-  const service: WebhookEventsShape = {
+  const service: PaymentEventInboxShape = {
+    decode: Stripe.decodeProviderEvent,
     receive: ({ id, type }) =>
       Effect.sync(() => {
         const existing = events.get(id)
@@ -168,8 +180,13 @@ export const makeTestPlatform = (options: TestPlatformOptions = {}) => {
         options.ready === false ? { ok: false, detail: "migrations pending" } : { ok: true, detail: "memory store" }
       )
     }),
-    Layer.succeed(WebhookEvents, webhookEvents.service),
-    StripeWebhooks.layer({ webhookSecret: Redacted.make(WEBHOOK_SECRET) })
+    Layer.succeed(PaymentEventInbox, webhookEvents.service),
+    StripeWebhooks.layer({ webhookSecret: Redacted.make(WEBHOOK_SECRET) }),
+    // As the embedded platform keeps them: under the data directory, links on the default URL.
+    Photos.layerLocalCheckoutPhotos({
+      directory: path.join(dataDir, "checkout-photos"),
+      publicUrl: "http://localhost:8000"
+    })
   )
 
   return {
