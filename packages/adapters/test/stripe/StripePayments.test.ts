@@ -9,6 +9,7 @@ import {
   SessionId,
   SetupIntentId
 } from "@qwip/core"
+import { Cards, Faults, StripeServer, type StripeServerShape } from "@qwip/test-support/StripeServer"
 import { Cause, Effect, Exit, Option, Redacted } from "effect"
 import Stripe from "stripe"
 import {
@@ -17,7 +18,6 @@ import {
   STRIPE_API_VERSION,
   type StripePaymentsOptions
 } from "../../src/stripe/StripePayments.js"
-import { Cards, Faults, StripeServer, type StripeServerShape } from "../support/StripeServer.js"
 
 const secretKey = Redacted.make("sk_test_qwip_fake_key")
 const soho = PodId.make("pod-soho-1")

@@ -10,11 +10,11 @@ import {
   SessionId,
   SetupIntentId
 } from "@qwip/core"
+import { paymentIntentFixture, setupIntentFixture } from "@qwip/test-support/StripeServer"
 import { Effect, Option, Redacted, TestClock } from "effect"
 import Stripe from "stripe"
 import { STRIPE_API_VERSION } from "../../src/stripe/StripePayments.js"
 import { makeStripeWebhooks, StripeWebhooks } from "../../src/stripe/StripeWebhooks.js"
-import { paymentIntentFixture, setupIntentFixture } from "../support/StripeServer.js"
 
 const SECRET = "whsec_test_qwip_endpoint_secret"
 const webhooks = makeStripeWebhooks({ webhookSecret: Redacted.make(SECRET) })
