@@ -2,35 +2,39 @@
  * Background work lives in the store: a server stopped before or in the middle of provisioning
  * leaves its work (and gives its leases back), and the next server on the same data finishes
  * it; tokens minted before the restart keep working. A pod never stays held. The restart
- * journey runs on every platform; what needs the in-memory lock's controls runs in memory.
+ * journey runs in memory and on PGlite; what needs the in-memory lock's controls, in memory.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { book, eventually } from "@qwip/test-support/Client"
-import { boot, journeyPlatforms } from "@qwip/test-support/Service"
+import { boot, memoryPlatform, pglitePlatform } from "@qwip/test-support/Service"
 import { makeTestPlatform } from "@qwip/test-support/TestPlatform"
 
-describe.each(journeyPlatforms)("[$name] restarting the service on the same data", ({ pod, code, deploy }) => {
-  it("work queued before a stop is done by the next server", { timeout: 60_000 }, async () => {
-    const deployment = deploy()
-    const first = await deployment.start({ worker: false })
-    const { sessionToken } = await book(first.api, pod.id)
-    expect((await first.api.get("/api/provisioning-status", { token: sessionToken })).body.status).toBe("pending")
-    await first.stop()
+// A restart keeps what the platform keeps outside the server: the memory platform, or QWIP_DATA_DIR.
+describe.each([memoryPlatform, pglitePlatform])(
+  "[$name] restarting the service on the same data",
+  ({ pod, code, deploy }) => {
+    it("work queued before a stop is done by the next server", { timeout: 60_000 }, async () => {
+      const deployment = deploy()
+      const first = await deployment.start({ worker: false })
+      const { sessionToken } = await book(first.api, pod.id)
+      expect((await first.api.get("/api/provisioning-status", { token: sessionToken })).body.status).toBe("pending")
+      await first.stop()
 
-    const second = await deployment.start()
-    const ready = await eventually(
-      () => second.api.get("/api/provisioning-status", { token: sessionToken }),
-      (a) => a.body.status !== "pending",
-      { timeoutMs: 30_000 }
-    )
-    expect(ready.body.status).toBe("ready")
-    expect(ready.body.access_code_text).toMatch(code)
-    expect(ready.body.access_code).toBe(Number.parseInt(ready.body.access_code_text, 10))
-    // Tokens minted before the restart keep working (an embedded store keeps its keys in QWIP_DATA_DIR).
-    expect((await second.api.post("/api/end-session", { token: sessionToken })).status).toBe(200)
-    expect((await second.api.get(`/api/pod?pod_id=${pod.id}`)).body.in_use).toBe(false)
-  })
-})
+      const second = await deployment.start()
+      const ready = await eventually(
+        () => second.api.get("/api/provisioning-status", { token: sessionToken }),
+        (a) => a.body.status !== "pending",
+        { timeoutMs: 30_000 }
+      )
+      expect(ready.body.status).toBe("ready")
+      expect(ready.body.access_code_text).toMatch(code)
+      expect(ready.body.access_code).toBe(Number.parseInt(ready.body.access_code_text, 10))
+      // Tokens minted before the restart keep working (an embedded store keeps its keys in QWIP_DATA_DIR).
+      expect((await second.api.post("/api/end-session", { token: sessionToken })).status).toBe(200)
+      expect((await second.api.get(`/api/pod?pod_id=${pod.id}`)).body.in_use).toBe(false)
+    })
+  }
+)
 
 describe("[memory] restarts", () => {
   it("a stop in the middle of provisioning releases the lease; the next server finishes it at once", async () => {
