@@ -16,8 +16,8 @@ import {
   type SessionId
 } from "@qwip/core"
 import * as TestKit from "@qwip/core/testing"
+import { type StorageServer, startStorageServer } from "@qwip/test-support/StorageServer"
 import { ConfigProvider, Duration, Effect, Either, Layer, Option, Redacted } from "effect"
-import { type StorageServer, startStorageServer } from "../support/StorageServer.js"
 
 const KEY = "service-role-key-for-tests"
 const BUCKET = "checkout-photos"

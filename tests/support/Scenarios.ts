@@ -6,6 +6,8 @@
  */
 import { randomBytes } from "node:crypto"
 import { describe, layer, type Vitest, it as vitestIt } from "@effect/vitest"
+import { layerPostgres, SqlStore } from "@qwip/adapters/store/index"
+import { backendFor, makeBackend, openPglite } from "@qwip/adapters/store/Pglite"
 import { Checkout, type PodId, Policy, type Session, SessionStore, type SessionStoreShape, Worker } from "@qwip/core"
 import {
   type CardBehaviour,
@@ -21,8 +23,6 @@ import {
   testPolicy
 } from "@qwip/core/testing"
 import { Clock, Context, Duration, Effect, Layer, type Scope } from "effect"
-import { layerPostgres, SqlStore } from "../../packages/adapters/src/store/index.js"
-import { backendFor, makeBackend, openPglite } from "../../packages/adapters/src/store/Pglite.js"
 import { freshSchema, type StoreName, type StoreServices, TestSql, testDatabaseUrl, testPool } from "./Stores.js"
 
 /**

@@ -5,9 +5,9 @@
 import { randomUUID } from "node:crypto"
 import { expect, layer } from "@effect/vitest"
 import { SessionId } from "@qwip/core"
+import { Cards, Faults, StripeServer } from "@qwip/test-support/StripeServer"
 import { Effect, Option } from "effect"
 import { chargeFor, defectOf, fresh } from "../support/StripePaymentsKit.js"
-import { Cards, Faults, StripeServer } from "../support/StripeServer.js"
 
 layer(StripeServer.layer)("StripePayments.readCharge", (it) => {
   it.effect("readCharge by PaymentIntent id", () =>

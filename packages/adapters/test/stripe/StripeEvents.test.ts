@@ -10,11 +10,11 @@ import {
   SessionId,
   SetupIntentId
 } from "@qwip/core"
+import { paymentIntentFixture, setupIntentFixture } from "@qwip/test-support/StripeServer"
 import { Effect, Option, Redacted, TestClock } from "effect"
 import { decodeProviderEvent, decodeStripeEvent } from "../../src/stripe/StripeEvents.js"
 import { makeStripeWebhooks, StripeWebhooks } from "../../src/stripe/StripeWebhooks.js"
 import { eventPayload, NOW, SECRET, signed } from "../support/SignedEvents.js"
-import { paymentIntentFixture, setupIntentFixture } from "../support/StripeServer.js"
 
 const webhooks = makeStripeWebhooks({ webhookSecret: Redacted.make(SECRET) })
 

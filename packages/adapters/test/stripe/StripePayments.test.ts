@@ -1,11 +1,11 @@
 import { expect, layer } from "@effect/vitest"
 import { pence, SetupIntentId } from "@qwip/core"
+import { Cards, Faults, StripeServer } from "@qwip/test-support/StripeServer"
 import { Effect, Option } from "effect"
 import Stripe from "stripe"
 import { chargeFailure } from "../../src/stripe/ChargeOutcome.js"
 import { STRIPE_API_VERSION } from "../../src/stripe/StripeClient.js"
 import { chargeFor, defectOf, fresh, setUpAndComplete, soho } from "../support/StripePaymentsKit.js"
-import { Cards, Faults, StripeServer } from "../support/StripeServer.js"
 
 layer(StripeServer.layer)("StripePayments", (it) => {
   it.effect(

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
+import { paymentIntentFixture } from "@qwip/test-support/StripeServer"
 import { Effect, Redacted, TestClock } from "effect"
 import { makeStripeWebhooks } from "../../src/stripe/StripeWebhooks.js"
 import { eventPayload, NOW, SECRET, signed } from "../support/SignedEvents.js"
-import { paymentIntentFixture } from "../support/StripeServer.js"
 
 const webhooks = makeStripeWebhooks({ webhookSecret: Redacted.make(SECRET) })
 

@@ -3,10 +3,10 @@
  */
 import { randomUUID } from "node:crypto"
 import { type ChargeRequest, chargeKeyFor, type PaymentsShape, PodId, pence, SessionId } from "@qwip/core"
+import { StripeServer, type StripeServerShape } from "@qwip/test-support/StripeServer"
 import { Cause, Effect, Exit, Redacted } from "effect"
 import type { StripePaymentsOptions } from "../../src/stripe/StripeClient.js"
 import { makeStripePayments } from "../../src/stripe/StripePayments.js"
-import { StripeServer, type StripeServerShape } from "./StripeServer.js"
 
 export const secretKey = Redacted.make("sk_test_qwip_fake_key")
 export const soho = PodId.make("pod-soho-1")

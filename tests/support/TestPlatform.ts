@@ -46,7 +46,15 @@ import {
   makeMemoryStore,
   testPolicy
 } from "@qwip/core/testing"
+import { defaultHttpConfig, type HttpConfigShape } from "@qwip/http"
 import { Clock, Duration, Effect, Layer, Logger, Option, Redacted } from "effect"
+
+/** Settings for tests: a quick worker, a short shutdown grace. */
+export const testConfig = (overrides: Partial<HttpConfigShape> = {}): Partial<HttpConfigShape> => ({
+  worker: { ...defaultHttpConfig.worker, interval: Duration.millis(20), overdueInterval: Duration.hours(1) },
+  shutdownGrace: Duration.seconds(2),
+  ...overrides
+})
 
 export const JWT_SECRET = "http-tests-secret-that-is-long-enough-for-hs256"
 export const WEBHOOK_SECRET = "whsec_http_tests_secret"
@@ -107,6 +115,7 @@ export const makeOffsetClock = () => {
   }
   return {
     clock,
+    layer: Layer.setClock(clock),
     advance: (d: Duration.DurationInput) => {
       offset += Duration.toMillis(Duration.decode(d))
     }
@@ -203,3 +212,5 @@ export const makeTestPlatform = (options: TestPlatformOptions = {}) => {
     dataDir
   }
 }
+
+export type TestPlatform = ReturnType<typeof makeTestPlatform>
