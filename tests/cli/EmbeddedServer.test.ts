@@ -8,15 +8,11 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, describe, expect, it } from "@effect/vitest"
+import { EmbeddedStoreBusy, findEmbeddedService, serveEmbedded } from "@qwip/adapters/store/EmbeddedServer"
+import { latestVersion } from "@qwip/adapters/store/Migrator"
+import { backendFor, openPglite } from "@qwip/adapters/store/Pglite"
 import { Effect, Exit, Option, Scope } from "effect"
 import pg from "pg"
-import {
-  EmbeddedStoreBusy,
-  findEmbeddedService,
-  serveEmbedded
-} from "../../packages/adapters/src/store/EmbeddedServer.js"
-import { latestVersion } from "../../packages/adapters/src/store/Migrator.js"
-import { backendFor, openPglite } from "../../packages/adapters/src/store/Pglite.js"
 
 /** The schema version this build migrates to (the newest migration's number). */
 const latest = await Effect.runPromise(Effect.orDie(latestVersion))

@@ -1,9 +1,10 @@
 /**
- * The built `qwip` CLI as a subprocess, against the embedded store (always) and Postgres
+ * `qwip` in process (tests/cli/support/Cli.ts), against the embedded store (always) and Postgres
  * (when QWIP_TEST_DATABASE_URL is set, in a fresh schema via DATABASE_SCHEMA): each command's happy path, `--json` parsed and
  * checked, refusals (a held pod, an ended session), one charge for two ends, payment retries
  * without a second charge, an interrupted `codes rekey` finished by a second run, and the
- * staff audit rows. Tests in a suite share one store and run in order.
+ * staff audit rows. Tests in a suite share one store and run in order. Only the interrupted
+ * rekey runs the built CLI, as a subprocess stopped by SIGINT.
  */
 import { randomUUID } from "node:crypto"
 import { readFileSync, writeFileSync } from "node:fs"
@@ -22,8 +23,8 @@ import {
   StaffStore
 } from "@qwip/core"
 import { demoPod } from "@qwip/core/testing"
+import { beginEnd, close, makeSession, next } from "@qwip/test-support/Fixtures"
 import { Effect, Option, Redacted } from "effect"
-import { beginEnd, close, makeSession, next } from "../support/Fixtures.js"
 import {
   ago,
   book,
@@ -52,21 +53,6 @@ const expectOneLine = (r: { code: number | null; stderr: string }, code: number,
   expect(lines.length, r.stderr).toBe(1)
   for (const f of fragments) expect(lines[0]).toContain(f)
 }
-
-describe("qwip: help, usage and keys (no store)", { timeout: 60_000 }, () => {
-  it("shows help, exits 2 on usage errors, generates keys", async () => {
-    const env = { QWIP_DATA_DIR: "/nonexistent/qwip" }
-    const help = await qwip(["--help"], env)
-    expect(help.code).toBe(0)
-    expect(help.stdout).toContain("sessions end")
-    expect(help.stdout).not.toContain("\u001b[")
-    expectOneLine(await qwip(["sessions", "end", "not-a-uuid", "--yes"], env), 2, "not a session id")
-    expect((await qwip(["frobnicate"], env)).code).toBe(2)
-    const keys = await qwipJson<{ jwtSecretKey: string; staticCodeKey: string }>(["keys", "generate"], env)
-    expect(Buffer.from(keys.jwtSecretKey, "base64url").length).toBe(48)
-    expect(Buffer.from(keys.staticCodeKey, "base64url").length).toBe(32)
-  })
-})
 
 const targets = [
   { name: "embedded", make: async () => embeddedTarget(), skip: false },

@@ -6,6 +6,7 @@
  */
 import { randomBytes, randomUUID } from "node:crypto"
 import { expect } from "@effect/vitest"
+import * as StaffQueries from "@qwip/adapters/store/StaffQueries"
 import {
   AccessGrant,
   Active,
@@ -22,9 +23,8 @@ import {
   StaffStore
 } from "@qwip/core"
 import { demoPod } from "@qwip/core/testing"
+import { forEachStore, TestSql } from "@qwip/test-support/Stores"
 import { Effect, Option } from "effect"
-import * as StaffQueries from "../../packages/adapters/src/store/StaffQueries.js"
-import { forEachStore, TestSql } from "../support/Stores.js"
 
 const minutes = (n: number) => n * 60_000
 

@@ -9,7 +9,7 @@
  * Needs `QWIP_TEST_DATABASE_URL` (CI sets it); each run uses a fresh schema, dropped afterwards.
  */
 import { afterAll, describe, expect, it } from "@effect/vitest"
-import type { Answer, Client } from "../http/support/Client.js"
+import type { Answer, Client } from "@qwip/test-support/Client"
 import {
   addPods,
   allWorkDone,

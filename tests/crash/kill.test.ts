@@ -2,7 +2,7 @@
  * SIGKILL at chosen points, then a restart on the same embedded store (PGlite in a temp
  * `QWIP_DATA_DIR`): the restarted service finishes what the killed one left, and nothing is
  * lost or done twice. The process kills itself at a point the test arms through
- * `QWIP_TEST_CRASH_AT` (packages/adapters/src/platform/CrashPoints.ts), or the test kills it
+ * `QWIP_TEST_CRASH_AT` (the adapters' `CrashPoints`), or the test kills it
  * right after an answer.
  *
  * After each restart the invariants are checked by SQL on the store (`checkInvariants`): every
@@ -13,7 +13,7 @@
  * in the store (see support/Crash.ts): the policy does not let a test shorten them.
  */
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
-import type { Client } from "../http/support/Client.js"
+import type { Client } from "@qwip/test-support/Client"
 import {
   allWorkDone,
   billable,

@@ -6,10 +6,10 @@
  * service's worker removes the code.
  */
 import { afterAll, describe, expect, it } from "@effect/vitest"
+import { book, eventually } from "@qwip/test-support/Client"
+import { SeamFake } from "@qwip/test-support/SeamFake"
+import { dataDir, serve } from "@qwip/test-support/Service"
 import { ManagedRuntime, Redacted } from "effect"
-import { SeamFake } from "../../packages/adapters/test/support/SeamFake.js"
-import { book, eventually } from "./support/Client.js"
-import { dataDir, serve } from "./support/Service.js"
 
 const POD = "demo-pod"
 

@@ -8,10 +8,10 @@ import { afterAll, describe, expect, it } from "@effect/vitest"
 import { StoreRecords, type StoreRecordsShape, Stripe as StripeAdapter } from "@qwip/adapters"
 import { AccessCode, Pod, type PodId, Policy, rate } from "@qwip/core"
 import { start } from "@qwip/http"
+import { client, eventually, sessionIdOf } from "@qwip/test-support/Client"
+import { dataDir, makeOffsetClock, platform, quickWorker } from "@qwip/test-support/Service"
+import { type Fault, Faults, StripeServer } from "@qwip/test-support/StripeServer"
 import { Context, Duration, Effect, Exit, Layer, Logger, LogLevel, Option, Redacted, Schema, Scope } from "effect"
-import { type Fault, Faults, StripeServer } from "../../packages/adapters/test/support/StripeServer.js"
-import { client, eventually, sessionIdOf } from "./support/Client.js"
-import { dataDir, makeOffsetClock, platform, quickWorker } from "./support/Service.js"
 
 const POD_A = "demo-pod"
 const POD_B = "pod-b" as PodId

@@ -8,9 +8,9 @@
 import { connect } from "node:net"
 import { describe, expect, it } from "@effect/vitest"
 import { defaultHttpConfig } from "@qwip/http"
+import { type Answer, book, type Client, eventually, sessionIdOf } from "@qwip/test-support/Client"
+import { dataDir, serve } from "@qwip/test-support/Service"
 import { Duration } from "effect"
-import { type Answer, book, type Client, eventually, sessionIdOf } from "./support/Client.js"
-import { dataDir, serve } from "./support/Service.js"
 
 const POD = "demo-pod"
 const DEEP = 3000

@@ -5,7 +5,7 @@
  * only through signed URLs that stop working when they expire.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Photos, PlatformInfo } from "@qwip/adapters"
+import { LocalPhotoFiles, layerCheckoutPhotos, Photos } from "@qwip/adapters"
 import {
   Checkout,
   CheckoutPhoto,
@@ -16,9 +16,8 @@ import {
   type SessionId
 } from "@qwip/core"
 import * as TestKit from "@qwip/core/testing"
-import { CheckoutPhotosFromPlatform, defaultHttpConfig, HttpConfig, LocalPhotoFiles } from "@qwip/http"
+import { type StorageServer, startStorageServer } from "@qwip/test-support/StorageServer"
 import { ConfigProvider, Duration, Effect, Either, Layer, Option, Redacted } from "effect"
-import { type StorageServer, startStorageServer } from "../support/StorageServer.js"
 
 const KEY = "service-role-key-for-tests"
 const BUCKET = "checkout-photos"
@@ -280,21 +279,8 @@ describe("with the core and the HTTP service", () => {
   )
 
   const supabasePlatform = (settings: ReadonlyArray<readonly [string, string]>) =>
-    CheckoutPhotosFromPlatform.pipe(
-      Layer.provide(
-        Layer.mergeAll(
-          Layer.succeed(PlatformInfo, {
-            store: "supabase",
-            payments: "sandbox",
-            mail: "outbox",
-            locks: "none",
-            photos: "supabase-storage",
-            dataDir: "."
-          }),
-          Layer.succeed(HttpConfig, defaultHttpConfig),
-          Layer.setConfigProvider(ConfigProvider.fromMap(new Map(settings)))
-        )
-      )
+    layerCheckoutPhotos("supabase-storage", { dataDir: ".", publicUrl: "http://localhost:8000" }).pipe(
+      Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map(settings))))
     )
 
   it.scopedLive("with the Supabase store, the service keeps photos in Storage and serves no local links", () =>

@@ -6,6 +6,8 @@
  */
 import { randomBytes } from "node:crypto"
 import { describe, layer, type Vitest, it as vitestIt } from "@effect/vitest"
+import { layerPostgres, SqlStore, StoreRecords, type StoreRecordsShape } from "@qwip/adapters/store/index"
+import { backendFor, makeBackend, openPglite } from "@qwip/adapters/store/Pglite"
 import {
   Checkout,
   type Pod,
@@ -33,13 +35,6 @@ import {
   testPolicy
 } from "@qwip/core/testing"
 import { Clock, Context, Duration, Effect, Layer, Option, type Scope } from "effect"
-import {
-  layerPostgres,
-  SqlStore,
-  StoreRecords,
-  type StoreRecordsShape
-} from "../../packages/adapters/src/store/index.js"
-import { backendFor, makeBackend, openPglite } from "../../packages/adapters/src/store/Pglite.js"
 import {
   freshSchema,
   type StoreName,

@@ -9,9 +9,6 @@
  */
 import { randomBytes } from "node:crypto"
 import { describe, layer, type Vitest, it as vitestIt } from "@effect/vitest"
-import type { SessionStore } from "@qwip/core"
-import { Context, Effect, Layer, type Scope } from "effect"
-import pg from "pg"
 import {
   layerPostgres,
   layerSupabase,
@@ -20,9 +17,12 @@ import {
   SqlStore,
   type StoreBackend,
   type StoreRecords
-} from "../../packages/adapters/src/store/index.js"
-import { backendFor } from "../../packages/adapters/src/store/Pglite.js"
-import { poolMigrationTarget } from "../../packages/adapters/src/store/Postgres.js"
+} from "@qwip/adapters/store/index"
+import { backendFor } from "@qwip/adapters/store/Pglite"
+import { poolMigrationTarget } from "@qwip/adapters/store/Postgres"
+import type { SessionStore } from "@qwip/core"
+import { Context, Effect, Layer, type Scope } from "effect"
+import pg from "pg"
 import { startPostgrestServer } from "./PostgrestServer.js"
 
 export type StoreName = "pglite" | "postgres" | "supabase"

@@ -7,7 +7,7 @@ export * from "./CryptoRandom.js"
 export * as Mail from "./mail/index.js"
 export { Outbox, type OutboxEntry, type OutboxShape } from "./mail/OutboxMailer.js"
 export * as Photos from "./photos/index.js"
-export { PhotoStorageStartupError } from "./photos/index.js"
+export { LocalPhotoFiles, type LocalPhotoFilesShape, PhotoStorageStartupError } from "./photos/index.js"
 export {
   CRASH_POINTS,
   type CrashPlan,
@@ -17,6 +17,7 @@ export {
 } from "./platform/CrashPoints.js"
 export { DEMO_POD_ID, demoPod, seedDemoPod } from "./platform/DemoPod.js"
 export { loadLocalSecrets } from "./platform/LocalSecrets.js"
+export { layerCheckoutPhotos, type PhotoStoreKind } from "./platform/PhotosFromEnv.js"
 export * from "./platform/Platform.js"
 export * from "./platform/Services.js"
 export {
@@ -30,7 +31,7 @@ export {
   storeAccess
 } from "./platform/StaffPlatform.js"
 export * from "./sandbox/index.js"
-export * as Seam from "./seam/SeamLockAccess.js"
+export * as Seam from "./seam/index.js"
 export * as StaticCodeTokens from "./static-codes/index.js"
 export { StoreStartupError } from "./store/Backend.js"
 export * as EmbeddedServer from "./store/EmbeddedServer.js"
@@ -40,6 +41,7 @@ export { StoreRecords, type StoreRecordsShape } from "./store/Records.js"
 export { StaffCharge, StaffViews, type StaffViewsShape } from "./store/StaffQueries.js"
 export { firstUnstorableIn, isStorableText } from "./store/StorableText.js"
 export * as Stripe from "./stripe/index.js"
+export { decodeStripeEvent } from "./stripe/StripeEvents.js"
 export {
   InvalidWebhookSignature,
   MalformedWebhookEvent,

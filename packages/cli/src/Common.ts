@@ -6,14 +6,15 @@
 import { userInfo } from "node:os"
 import { Options, Prompt } from "@effect/cli"
 import type * as Adapters from "@qwip/adapters"
-import type { PlatformServices, StaffViews, StoreAccess } from "@qwip/adapters"
+import type { StaffPlatformServices, StaffViews, StoreAccess } from "@qwip/adapters"
 import {
   type PodId,
   PodId as PodIdSchema,
   type SealedCodeKeys,
   type SessionId,
   SessionId as SessionIdSchema,
-  type StaffStore
+  type StaffStore,
+  staffActorName
 } from "@qwip/core"
 import { ConfigProvider, Data, Effect, Either, Layer, Option, Schema } from "effect"
 
@@ -61,7 +62,7 @@ export const changeOptions = { dataDir, yes, actor } as const
  */
 export const adapters: Effect.Effect<typeof Adapters> = Effect.promise(() => import("@qwip/adapters"))
 
-export type StaffServices = PlatformServices | StaffStore | StaffViews | SealedCodeKeys
+export type StaffServices = StaffPlatformServices | StaffStore | StaffViews | SealedCodeKeys
 
 /** Runs `self` with `QWIP_DATA_DIR` set to `--data-dir`, when given. */
 export const withDataDir =
@@ -91,14 +92,8 @@ export const onPlatform =
     }).pipe(withDataDir(dir))
 
 /** `--actor`, else the operating system's user name. */
-export const actorName = (given: Option.Option<string>): string => {
-  if (Option.isSome(given) && given.value.trim() !== "") return given.value.trim()
-  try {
-    return userInfo().username
-  } catch {
-    return process.env.USER ?? process.env.USERNAME ?? "unknown"
-  }
-}
+export const actorName = (given: Option.Option<string>): string =>
+  staffActorName(given, [() => userInfo().username, () => process.env.USER, () => process.env.USERNAME])
 
 const interactive = () => process.stdin.isTTY === true && process.stdout.isTTY === true
 

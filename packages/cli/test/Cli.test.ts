@@ -72,7 +72,8 @@ describe("qwip in process", () => {
       expect(text.code).toBe(0)
       expect(text.stdout).toMatch(/^JWT_SECRET_KEY=[\w-]{64}\nSTATIC_CODE_B64_KEY=[\w-]{43}=$/)
       const json = yield* qwip("keys", "generate", "--json")
-      const keys = JSON.parse(json.stdout) as { staticCodeKey: string }
+      const keys = JSON.parse(json.stdout) as { jwtSecretKey: string; staticCodeKey: string }
+      expect(Buffer.from(keys.jwtSecretKey, "base64url").length).toBe(48)
       expect(Buffer.from(keys.staticCodeKey, "base64url").length).toBe(32)
     })
   )

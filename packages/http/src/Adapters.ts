@@ -7,6 +7,8 @@ export {
   bearerToken,
   InvalidToken,
   InvalidWebhookSignature,
+  LocalPhotoFiles,
+  type LocalPhotoFilesShape,
   layerCryptoRandom,
   MalformedWebhookEvent,
   PlatformInfo,
@@ -20,7 +22,5 @@ export {
   type SessionClaims,
   StripeWebhooks,
   type StripeWebhooksShape,
-  TEST_CARDS,
-  WebhookEvents,
-  type WebhookEventsShape
+  TEST_CARDS
 } from "@qwip/adapters"

@@ -17,8 +17,6 @@ export interface HttpConfigShape {
   readonly corsOrigins: ReadonlyArray<string>
   /** Take the client IP from `X-Forwarded-For` (behind a proxy you trust). */
   readonly trustProxy: boolean
-  /** Where this service is reached from outside; local checkout-photo URLs start with it. */
-  readonly publicUrl: string
   /** Largest JSON body accepted. */
   readonly maxJsonBytes: number
   /** Largest Stripe webhook body accepted. */
@@ -53,7 +51,6 @@ export const defaultHttpConfig: HttpConfigShape = {
   host: "0.0.0.0",
   corsOrigins: ["*"],
   trustProxy: false,
-  publicUrl: "http://localhost:8000",
   maxJsonBytes: 64 * 1024,
   maxWebhookBytes: 1024 * 1024,
   stripePublishableKey: Option.none(),
@@ -90,7 +87,7 @@ const perWindow = (name: string, fallback: RateLimit) =>
   )
 
 /**
- * `PORT`, `HOST`, `CORS_ORIGINS` (comma-separated), `TRUST_PROXY`, `PUBLIC_URL`, `STRIPE_PUBLISHABLE_KEY`,
+ * `PORT`, `HOST`, `CORS_ORIGINS` (comma-separated), `TRUST_PROXY`, `STRIPE_PUBLISHABLE_KEY`,
  * `RATE_LIMIT_SETUP_INTENT` (per 10 min), `RATE_LIMIT_SESSION_LOOKUP` and `RATE_LIMIT_GENERAL`
  * (per minute), `WORKER_ENABLED`, `WORKER_INTERVAL`, `WORKER_CONCURRENCY`, `SHUTDOWN_GRACE`.
  */
@@ -99,7 +96,6 @@ export const httpConfigFromEnv: Config.Config<HttpConfigShape> = Config.all({
   host: Config.string("HOST").pipe(Config.withDefault(defaultHttpConfig.host)),
   corsOrigins: list("CORS_ORIGINS", defaultHttpConfig.corsOrigins),
   trustProxy: Config.boolean("TRUST_PROXY").pipe(Config.withDefault(false)),
-  publicUrl: Config.string("PUBLIC_URL").pipe(Config.option),
   stripePublishableKey: Config.string("STRIPE_PUBLISHABLE_KEY").pipe(
     Config.map((key) => key.trim()),
     Config.validate({
@@ -128,7 +124,6 @@ export const httpConfigFromEnv: Config.Config<HttpConfigShape> = Config.all({
       corsOrigins: c.corsOrigins,
       trustProxy: c.trustProxy,
       stripePublishableKey: c.stripePublishableKey,
-      publicUrl: c.publicUrl._tag === "Some" ? c.publicUrl.value.replace(/\/+$/, "") : `http://localhost:${c.port}`,
       rateLimits: { setupIntent: c.setupIntent, sessionLookup: c.sessionLookup, general: c.general },
       worker: {
         ...defaultHttpConfig.worker,

@@ -1,16 +1,23 @@
 /**
  * The service, composed once: the API's handlers with their middleware, OpenAPI and docs,
  * served by Node's HTTP server, with the background worker beside it. The platform's services
- * (store, payments, locks, codes, mail, policy, tokens, ...) come from outside: `@qwip/adapters`'
- * `layerFromEnv` in production, in-memory doubles in tests.
+ * (store, payments, locks, codes, mail, photos, policy, tokens, ...) come from outside:
+ * `@qwip/adapters`' `layerFromEnv` in production, in-memory doubles in tests.
  */
-import * as path from "node:path"
 import { HttpApiBuilder, HttpApiScalar, HttpMiddleware, HttpServer } from "@effect/platform"
-import { Photos } from "@qwip/adapters"
-import type { LockAccess, Mailer, Payments, Policy, SessionStore, StaticCodes } from "@qwip/core"
-import { Effect, Layer, Option } from "effect"
-import type { AccessTokens, PlatformInfo, Readiness, Sandbox, StripeWebhooks, WebhookEvents } from "./Adapters.js"
-import { layerCryptoRandom, PlatformInfo as PlatformInfoTag } from "./Adapters.js"
+import type {
+  CheckoutPhotos,
+  LockAccess,
+  Mailer,
+  PaymentEventInbox,
+  Payments,
+  Policy,
+  SessionStore,
+  StaticCodes
+} from "@qwip/core"
+import { Effect, Layer } from "effect"
+import type { AccessTokens, LocalPhotoFiles, PlatformInfo, Readiness, Sandbox, StripeWebhooks } from "./Adapters.js"
+import { layerCryptoRandom } from "./Adapters.js"
 import { QwipApi } from "./Api.js"
 import { AuthLive } from "./Auth.js"
 import { BackgroundWorkLive } from "./BackgroundWork.js"
@@ -25,7 +32,6 @@ import { WebhooksLive } from "./handlers/Webhooks.js"
 import { LoggingFromEnv } from "./Logging.js"
 import { makeServiceMiddleware } from "./Middleware.js"
 import * as NodeServer from "./NodeServer.js"
-import { LocalPhotoFiles, layerLocalCheckoutPhotos } from "./photos/LocalCheckoutPhotos.js"
 
 /** What the service needs from the platform composition. */
 export type PlatformServices =
@@ -39,28 +45,10 @@ export type PlatformServices =
   | PlatformInfo
   | Sandbox
   | Readiness
-  | WebhookEvents
+  | PaymentEventInbox
   | StripeWebhooks
-
-/**
- * Checkout photos: when Supabase is configured (`PlatformInfo.photos`), in Supabase Storage's private bucket
- * `checkout-photos` (`SUPABASE_URL` + `SUPABASE_KEY`; links are Storage's signed URLs, so this
- * service serves none); otherwise under `<QWIP_DATA_DIR>/checkout-photos`, with signed links
- * served by this service.
- */
-export const CheckoutPhotosFromPlatform = Layer.unwrapEffect(
-  Effect.gen(function* () {
-    const info = yield* PlatformInfoTag
-    if (info.photos === "supabase-storage") {
-      return Layer.merge(Photos.layerFromConfig, Layer.succeed(LocalPhotoFiles, Option.none()))
-    }
-    const config = yield* HttpConfig
-    return layerLocalCheckoutPhotos({
-      directory: path.join(info.dataDir, "checkout-photos"),
-      publicUrl: config.publicUrl
-    })
-  })
-)
+  | CheckoutPhotos
+  | LocalPhotoFiles
 
 const Handlers = Layer.mergeAll(
   PodsLive,
@@ -74,11 +62,7 @@ const Handlers = Layer.mergeAll(
 )
 
 /** The API with its handlers; needs the platform's services and `HttpConfig`. */
-export const ApiLive = HttpApiBuilder.api(QwipApi).pipe(
-  Layer.provide(Handlers),
-  Layer.provide(AuthLive),
-  Layer.provide(CheckoutPhotosFromPlatform)
-)
+export const ApiLive = HttpApiBuilder.api(QwipApi).pipe(Layer.provide(Handlers), Layer.provide(AuthLive))
 
 /**
  * The HTTP app on whatever `HttpServer` is provided: routes, middleware, `/openapi.json`, `/docs`, `/`.

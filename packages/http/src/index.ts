@@ -10,11 +10,9 @@ export { LoggingFromEnv, layerLogging, logLevelFromEnv } from "./Logging.js"
 export { makeServiceMiddleware, problemResponse } from "./Middleware.js"
 export * as NodeServer from "./NodeServer.js"
 export { ApiProblem, Problem, ProblemBody, problem, problemOf } from "./Problem.js"
-export * from "./photos/LocalCheckoutPhotos.js"
 export { type RunningService, type StartOptions, start } from "./Running.js"
 export {
   ApiLive,
-  CheckoutPhotosFromPlatform,
   HttpAppLive,
   layer,
   NodeServerLive,

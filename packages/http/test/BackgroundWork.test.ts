@@ -3,10 +3,10 @@
  * how many items it runs at once is a setting.
  */
 import { describe, expect, it } from "@effect/vitest"
+import { defaultHttpConfig, httpConfigFromEnv } from "@qwip/http"
+import { book, eventually } from "@qwip/test-support/Client"
+import { boot } from "@qwip/test-support/Service"
 import { ConfigProvider, Duration, Effect, Exit } from "effect"
-import { defaultHttpConfig, httpConfigFromEnv } from "../src/index.js"
-import { book, eventually } from "./support/Client.js"
-import { boot } from "./support/Harness.js"
 
 describe("background work", () => {
   it("reports a session past its window and grace to staff once", async () => {

@@ -4,10 +4,10 @@
  * values follow the rule.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { defaultHttpConfig } from "../src/index.js"
-import { book, type Client, eventually, sessionIdOf } from "./support/Client.js"
-import { boot } from "./support/Harness.js"
-import { makeTestPlatform } from "./support/TestPlatform.js"
+import { defaultHttpConfig } from "@qwip/http"
+import { book, type Client, eventually, sessionIdOf } from "@qwip/test-support/Client"
+import { boot } from "@qwip/test-support/Service"
+import { makeTestPlatform } from "@qwip/test-support/TestPlatform"
 
 // An instance without a worker: the provisioning it queued waits, as when the instance that
 // held it died and its lease has not run out.

@@ -6,9 +6,9 @@
  */
 import { mkdirSync } from "node:fs"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { boot } from "@qwip/test-support/Service"
 import { Option } from "effect"
 import { type Browser, chromium, type Page } from "playwright-core"
-import { boot } from "./support/Harness.js"
 
 const CHROMIUM = "/usr/bin/chromium"
 // What this machine's Chromium needs headless as root, with no network beyond loopback.

@@ -5,8 +5,8 @@
 import { existsSync, readdirSync } from "node:fs"
 import * as path from "node:path"
 import { describe, expect, it } from "@effect/vitest"
-import { type Answer, book, type Client, eventually } from "./support/Client.js"
-import { boot } from "./support/Harness.js"
+import { type Answer, book, type Client, eventually } from "@qwip/test-support/Client"
+import { boot } from "@qwip/test-support/Service"
 
 const JPEG = new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 0, 0x10, 0x4a, 0x46, 0x49, 0x46, 0, 1])
 const PNG = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0x0d])

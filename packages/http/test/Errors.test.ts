@@ -3,12 +3,12 @@
  * client mistakes are 4xx naming the field or reason, and tokens are refused as today.
  */
 import { describe, expect, it } from "@effect/vitest"
+import { defaultHttpConfig } from "@qwip/http"
+import { type Answer, book, eventually, sessionIdOf } from "@qwip/test-support/Client"
+import { boot } from "@qwip/test-support/Service"
+import { JWT_SECRET } from "@qwip/test-support/TestPlatform"
 import { Duration } from "effect"
 import { SignJWT } from "jose"
-import { defaultHttpConfig } from "../src/index.js"
-import { type Answer, book, eventually, sessionIdOf } from "./support/Client.js"
-import { boot } from "./support/Harness.js"
-import { JWT_SECRET } from "./support/TestPlatform.js"
 
 const expectProblem = (answer: Answer, status: number, error: string, detail?: RegExp) => {
   expect({ status: answer.status, error: answer.body?.error }).toEqual({ status, error })

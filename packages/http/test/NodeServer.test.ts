@@ -7,8 +7,8 @@ import { Agent, request as httpRequest, type Server } from "node:http"
 import { HttpServer, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
+import { NodeServer } from "@qwip/http"
 import { Context, Effect, Exit, Layer, Scope } from "effect"
-import { NodeServer } from "../src/index.js"
 
 /** Listens on a free port with no app attached yet; `attach` serves `app` until `detach`. */
 const listen = async (server: Server) => {

@@ -4,8 +4,8 @@
  */
 import { OpenApi } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
+import { boot } from "@qwip/test-support/Service"
 import { QwipApi } from "../src/index.js"
-import { boot } from "./support/Harness.js"
 
 interface Operation {
   readonly summary?: string

@@ -3,8 +3,8 @@
  * line per request with no tokens in it, the pod list and lock status.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { book, eventually } from "./support/Client.js"
-import { boot } from "./support/Harness.js"
+import { book, eventually } from "@qwip/test-support/Client"
+import { boot } from "@qwip/test-support/Service"
 
 describe("operations", () => {
   it("healthz is alive; readyz reports the store's readiness", async () => {

@@ -1,6 +1,8 @@
 /**
- * Running the built `qwip` CLI as a subprocess against a store, and setting the store up
- * from the test process with the same platform composition (`layerFromEnv`).
+ * Running `qwip` against a store: in process (`main` with an argv array, its console captured,
+ * its settings from a map), or as the built CLI in a subprocess where exit codes and signals are
+ * the point; and setting the store up from the test process with the same platform composition
+ * (`layerFromEnv`).
  *
  * Targets: `embedded` (a temp QWIP_DATA_DIR, always) and `postgres` (a fresh database on
  * QWIP_TEST_DATABASE_URL's server, dropped afterwards, when that variable is set). The
@@ -12,6 +14,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
+import * as NodeContext from "@effect/platform-node/NodeContext"
 import {
   layerFromEnv,
   layerStaff,
@@ -20,8 +23,9 @@ import {
   type StaffViews,
   StaticCodeTokens
 } from "@qwip/adapters"
+import { main } from "@qwip/cli"
 import { Checkout, type PodId, type SealedCodeKeys, type Session, type StaffStore, Worker } from "@qwip/core"
-import { Clock, ConfigProvider, Effect, Layer, Logger, LogLevel, Option } from "effect"
+import { Clock, ConfigProvider, type Console, Effect, Layer, Logger, LogLevel, Option } from "effect"
 import pg from "pg"
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../../..")
@@ -41,9 +45,7 @@ const newestIn = (dir: string): number => {
  * running vitest alone) is rebuilt once here, and a build that cannot be made fails clearly.
  */
 export const ensureBuilt = () => {
-  const sources = ["packages/core/src", "packages/adapters/src", "packages/http/src", "packages/cli/src"].map((d) =>
-    newestIn(join(repoRoot, d))
-  )
+  const sources = ["core", "adapters", "http", "cli"].map((name) => newestIn(join(repoRoot, "packages", name, "src")))
   const built = existsSync(binPath) ? statSync(binPath).mtimeMs : 0
   if (built >= Math.max(...sources)) return
   try {
@@ -69,7 +71,39 @@ const baseEnv = (): Record<string, string> => ({
   NO_COLOR: "1"
 })
 
-/** Starts `qwip args...` with `env`; the caller waits or signals it. */
+/**
+ * Runs `qwip args...` in this process: the exit code `main` returns, what it printed through
+ * the console, and settings from `env` only (as the subprocess gets nothing from the shell).
+ */
+export const qwip = async (args: ReadonlyArray<string>, env: Readonly<Record<string, string>>): Promise<Result> => {
+  const out: Array<string> = []
+  const err: Array<string> = []
+  const program = Effect.gen(function* () {
+    const base = yield* Effect.console
+    const capture: Console.Console = {
+      ...base,
+      log: (...xs) => Effect.sync(() => void out.push(xs.join(" "))),
+      info: (...xs) => Effect.sync(() => void out.push(xs.join(" "))),
+      error: (...xs) => Effect.sync(() => void err.push(xs.join(" "))),
+      warn: (...xs) => Effect.sync(() => void err.push(xs.join(" ")))
+    }
+    return yield* main(["node", "qwip", ...args]).pipe(
+      Effect.withConsole(capture),
+      Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env))))
+    )
+  }).pipe(Effect.provide(NodeContext.layer))
+  const code = await Effect.runPromise(program)
+  return { code, stdout: out.join("\n"), stderr: err.join("\n") }
+}
+
+/** Runs `qwip args... --json` in process, expecting success, and parses what it printed. */
+export const qwipJson = async <A = unknown>(args: ReadonlyArray<string>, env: Readonly<Record<string, string>>) => {
+  const r = await qwip([...args, "--json"], env)
+  if (r.code !== 0) throw new Error(`qwip ${args.join(" ")} exited ${r.code}: ${r.stderr}`)
+  return JSON.parse(r.stdout) as A
+}
+
+/** Starts the built `qwip args...` as a subprocess with `env`; the caller waits or signals it. */
 export const start = (args: ReadonlyArray<string>, env: Readonly<Record<string, string>>) => {
   const child = spawn(process.execPath, [binPath, ...args], {
     cwd: repoRoot,
@@ -90,8 +124,11 @@ export const start = (args: ReadonlyArray<string>, env: Readonly<Record<string, 
   return { child, done, output: () => ({ stdout, stderr }) }
 }
 
-/** Runs `qwip args...` to completion; one that has not finished in `timeoutMs` is killed and fails the test. */
-export const qwip = async (
+/**
+ * Runs the built `qwip args...` to completion as a subprocess; one that has not finished in
+ * `timeoutMs` is killed and fails the test.
+ */
+export const qwipProcess = async (
   args: ReadonlyArray<string>,
   env: Readonly<Record<string, string>>,
   timeoutMs = 120_000
@@ -105,9 +142,12 @@ export const qwip = async (
   return result
 }
 
-/** Runs `qwip args... --json`, expecting success, and parses stdout. */
-export const qwipJson = async <A = unknown>(args: ReadonlyArray<string>, env: Readonly<Record<string, string>>) => {
-  const r = await qwip([...args, "--json"], env)
+/** Runs the built `qwip args... --json` as a subprocess, expecting success, and parses stdout. */
+export const qwipProcessJson = async <A = unknown>(
+  args: ReadonlyArray<string>,
+  env: Readonly<Record<string, string>>
+) => {
+  const r = await qwipProcess([...args, "--json"], env)
   if (r.code !== 0) throw new Error(`qwip ${args.join(" ")} exited ${r.code}: ${r.stderr}`)
   return JSON.parse(r.stdout) as A
 }

@@ -15,11 +15,11 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { hostname, tmpdir } from "node:os"
 import { join } from "node:path"
 import { StaticCodeTokens } from "@qwip/adapters"
+import { type Answer, type Client, client } from "@qwip/test-support/Client"
+import { freePort } from "@qwip/test-support/Network"
+import { deliverStripeEvent, stripeEvent } from "@qwip/test-support/StripeEvents"
 import pg from "pg"
 import { ensureBuilt, start } from "../../cli/support/Cli.js"
-import { type Answer, type Client, client } from "../../http/support/Client.js"
-import { deliverStripeEvent, stripeEvent } from "../../http/support/StripeEvents.js"
-import { freePort } from "../../support/Network.js"
 
 export { ensureBuilt }
 

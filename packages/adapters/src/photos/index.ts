@@ -1,2 +1,3 @@
-/** Checkout photos: Supabase Storage (the local-directory store lives in `@qwip/http`, which serves its links). */
+/** Checkout photos: Supabase Storage, or a local directory whose signed links the HTTP service serves. */
+export * from "./LocalCheckoutPhotos.js"
 export * from "./SupabaseCheckoutPhotos.js"

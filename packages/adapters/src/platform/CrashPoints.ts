@@ -16,10 +16,9 @@
  * Unset or empty (production): the platform is returned untouched. An unknown point stops
  * start-up with one line, so a mistyped test cannot pass by never crashing.
  */
-import { LockAccess, Mailer, Payments, StaticCodes } from "@qwip/core"
+import { LockAccess, Mailer, PaymentEventInbox, Payments, StaticCodes } from "@qwip/core"
 import { Config, Context, Effect, Layer, Option } from "effect"
 import { type PlatformServices, PlatformStartError } from "./Platform.js"
-import { WebhookEvents } from "./Services.js"
 
 export const CRASH_POINTS = ["after-charge", "provisioning", "after-mail", "webhook"] as const
 export type CrashPoint = (typeof CRASH_POINTS)[number]
@@ -62,7 +61,7 @@ const wrap = (context: Context.Context<PlatformServices>, plan: CrashPlan): Cont
   const codes = Context.get(context, StaticCodes)
   const lock = Context.get(context, LockAccess)
   const mailer = Context.get(context, Mailer)
-  const events = Context.get(context, WebhookEvents)
+  const inbox = Context.get(context, PaymentEventInbox)
   return context.pipe(
     Context.add(Payments, {
       ...payments,
@@ -77,9 +76,9 @@ const wrap = (context: Context.Context<PlatformServices>, plan: CrashPlan): Cont
       createCode: (request) => Effect.zipRight(reach("provisioning"), lock.createCode(request))
     }),
     Context.add(Mailer, { send: (message) => Effect.tap(mailer.send(message), () => reach("after-mail")) }),
-    Context.add(WebhookEvents, {
-      ...events,
-      receive: (event) => Effect.tap(events.receive(event), () => reach("webhook"))
+    Context.add(PaymentEventInbox, {
+      ...inbox,
+      receive: (event) => Effect.tap(inbox.receive(event), () => reach("webhook"))
     })
   )
 }

@@ -30,22 +30,3 @@ export interface ReadinessShape {
   readonly check: Effect.Effect<{ readonly ok: boolean; readonly detail: string }>
 }
 export class Readiness extends Context.Tag("@qwip/adapters/Readiness")<Readiness, ReadinessShape>() {}
-
-/** A Stripe event as received, stored once by its id. */
-export type WebhookEventStatus = "received" | "processed" | "failed"
-
-export interface WebhookEventsShape {
-  /**
-   * Stores the event if its id is new. Returns its status: `processed` for a duplicate of
-   * an event already handled (nothing more to do), else `received`/`failed` (handle it).
-   */
-  readonly receive: (event: {
-    readonly id: string
-    readonly type: string
-    readonly payload: unknown
-  }) => Effect.Effect<WebhookEventStatus>
-  /** Done with; `note` says why it changed nothing (ignored, or a payment refused), for staff. */
-  readonly markProcessed: (id: string, note?: string) => Effect.Effect<void>
-  readonly markFailed: (id: string, error: string) => Effect.Effect<void>
-}
-export class WebhookEvents extends Context.Tag("@qwip/adapters/WebhookEvents")<WebhookEvents, WebhookEventsShape>() {}

@@ -15,7 +15,7 @@ import { poolMigrationTarget, redactUrl } from "../store/Postgres.js"
 import * as StaffQueries from "../store/StaffQueries.js"
 import { storeChoice } from "../store/StoreConfig.js"
 import { loadLocalSecrets } from "./LocalSecrets.js"
-import { CodeCipher, layerFromEnv, type PlatformServices, PlatformStartError } from "./Platform.js"
+import { CodeCipher, layerForStaffFromEnv, PlatformStartError, type StaffPlatformServices } from "./Platform.js"
 
 /** Where the configured store is, and how this process reaches it. */
 export type StoreAccess =
@@ -51,11 +51,11 @@ export const describeAccess = (access: StoreAccess): string => {
 }
 
 /**
- * `layerFromEnv` for `access`. Reaching an embedded store through the service, it connects
+ * `layerForStaffFromEnv` for `access`. Reaching an embedded store through the service, it connects
  * as to Postgres, with the keys the embedded store generated (unless the environment sets them).
  */
-export const platformVia = (access: StoreAccess): Layer.Layer<PlatformServices, PlatformStartError> => {
-  if (access._tag !== "EmbeddedServed") return layerFromEnv
+export const platformVia = (access: StoreAccess): Layer.Layer<StaffPlatformServices, PlatformStartError> => {
+  if (access._tag !== "EmbeddedServed") return layerForStaffFromEnv
   return Layer.unwrapEffect(
     Effect.gen(function* () {
       const secrets = yield* loadLocalSecrets(access.dataDir).pipe(
@@ -78,7 +78,7 @@ export const platformVia = (access: StoreAccess): Layer.Layer<PlatformServices, 
       }
       const current = yield* Effect.configProviderWith(Effect.succeed)
       const provider = ConfigProvider.fromMap(overlay).pipe(ConfigProvider.orElse(() => current))
-      return layerFromEnv.pipe(Layer.provide(Layer.setConfigProvider(provider)))
+      return layerForStaffFromEnv.pipe(Layer.provide(Layer.setConfigProvider(provider)))
     })
   )
 }

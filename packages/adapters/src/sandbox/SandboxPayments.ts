@@ -10,6 +10,7 @@ import {
   type CardSetUpResult,
   type ChargeReading,
   type ChargeResult,
+  customerEmail,
   Payments,
   type PaymentsShape,
   pence,
@@ -19,9 +20,6 @@ import {
 import { Clock, Context, Effect, Layer, Option } from "effect"
 import { SandboxCardDeclined, SandboxConsole, type SandboxConsoleShape, TEST_CARDS } from "./SandboxConsole.js"
 import { SandboxLedger, type SandboxLedgerShape, type SandboxRecord } from "./SandboxLedger.js"
-
-/** Stripe's fallback when a card holder gave no email. */
-const FALLBACK_EMAIL = "hello@qwip.co.uk"
 
 type Behaviour = "succeeds" | "declines" | "needs_authentication"
 
@@ -108,7 +106,7 @@ export const makeSandboxPayments = (ledger: SandboxLedgerShape) => {
           podId: Option.fromNullable(s.data.pod_id),
           customerId: Option.fromNullable(s.data.customer),
           paymentMethodId: Option.fromNullable(s.data.payment_method),
-          email: s.data.email ?? FALLBACK_EMAIL
+          email: customerEmail(s.data.email)
         }
       }),
     chargeSession: (request) =>
@@ -186,7 +184,7 @@ export const makeSandboxPayments = (ledger: SandboxLedgerShape) => {
         yield* ledger.update(setupIntentId, "succeeded", {
           ...s.data,
           payment_method: randomId("pm"),
-          email: card.email.trim().length > 0 ? card.email.trim() : FALLBACK_EMAIL,
+          email: customerEmail(card.email.trim()),
           behaviour,
           card_last4: number.slice(-4)
         })

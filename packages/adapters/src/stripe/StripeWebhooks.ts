@@ -3,21 +3,9 @@
  * endpoint's secret, and a timestamp no older than the tolerance, against replays), then here
  * that the timestamp is not in the future beyond a small clock skew (the SDK accepts any future
  * timestamp, which would let a captured request replay for as long as it is post-dated) and that
- * the body is an event with an id and a type. The events Qwip acts on are decoded into the
- * platform's `PaymentEvent`s. Every other event type decodes to `None`: the HTTP layer stores and
- * acknowledges it.
+ * the body is an event with an id and a type. What an event means to Qwip is read by
+ * `StripeEvents`.
  */
-import {
-  CardSetUpSucceeded,
-  ChargeFailed,
-  ChargeNeedsAuthentication,
-  ChargeSucceeded,
-  type PaymentEvent,
-  Pence,
-  PodId,
-  SessionId,
-  SetupIntentId
-} from "@qwip/core"
 import { Clock, Context, Effect, Layer, Option, Redacted, Schema } from "effect"
 import Stripe from "stripe"
 import { firstUnstorableIn } from "../store/StorableText.js"
@@ -65,7 +53,6 @@ export interface StripeWebhooksShape {
     rawBody: string | Uint8Array,
     signatureHeader: string
   ) => Effect.Effect<StripeEventEnvelope, InvalidWebhookSignature | MalformedWebhookEvent>
-  readonly decode: (envelope: StripeEventEnvelope) => Option.Option<PaymentEvent>
 }
 
 export interface StripeWebhooksOptions {
@@ -94,23 +81,6 @@ const reasonFor = (error: unknown, toleranceSeconds: number): string => {
   return error instanceof Error ? (error.message.split("\n")[0] ?? "unreadable event") : "unreadable event"
 }
 
-const decodeSessionId = Schema.decodeUnknownOption(SessionId)
-const decodePodId = Schema.decodeUnknownOption(PodId)
-const decodeSetupIntentId = Schema.decodeUnknownOption(SetupIntentId)
-const decodePence = Schema.decodeUnknownOption(Pence)
-
-/** The session a charge says it was for; `None` for PaymentIntents not made by this platform. */
-const sessionOf = (intent: Stripe.PaymentIntent): Option.Option<SessionId> =>
-  decodeSessionId(intent.metadata?.session_id)
-
-/** Who and what a PaymentIntent charged, for the core to check against the session. */
-const chargeOf = (intent: Stripe.PaymentIntent) => ({
-  sessionId: sessionOf(intent),
-  paymentIntentId: intent.id,
-  // An id, or the Customer object when the event was expanded.
-  customerId: Option.fromNullable(typeof intent.customer === "string" ? intent.customer : intent.customer?.id)
-})
-
 /** The header's signing time (`t=`), read as the SDK reads it: the last `t` wins. */
 const signedAtSeconds = (header: string): number =>
   header.split(",").reduce((at, item) => {
@@ -121,52 +91,6 @@ const signedAtSeconds = (header: string): number =>
 /** An event needs an id and a type to be stored; Stripe's always have both. */
 const EventHead = Schema.Struct({ id: Schema.NonEmptyString, type: Schema.NonEmptyString })
 const isEventHead = Schema.is(EventHead)
-
-/**
- * Maps the events Qwip acts on. A failure that needs the card holder's authentication decodes as
- * `ChargeNeedsAuthentication`, not `ChargeFailed`: Stripe reports an off-session SCA challenge as
- * `payment_intent.payment_failed` with code `authentication_required`, and `chargeSession` answers
- * the same charge with `NeedsAuthentication`, so the event must not contradict it.
- */
-export const decodeStripeEvent = (envelope: StripeEventEnvelope): Option.Option<PaymentEvent> => {
-  const event = envelope.event
-  switch (event.type) {
-    case "setup_intent.succeeded": {
-      const intent = event.data.object
-      return Option.map(
-        decodeSetupIntentId(intent.id),
-        (setupIntentId) => new CardSetUpSucceeded({ setupIntentId, podId: decodePodId(intent.metadata?.pod_id) })
-      )
-    }
-    case "payment_intent.succeeded": {
-      const intent = event.data.object
-      return Option.map(
-        decodePence(intent.amount_received),
-        (amountPence) => new ChargeSucceeded({ ...chargeOf(intent), amountPence, currency: intent.currency })
-      )
-    }
-    case "payment_intent.payment_failed": {
-      const intent = event.data.object
-      const error = intent.last_payment_error
-      if (error?.code === "authentication_required") {
-        return Option.some(new ChargeNeedsAuthentication(chargeOf(intent)))
-      }
-      return Option.some(
-        new ChargeFailed({
-          ...chargeOf(intent),
-          code: error?.decline_code ?? error?.code ?? "payment_failed",
-          message: error?.message ?? "the payment failed without a reason from Stripe"
-        })
-      )
-    }
-    case "payment_intent.requires_action": {
-      const intent = event.data.object
-      return Option.some(new ChargeNeedsAuthentication(chargeOf(intent)))
-    }
-    default:
-      return Option.none()
-  }
-}
 
 /**
  * Verification reads "now" from Effect's `Clock` and hands it to the SDK (`receivedAt`), so
@@ -216,10 +140,10 @@ export const makeStripeWebhooks = (options: StripeWebhooksOptions): StripeWebhoo
         event
       } satisfies StripeEventEnvelope
     }).pipe(Effect.withSpan("StripeWebhooks.verify"))
-  return { verify, decode: decodeStripeEvent }
+  return { verify }
 }
 
-/** Verifies and decodes Stripe's webhooks for the HTTP layer's `/webhook/stripe`. */
+/** Verifies Stripe's webhooks for the HTTP layer's `/webhook/stripe`. */
 export class StripeWebhooks extends Context.Tag("@qwip/adapters/StripeWebhooks")<
   StripeWebhooks,
   StripeWebhooksShape

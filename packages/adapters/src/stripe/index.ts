@@ -1,3 +1,12 @@
-/** Stripe: the `Payments` port, and verification and decoding of Stripe's webhooks. */
+/**
+ * Stripe: the `Payments` port (its client, the charge's outcome, the read-back of a lost answer,
+ * its configuration), verification of Stripe's webhooks, and what their events mean.
+ */
+export * from "./ChargeOutcome.js"
+export * from "./ChargeReadBack.js"
+export * from "./StripeClient.js"
+export * from "./StripeConfig.js"
+export * from "./StripeEvents.js"
+export * from "./StripeFailures.js"
 export * from "./StripePayments.js"
 export * from "./StripeWebhooks.js"

@@ -11,6 +11,7 @@ import {
   type SessionId,
   StaffAlert
 } from "@qwip/core"
+import { ResendServer, type ScriptedResponse } from "@qwip/test-support/ResendServer"
 import { ConfigProvider, Effect, HashMap, Layer, Logger, Option, Redacted, Schedule } from "effect"
 import {
   classifyResendError,
@@ -20,7 +21,6 @@ import {
   resendConfig
 } from "../../src/mail/ResendMailer.js"
 import { type ManageLink, manageSessionUrl } from "../../src/mail/Templates.js"
-import { ResendServer, type ScriptedResponse } from "../support/ResendServer.js"
 
 const sessionId = "6d1f3c2a-9b8e-4f7d-a6c5-0e1d2c3b4a59" as SessionId
 const STAFF = ["ops@qwip.co.uk", "founder@founders.example"]

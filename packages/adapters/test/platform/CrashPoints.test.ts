@@ -4,11 +4,10 @@
  * crashing. (The kills themselves are exercised by tests/crash against the real service.)
  */
 import { describe, expect, it } from "@effect/vitest"
-import { LockAccess, Mailer, Payments, StaticCodes } from "@qwip/core"
+import { LockAccess, Mailer, PaymentEventInbox, Payments, StaticCodes } from "@qwip/core"
 import { ConfigProvider, Context, Effect, Layer, Option } from "effect"
 import { parseCrashPlan, withCrashPoints } from "../../src/platform/CrashPoints.js"
 import type { PlatformServices } from "../../src/platform/Platform.js"
-import { WebhookEvents } from "../../src/platform/Services.js"
 
 const unused = () => Effect.die("not used by this test")
 const services = Context.empty().pipe(
@@ -26,7 +25,12 @@ const services = Context.empty().pipe(
     lockStatus: unused
   } as unknown as Context.Tag.Service<LockAccess>),
   Context.add(Mailer, { send: unused }),
-  Context.add(WebhookEvents, { receive: unused, markProcessed: unused, markFailed: unused })
+  Context.add(PaymentEventInbox, {
+    receive: unused,
+    decode: () => Option.none(),
+    markProcessed: unused,
+    markFailed: unused
+  })
 ) as unknown as Context.Context<PlatformServices>
 
 const build = (env: Record<string, string>) =>
@@ -49,7 +53,7 @@ describe("crash points (QWIP_TEST_CRASH_AT)", () => {
     Effect.gen(function* () {
       for (const env of [{}, { QWIP_TEST_CRASH_AT: "" }]) {
         const built = yield* build(env)
-        for (const tag of [Payments, StaticCodes, LockAccess, Mailer, WebhookEvents] as const) {
+        for (const tag of [Payments, StaticCodes, LockAccess, Mailer, PaymentEventInbox] as const) {
           expect(Context.get(built, tag as never)).toBe(Context.get(services, tag as never))
         }
       }

@@ -2,11 +2,11 @@ import { describe, expect, it } from "@effect/vitest"
 import type { Device } from "@seamapi/http"
 import { Either, Option } from "effect"
 import fc from "fast-check"
-import { SeamLockAccess } from "../../src/seam/index.js"
+import { CodeRules } from "../../src/seam/index.js"
 
-const { codeFits, codeLengthFor, codeNameFor, codeRulesFor, lockCodeStatus, pickCode } = SeamLockAccess
+const { codeFits, codeLengthFor, codeNameFor, codeRulesFor, lockCodeStatus, pickCode } = CodeRules
 
-type Constraint = SeamLockAccess.CodeConstraint
+type Constraint = CodeRules.CodeConstraint
 
 const lock = (properties: { supported_code_lengths?: Array<number>; code_constraints?: Array<Constraint> }): Device =>
   ({ properties: { online: true, ...properties } }) as unknown as Device
@@ -24,7 +24,7 @@ const scripted = (alphabet: string, codes: ReadonlyArray<string>) => {
   }
 }
 
-const ALL_CONSTRAINTS: ReadonlyArray<SeamLockAccess.CodeConstraintType> = [
+const ALL_CONSTRAINTS: ReadonlyArray<CodeRules.CodeConstraintType> = [
   "no_zeros",
   "cannot_start_with_12",
   "no_triple_consecutive_ints",
@@ -66,7 +66,7 @@ describe("picking a code", () => {
   })
 
   it("honours each constraint Seam reports", () => {
-    const fits = (constraints: Array<SeamLockAccess.CodeConstraintType>, code: string, taken: Array<string> = []) =>
+    const fits = (constraints: Array<CodeRules.CodeConstraintType>, code: string, taken: Array<string> = []) =>
       codeFits(
         rulesFor(lock({ code_constraints: constraints.map((constraint_type) => ({ constraint_type })) }), taken),
         code

@@ -5,9 +5,9 @@
 import { randomUUID } from "node:crypto"
 import { expect, layer } from "@effect/vitest"
 import { LockAccess, type LockAccessShape, lockCodeNameFor } from "@qwip/core"
+import { SeamFake } from "@qwip/test-support/SeamFake"
 import { Cause, ConfigProvider, Effect, Exit, Option, Redacted } from "effect"
 import { SeamLockAccess } from "../../src/seam/index.js"
-import { SeamFake } from "../support/SeamFake.js"
 
 const lockAccess: Effect.Effect<LockAccessShape, never, SeamFake> = Effect.flatMap(SeamFake, (fake) =>
   SeamLockAccess.makeSeamLockAccess({ apiKey: fake.apiKey, endpoint: fake.endpoint })

@@ -26,9 +26,9 @@ import {
   MemoryStore,
   testPolicy
 } from "@qwip/core/testing"
+import { SeamFake, type SeamFakeShape } from "@qwip/test-support/SeamFake"
 import { Deferred, Duration, Effect, Fiber, Layer, Option } from "effect"
 import { SeamLockAccess } from "../../src/seam/index.js"
-import { SeamFake, type SeamFakeShape } from "../support/SeamFake.js"
 
 const POD = "pod-1" as PodId
 

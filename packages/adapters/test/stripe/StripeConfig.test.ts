@@ -1,9 +1,9 @@
 import { expect, layer } from "@effect/vitest"
 import { Payments, PodId } from "@qwip/core"
+import { StripeServer } from "@qwip/test-support/StripeServer"
 import { ConfigProvider, Effect, Layer, Option, Redacted } from "effect"
-import { layerFromConfig, stripeSettings } from "../../src/stripe/StripePayments.js"
+import { layerFromConfig, stripeSettings } from "../../src/stripe/StripeConfig.js"
 import { StripeWebhooks } from "../../src/stripe/StripeWebhooks.js"
-import { StripeServer } from "../support/StripeServer.js"
 
 const SECRET = "sk_test_config_secret"
 const WEBHOOK_SECRET = "whsec_config_secret"

@@ -3,8 +3,8 @@
  */
 import { Args, Command, Options } from "@effect/cli"
 import {
-  type Actor,
   Billing,
+  describeActor,
   endedAtOf,
   formatRate,
   Overdue,
@@ -34,9 +34,6 @@ import {
 import { bold, dim, green, pounds, printJson, printTable, red, say, when, yellow } from "../Output.js"
 
 const now = Effect.map(Clock.currentTimeMillis, (ms) => new Date(ms))
-
-const actorText = (a: Actor) =>
-  a._tag === "Staff" ? a.name : a._tag === "System" ? `system (${a.reason})` : "customer"
 
 /** Why a session failed, when it did. */
 const failureOf = (s: Session): string | null => {
@@ -89,7 +86,7 @@ export const sessionView = (s: Session, at: Date, grace: Duration.Duration) => {
     outcome: state._tag === "Ended" ? state.outcome._tag : null,
     notBilledReason: state._tag === "Ended" && state.outcome._tag === "NotBilled" ? state.outcome.reason : null,
     chargePence: state._tag === "Ending" || state._tag === "Ended" ? state.quote.chargePence : null,
-    endedBy: state._tag === "Ending" || state._tag === "Ended" ? actorText(state.by) : null,
+    endedBy: state._tag === "Ending" || state._tag === "Ended" ? describeActor(state.by) : null,
     failure: failureOf(s),
     accessMode: Option.getOrNull(Option.map(s.access, (a) => a.mode)),
     accessRevoked: Option.isSome(s.accessRevokedAt),
@@ -194,7 +191,7 @@ const show = Command.make("show", { ...readOptions, id: shownSession }, (o) =>
         }
         if (state._tag === "ProvisioningFailed") add(state.failedAt, "provisioning failed", state.reason)
         if (state._tag === "Ending" || state._tag === "Ended") {
-          add(state.endedAt, "ended", `by ${actorText(state.by)}: ${billedText(session)}`)
+          add(state.endedAt, "ended", `by ${describeActor(state.by)}: ${billedText(session)}`)
         }
         if (state._tag === "Ended") add(state.closedAt, "closed", state.outcome._tag)
         add(Option.getOrNull(session.accessRevokedAt), "door code revoked")

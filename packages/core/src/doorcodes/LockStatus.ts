@@ -8,13 +8,20 @@ import { accessModeOf, Policy } from "../Policy.js"
 import { LockUnavailable } from "../ports/LockAccess.js"
 import { SessionStore } from "../ports/SessionStore.js"
 
+/** Whether this platform has a lock provider to ask (Seam), or pods use static codes only. */
+export type LockProvider = "configured" | "none"
+
 /**
- * Whether a pod's door is locked. Pods on static codes have no lock to ask, and today's
- * service answers "locked" for them; otherwise the device must belong to a pod.
+ * Whether a pod's door is locked. Without a lock provider, or for pods on static codes, there
+ * is no lock to ask, whatever the device, and today's service answers "locked"; otherwise the
+ * device must belong to a pod.
  */
-export const lockStatus = Effect.fn("LockStatus.lockStatus")(function* (deviceId: string) {
+export const lockStatus = Effect.fn("LockStatus.lockStatus")(function* (
+  deviceId: string,
+  lockProvider: LockProvider = "configured"
+) {
   const policy = yield* Policy
-  if (policy.staticCodesOnly === true) return { isLocked: true }
+  if (lockProvider === "none" || policy.staticCodesOnly === true) return { isLocked: true }
   const store = yield* SessionStore
   const pod = (yield* store.pods).find((s) => Option.contains(s.pod.lockDeviceId, deviceId))
   if (pod === undefined) return yield* new DeviceNotFound({ deviceId })

@@ -28,6 +28,7 @@ import {
 } from "../session/Session.js"
 import { leavePod, loadSession, loadSessionWithPod, now, persist, retryWhenStale } from "../session/SessionSteps.js"
 import { chargeFixedPrice, followUpsFor } from "../settlement/ChargeOutcome.js"
+import { describeActor } from "../staff/StaffActor.js"
 import { priceEnd } from "../tariff/Billing.js"
 
 export interface EndOptions {
@@ -43,9 +44,6 @@ export interface EndOptions {
    */
   readonly waitAtMost?: Duration.Duration
 }
-
-const actorName = (actor: Actor): string =>
-  actor._tag === "Staff" ? actor.name : actor._tag === "System" ? `system (${actor.reason})` : "customer"
 
 const fixEnd = (sessionId: SessionId, options: EndOptions) =>
   retryWhenStale(
@@ -63,7 +61,7 @@ const fixEnd = (sessionId: SessionId, options: EndOptions) =>
       )
       const by = options.by ?? Customer
       const waiver = Option.fromNullable(options.waiveReason).pipe(
-        Option.map((reason) => ({ reason, by: actorName(by) }))
+        Option.map((reason) => ({ reason, by: describeActor(by) }))
       )
       return yield* persist(session, {
         transition: beginEnd(session, { endedAt, ...priced, waiver, by }, at),

@@ -38,7 +38,7 @@ export interface CardSetUpResult {
   readonly podId: Option.Option<string>
   readonly customerId: Option.Option<string>
   readonly paymentMethodId: Option.Option<string>
-  /** The card holder's email, or `hello@qwip.co.uk` when they gave none. */
+  /** The card holder's email, or `FALLBACK_CUSTOMER_EMAIL` when they gave none. */
   readonly email: string
 }
 

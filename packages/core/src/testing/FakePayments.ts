@@ -4,6 +4,7 @@
  * off-session outcomes per card, and reading a charge back by id or session.
  */
 import { Context, Effect, Layer, Option } from "effect"
+import { FALLBACK_CUSTOMER_EMAIL } from "../booking/CustomerEmail.js"
 import type { PodId, SessionId, SetupIntentId } from "../Ids.js"
 import {
   type CardSetUpResult,
@@ -80,7 +81,7 @@ export const makeFakePayments = () => {
           customerId,
           status: "requires_payment_method",
           paymentMethodId: Option.none(),
-          email: "hello@qwip.co.uk",
+          email: FALLBACK_CUSTOMER_EMAIL,
           behaviour: "succeeds"
         })
         return Effect.succeed({ setupIntentId, clientSecret: `${setupIntentId}_secret_test`, customerId })

@@ -5,10 +5,9 @@
 import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
 import { photoMediaType } from "@qwip/core"
 import { Effect, Option } from "effect"
-import { Readiness } from "../Adapters.js"
+import { LocalPhotoFiles, Readiness } from "../Adapters.js"
 import { QwipApi } from "../Api.js"
 import { problem } from "../Problem.js"
-import { LocalPhotoFiles } from "../photos/LocalCheckoutPhotos.js"
 
 export const OperationsLive = HttpApiBuilder.group(QwipApi, "operations", (handlers) =>
   Effect.gen(function* () {

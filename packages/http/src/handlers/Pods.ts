@@ -36,12 +36,10 @@ export const PodsLive = HttpApiBuilder.group(QwipApi, "pods", (handlers) =>
         Effect.map(store.pods, (pods) => ({ pods: pods.map((s) => ({ id: s.pod.id, ...podView(s) })) }))
       )
       .handle("lockStatus", ({ urlParams }) =>
-        Effect.gen(function* () {
-          // Static-code mode: no lock to ask, and today's service answers "locked".
-          if (platform.locks === "none") return { is_locked: true }
-          const status = yield* orProblem(LockStatus.lockStatus(urlParams.device_id))
-          return { is_locked: status.isLocked }
-        })
+        LockStatus.lockStatus(urlParams.device_id, platform.locks === "none" ? "none" : "configured").pipe(
+          Effect.map((status) => ({ is_locked: status.isLocked })),
+          orProblem
+        )
       )
   })
 )

@@ -12,18 +12,29 @@ import {
   AccessTokens,
   makeMemoryLedger,
   makeSandboxPayments,
+  Photos,
   PlatformInfo,
   type PlatformInfoShape,
   Readiness,
   Sandbox,
   type SandboxConsoleShape,
+  Stripe,
   StripeWebhooks,
-  Tokens,
-  type WebhookEventStatus,
-  WebhookEvents,
-  type WebhookEventsShape
+  Tokens
 } from "@qwip/adapters"
-import { LockAccess, Mailer, Payments, type Pod, Policy, type PolicyShape, SessionStore, StaticCodes } from "@qwip/core"
+import {
+  LockAccess,
+  Mailer,
+  PaymentEventInbox,
+  type PaymentEventInboxShape,
+  type PaymentEventStatus,
+  Payments,
+  type Pod,
+  Policy,
+  type PolicyShape,
+  SessionStore,
+  StaticCodes
+} from "@qwip/core"
 import {
   demoPod,
   FakeLock,
@@ -35,7 +46,15 @@ import {
   makeMemoryStore,
   testPolicy
 } from "@qwip/core/testing"
+import { defaultHttpConfig, type HttpConfigShape } from "@qwip/http"
 import { Clock, Duration, Effect, Layer, Logger, Option, Redacted } from "effect"
+
+/** Settings for tests: a quick worker, a short shutdown grace. */
+export const testConfig = (overrides: Partial<HttpConfigShape> = {}): Partial<HttpConfigShape> => ({
+  worker: { ...defaultHttpConfig.worker, interval: Duration.millis(20), overdueInterval: Duration.hours(1) },
+  shutdownGrace: Duration.seconds(2),
+  ...overrides
+})
 
 export const JWT_SECRET = "http-tests-secret-that-is-long-enough-for-hs256"
 export const WEBHOOK_SECRET = "whsec_http_tests_secret"
@@ -43,14 +62,15 @@ export const WEBHOOK_SECRET = "whsec_http_tests_secret"
 export interface StoredEvent {
   readonly id: string
   readonly type: string
-  status: WebhookEventStatus
+  status: PaymentEventStatus
   error: string | null
   deliveries: number
 }
 
 export const makeMemoryWebhookEvents = () => {
   const events = new Map<string, StoredEvent>()
-  const service: WebhookEventsShape = {
+  const service: PaymentEventInboxShape = {
+    decode: Stripe.decodeProviderEvent,
     receive: ({ id, type }) =>
       Effect.sync(() => {
         const existing = events.get(id)
@@ -95,6 +115,7 @@ export const makeOffsetClock = () => {
   }
   return {
     clock,
+    layer: Layer.setClock(clock),
     advance: (d: Duration.DurationInput) => {
       offset += Duration.toMillis(Duration.decode(d))
     }
@@ -168,8 +189,13 @@ export const makeTestPlatform = (options: TestPlatformOptions = {}) => {
         options.ready === false ? { ok: false, detail: "migrations pending" } : { ok: true, detail: "memory store" }
       )
     }),
-    Layer.succeed(WebhookEvents, webhookEvents.service),
-    StripeWebhooks.layer({ webhookSecret: Redacted.make(WEBHOOK_SECRET) })
+    Layer.succeed(PaymentEventInbox, webhookEvents.service),
+    StripeWebhooks.layer({ webhookSecret: Redacted.make(WEBHOOK_SECRET) }),
+    // As the embedded platform keeps them: under the data directory, links on the default URL.
+    Photos.layerLocalCheckoutPhotos({
+      directory: path.join(dataDir, "checkout-photos"),
+      publicUrl: "http://localhost:8000"
+    })
   )
 
   return {
@@ -186,3 +212,5 @@ export const makeTestPlatform = (options: TestPlatformOptions = {}) => {
     dataDir
   }
 }
+
+export type TestPlatform = ReturnType<typeof makeTestPlatform>

@@ -31,7 +31,7 @@ export interface LocalPhotoFilesShape {
 }
 
 /** Reading photos by signed link; `None` when photos are kept elsewhere (Supabase). */
-export class LocalPhotoFiles extends Context.Tag("@qwip/http/LocalPhotoFiles")<
+export class LocalPhotoFiles extends Context.Tag("@qwip/adapters/LocalPhotoFiles")<
   LocalPhotoFiles,
   Option.Option<LocalPhotoFilesShape>
 >() {}

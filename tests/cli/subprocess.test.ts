@@ -1,4 +1,7 @@
 /**
+ * The built `qwip` as a subprocess, where what matters is the process: help without colour when
+ * piped, exit codes (0, 1 and 2) with one line on stderr, and the embedded store served.
+ *
  * `qwip serve` runs the HTTP service on the embedded store and serves that store to the CLI:
  * while it runs, CLI commands reach the same database through it (and the service keeps
  * answering); once it stops, the CLI opens the directory itself. A process that holds the
@@ -8,8 +11,8 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
-import { freePort } from "../support/Network.js"
-import { ensureBuilt, qwip, qwipJson, start, stop } from "./support/Cli.js"
+import { freePort } from "@qwip/test-support/Network"
+import { ensureBuilt, qwipProcess as qwip, qwipProcessJson as qwipJson, start, stop } from "./support/Cli.js"
 
 beforeAll(ensureBuilt, 300_000)
 
@@ -57,6 +60,26 @@ const oneLine = (r: { code: number | null; stderr: string }, code: number, fragm
   expect(r.stderr.trim().split("\n").length).toBe(1)
   expect(r.stderr).toContain(fragment)
 }
+
+/** A failure reported on one line of stderr. */
+const expectOneLine = (r: { code: number | null; stderr: string }, code: number, ...fragments: Array<string>) => {
+  expect(r.code, r.stderr).toBe(code)
+  const lines = r.stderr.trim().split("\n")
+  expect(lines.length, r.stderr).toBe(1)
+  for (const f of fragments) expect(lines[0]).toContain(f)
+}
+
+describe("qwip as a process: help and usage (no store)", { timeout: 60_000 }, () => {
+  it("shows help without colour when piped, and exits 2 on usage errors with one line", async () => {
+    const env = { QWIP_DATA_DIR: "/nonexistent/qwip" }
+    const help = await qwip(["--help"], env)
+    expect(help.code).toBe(0)
+    expect(help.stdout).toContain("sessions end")
+    expect(help.stdout).not.toContain("\u001b[")
+    expectOneLine(await qwip(["sessions", "end", "not-a-uuid", "--yes"], env), 2, "not a session id")
+    expect((await qwip(["frobnicate"], env)).code).toBe(2)
+  })
+})
 
 describe("qwip serve: the embedded store served to the CLI", { timeout: 240_000 }, () => {
   it("CLI commands reach the running service's store; once it stops they open it themselves", async () => {

@@ -1,2 +1,0 @@
-/** Stripe events for black-box tests, shared with @qwip/http's own tests. */
-export * from "../../../packages/http/test/support/StripeEvents.js"
