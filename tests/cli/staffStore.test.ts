@@ -159,12 +159,22 @@ forEachStore("staff store", (it) => {
       const store = yield* SessionStore
       yield* staff.createPod(demoPod({ id: "st-pay" }))
       const session = yield* store.openSession(newSession("st-pay"), [])
-      const begin = staff.beginChargeAttempt({ sessionId: session.id, by: "ada", keyPrefix: "k-" })
-      const first = yield* begin
+      const begin = (attempt: number) =>
+        Effect.flatten(
+          staff.beginChargeAttempt({ sessionId: session.id, by: "ada", attempt, idempotencyKey: `k-${attempt}` })
+        )
+      const first = yield* begin(1)
       expect([first.attempt, first.idempotencyKey, first.status]).toEqual([1, "k-1", "pending"])
-      expect((yield* begin).attempt).toBe(1)
+      // Another member of staff numbering theirs 2 meanwhile gets the pending one.
+      expect((yield* begin(2)).attempt).toBe(1)
       yield* staff.finishChargeAttempt(first, { status: "declined", paymentIntentId: Option.some("pi_1") })
-      const second = yield* begin
+      // A number already taken is refused, so the caller reads the attempts again.
+      expect(
+        Option.isNone(
+          yield* staff.beginChargeAttempt({ sessionId: session.id, by: "bo", attempt: 1, idempotencyKey: "k-1b" })
+        )
+      ).toBe(true)
+      const second = yield* begin(2)
       expect([second.attempt, second.idempotencyKey]).toEqual([2, "k-2"])
       yield* staff.finishChargeAttempt(second, { status: "succeeded", paymentIntentId: Option.some("pi_2") })
       const attempts = yield* staff.chargeAttempts(session.id)

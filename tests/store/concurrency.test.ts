@@ -5,9 +5,9 @@
  * conditional updates, row locks and constraints decide the winner, not the caller.
  */
 import { expect } from "@effect/vitest"
+import { StoreRecords } from "@qwip/adapters/store/index"
 import { Paid, type PodId, pence, SessionStore, type WorkItem } from "@qwip/core"
 import { Duration, Effect, Either, Option } from "effect"
-import { StoreRecords } from "../../packages/adapters/src/store/index.js"
 import { activate, beginEnd, close, makePod, makeSession, minutes, newPodId, T0, workFor } from "../support/Fixtures.js"
 import { forEachStore, TestSql } from "../support/Stores.js"
 

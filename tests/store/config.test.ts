@@ -7,9 +7,6 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
-import { type PodId, SessionStore } from "@qwip/core"
-import { demoPod } from "@qwip/core/testing"
-import { ConfigProvider, Effect, Layer, Option, Redacted } from "effect"
 import {
   describeChoice,
   layerFromConfig,
@@ -18,7 +15,10 @@ import {
   StoreRecords,
   type StoreStartupError,
   storeChoice
-} from "../../packages/adapters/src/store/index.js"
+} from "@qwip/adapters/store/index"
+import { type PodId, SessionStore } from "@qwip/core"
+import { demoPod } from "@qwip/core/testing"
+import { ConfigProvider, Effect, Layer, Option, Redacted } from "effect"
 import { startPostgrestServer } from "../support/PostgrestServer.js"
 import { freshSchema, testDatabaseUrl, testPool } from "../support/Stores.js"
 

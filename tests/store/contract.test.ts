@@ -7,6 +7,8 @@
  */
 import { randomUUID } from "node:crypto"
 import { describe, expect, it as vitestIt } from "@effect/vitest"
+import { StoreBackend, StoreRecords, type StoreRecordsShape } from "@qwip/adapters/store/index"
+import * as StaffQueries from "@qwip/adapters/store/StaffQueries"
 import {
   AccessCode,
   type BilledFrom,
@@ -29,8 +31,6 @@ import {
 } from "@qwip/core"
 import { layerMemoryStore, MemoryStore } from "@qwip/core/testing"
 import { Cause, Context, Duration, Effect, Exit, Layer, Option, Schema } from "effect"
-import { StoreBackend, StoreRecords, type StoreRecordsShape } from "../../packages/adapters/src/store/index.js"
-import * as StaffQueries from "../../packages/adapters/src/store/StaffQueries.js"
 import {
   activate,
   beginEnd,

@@ -6,9 +6,6 @@
  */
 import { readFileSync } from "node:fs"
 import { describe, expect, it } from "@effect/vitest"
-import { type PodId, Policy, Session, SessionEnd, type SessionId, SessionStore, type SetupIntentId } from "@qwip/core"
-import { layerFakeLock, layerFakeMailer, layerFakePayments, layerFakeStaticCodes } from "@qwip/core/testing"
-import { type Context, Effect, Layer, Option, type Scope, TestClock } from "effect"
 import {
   layerPostgres,
   Migrator,
@@ -16,9 +13,12 @@ import {
   SqlStore,
   type StoreBackend,
   StoreRecords
-} from "../../packages/adapters/src/store/index.js"
-import { makeBackend, migrationTarget } from "../../packages/adapters/src/store/Pglite.js"
-import { poolMigrationTarget } from "../../packages/adapters/src/store/Postgres.js"
+} from "@qwip/adapters/store/index"
+import { makeBackend, migrationTarget } from "@qwip/adapters/store/Pglite"
+import { poolMigrationTarget } from "@qwip/adapters/store/Postgres"
+import { type PodId, Policy, Session, SessionEnd, type SessionId, SessionStore, type SetupIntentId } from "@qwip/core"
+import { layerFakeLock, layerFakeMailer, layerFakePayments, layerFakeStaticCodes } from "@qwip/core/testing"
+import { type Context, Effect, Layer, Option, type Scope, TestClock } from "effect"
 import { freshSchema, type StoreName, type TestSqlShape, testDatabaseUrl, testPool } from "../support/Stores.js"
 
 const fixture = readFileSync(new URL("./fixtures/legacy-schema.sql", import.meta.url), "utf8")

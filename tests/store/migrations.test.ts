@@ -4,10 +4,10 @@
  * start. (Deploying a second instance, or restarting all of them together, must not race.)
  */
 import { describe, expect, it } from "@effect/vitest"
+import { layerPostgres, Migrator } from "@qwip/adapters/store/index"
+import { poolMigrationTarget } from "@qwip/adapters/store/Postgres"
 import { SessionStore } from "@qwip/core"
 import { Context, Effect, Layer, Option } from "effect"
-import { layerPostgres, Migrator } from "../../packages/adapters/src/store/index.js"
-import { poolMigrationTarget } from "../../packages/adapters/src/store/Postgres.js"
 import { testDatabaseUrl, testPool, uniqueSchema } from "../support/Stores.js"
 
 const INSTANCES = 3

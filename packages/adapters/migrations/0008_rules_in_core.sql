@@ -69,7 +69,8 @@ language sql stable set search_path from current as $$
     'card', jsonb_build_object(
       'customerId', coalesce(s.stripe_customer_id, ''),
       'paymentMethodId', coalesce(s.stripe_payment_method, ''),
-      'email', coalesce(nullif(s.user_email, ''), 'hello@qwip.co.uk')
+      -- The core puts its fallback address in for a card with no email.
+      'email', coalesce(s.user_email, '')
     ),
     'rate', qwip_session_rate(s),
     'startedAt', qwip_iso(s.start_time),
@@ -306,6 +307,32 @@ drop function if exists qwip_state_end_time(jsonb);
 -- Replaced by 0007's `qwip_staff_release_pod`, which also checks the pod's code hold.
 drop function if exists qwip_staff_free_pod(text);
 
+-- Staff's retry of a declined charge: the session's pending attempt if it has one, else the
+-- attempt the core numbered and keyed. The session row is locked, so two staff retrying at
+-- once share one attempt; null when that number was taken meanwhile (the core reads again).
+create or replace function qwip_staff_begin_charge_attempt(p_session_id text, p_by text, p_attempt integer,
+  p_idempotency_key text) returns jsonb
+language plpgsql set search_path from current as $$
+declare
+  v staff_charge_attempts;
+begin
+  perform 1 from pod_sessions where id = p_session_id::uuid for update;
+  select * into v from staff_charge_attempts where session_id = p_session_id::uuid and status = 'pending';
+  if found then
+    return qwip_staff_attempt_doc(v);
+  end if;
+  insert into staff_charge_attempts (session_id, attempt, idempotency_key, status, created_by)
+  values (p_session_id::uuid, p_attempt, p_idempotency_key, 'pending', p_by)
+  on conflict do nothing
+  returning * into v;
+  if not found then
+    return null;
+  end if;
+  return qwip_staff_attempt_doc(v);
+end
+$$;
+drop function if exists qwip_staff_begin_charge_attempt(text, text, text);
+
 -- On Supabase, as in 0004: only the service role may call the new functions.
 do $qwip$
 declare
@@ -314,7 +341,8 @@ begin
   if exists (select 1 from pg_roles where rolname = 'anon') then
     foreach f in array array['qwip_session_doc(pod_sessions)', 'qwip_live_sessions()',
       'qwip_staff_sessions_page(text, boolean, text, integer)', 'qwip_staff_charges(jsonb, integer)',
-      'qwip_open_session(jsonb, jsonb, jsonb)', 'qwip_commit_session(integer, jsonb, jsonb, boolean, text, jsonb)'] loop
+      'qwip_open_session(jsonb, jsonb, jsonb)', 'qwip_commit_session(integer, jsonb, jsonb, boolean, text, jsonb)',
+      'qwip_staff_begin_charge_attempt(text, text, integer, text)'] loop
       execute format('revoke execute on function %s from public, anon, authenticated', f);
       if exists (select 1 from pg_roles where rolname = 'service_role') then
         execute format('grant execute on function %s to service_role', f);

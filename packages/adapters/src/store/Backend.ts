@@ -150,7 +150,8 @@ export const sqlFunctions = {
   qwip_staff_begin_charge_attempt: [
     ["p_session_id", "text"],
     ["p_by", "text"],
-    ["p_key_prefix", "text"]
+    ["p_attempt", "integer"],
+    ["p_idempotency_key", "text"]
   ],
   qwip_staff_finish_charge_attempt: [
     ["p_session_id", "text"],

@@ -126,10 +126,10 @@ export const make = (backend: StoreBackendShape): StaffStoreShape => {
       }).pipe(span("replaceSealedCode")),
     chargeAttempts: (sessionId) =>
       call("qwip_staff_charge_attempts", { p_session_id: sessionId }, Attempts).pipe(span("chargeAttempts")),
-    beginChargeAttempt: ({ sessionId, by, keyPrefix }) =>
-      call(
+    beginChargeAttempt: ({ sessionId, by, attempt, idempotencyKey }) =>
+      find(
         "qwip_staff_begin_charge_attempt",
-        { p_session_id: sessionId, p_by: by, p_key_prefix: keyPrefix },
+        { p_session_id: sessionId, p_by: by, p_attempt: attempt, p_idempotency_key: idempotencyKey },
         ChargeAttempt
       ).pipe(span("beginChargeAttempt")),
     finishChargeAttempt: (attempt, result) =>

@@ -107,13 +107,15 @@ export interface StaffStoreShape {
   readonly chargeAttempts: (sessionId: SessionId) => Effect.Effect<ReadonlyArray<ChargeAttempt>>
   /**
    * Atomically: the session's pending attempt if it has one (its outcome is unknown: retry it
-   * with the same key), else a new attempt numbered after the last, keyed `<keyPrefix><n>`.
+   * with the same key), else a new pending attempt with the number and key given; `None` when
+   * that number was taken meanwhile (read the attempts again).
    */
   readonly beginChargeAttempt: (request: {
     readonly sessionId: SessionId
     readonly by: string
-    readonly keyPrefix: string
-  }) => Effect.Effect<ChargeAttempt>
+    readonly attempt: number
+    readonly idempotencyKey: string
+  }) => Effect.Effect<Option.Option<ChargeAttempt>>
   readonly finishChargeAttempt: (
     attempt: ChargeAttempt,
     result: {

@@ -2,7 +2,9 @@
  * A session: one person's use of one pod, from claiming it to being charged.
  * Its `state` is a tagged union; `Lifecycle` holds the only functions that move it.
  */
+
 import { Option, Schema } from "effect"
+import { customerEmail } from "../booking/CustomerEmail.js"
 import { PodId, ProvisioningId, SessionId, SetupIntentId } from "../Ids.js"
 import { AccessMode } from "../Pod.js"
 import { Pence } from "../tariff/Money.js"
@@ -24,7 +26,12 @@ export const System = (reason: string): Actor => ({ _tag: "System", reason })
 export class CardOnFile extends Schema.Class<CardOnFile>("CardOnFile")({
   customerId: Schema.String,
   paymentMethodId: Schema.String,
-  email: Schema.String
+  /** Rows the previous service wrote may have none: they read as Qwip's fallback address. */
+  email: Schema.transform(Schema.String, Schema.String, {
+    strict: true,
+    decode: customerEmail,
+    encode: (email) => email
+  })
 }) {}
 
 /**

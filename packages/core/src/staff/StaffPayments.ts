@@ -25,6 +25,27 @@ import { NothingToRetry, PaymentNeedsCustomer, PaymentStillProcessing } from "./
 export const retryChargeKeyFor = (sessionId: SessionId, attempt: number): string =>
   `${chargeKeyFor(sessionId)}-retry-${attempt}`
 
+/**
+ * A new attempt numbered after the session's last, or the pending one another member of staff
+ * began meanwhile. The store refuses a number taken in between; the attempts are read again.
+ */
+const beginAttempt = (sessionId: SessionId, by: string) =>
+  Effect.gen(function* () {
+    const staff = yield* StaffStore
+    const attempts = yield* staff.chargeAttempts(sessionId)
+    const n = attempts.reduce((max, a) => Math.max(max, a.attempt), 0) + 1
+    return yield* staff.beginChargeAttempt({
+      sessionId,
+      by,
+      attempt: n,
+      idempotencyKey: retryChargeKeyFor(sessionId, n)
+    })
+  }).pipe(
+    Effect.flatten,
+    Effect.retry({ times: 5 }),
+    Effect.orDieWith(() => new Error(`could not number a charge attempt for session ${sessionId}`))
+  )
+
 export type PaymentRetryResult = "paid" | "declined" | "needs_authentication" | "unknown" | "already_paid"
 
 export interface PaymentRetry {
@@ -103,13 +124,7 @@ export const retryPayment = Effect.fn("StaffPayments.retryPayment")(function* (
         case "NeedsAuthentication":
           return yield* new PaymentNeedsCustomer({ sessionId, paymentIntentId: r.paymentIntentId })
         case "Declined":
-          attempt = Option.some(
-            yield* staff.beginChargeAttempt({
-              sessionId,
-              by: options.by,
-              keyPrefix: `${chargeKeyFor(sessionId)}-retry-`
-            })
-          )
+          attempt = Option.some(yield* beginAttempt(sessionId, options.by))
       }
     }
     // No charge at the provider at all: the session's own key never reached it; use it.

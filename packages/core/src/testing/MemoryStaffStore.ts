@@ -101,17 +101,19 @@ export const layerMemoryStaffStore: Layer.Layer<
           work: []
         }),
       chargeAttempts: (sessionId) => Effect.sync(() => attempts.filter((a) => a.sessionId === sessionId)),
-      beginChargeAttempt: ({ sessionId, by, keyPrefix }) =>
+      beginChargeAttempt: ({ sessionId, by, attempt: n, idempotencyKey }) =>
         Effect.flatMap(nowDate, (at) =>
           Effect.sync(() => {
             const mine = attempts.filter((a) => a.sessionId === sessionId)
             const pending = mine.find((a) => a.status === "pending")
-            if (pending !== undefined) return pending
-            const n = mine.reduce((max, a) => Math.max(max, a.attempt), 0) + 1
+            if (pending !== undefined) return Option.some(pending)
+            if (mine.some((a) => a.attempt === n) || attempts.some((a) => a.idempotencyKey === idempotencyKey)) {
+              return Option.none()
+            }
             const attempt = new ChargeAttempt({
               sessionId: sessionId as SessionId,
               attempt: n,
-              idempotencyKey: `${keyPrefix}${n}`,
+              idempotencyKey,
               status: "pending",
               paymentIntentId: Option.none(),
               by,
@@ -119,7 +121,7 @@ export const layerMemoryStaffStore: Layer.Layer<
               updatedAt: at
             })
             attempts.push(attempt)
-            return attempt
+            return Option.some(attempt)
           })
         ),
       finishChargeAttempt: (attempt, result) =>
