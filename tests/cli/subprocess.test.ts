@@ -11,10 +11,15 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { latestVersion } from "@qwip/adapters/store/Migrator"
 import { freePort } from "@qwip/test-support/Network"
+import { Effect } from "effect"
 import { ensureBuilt, qwipProcess as qwip, qwipProcessJson as qwipJson, start, stop } from "./support/Cli.js"
 
 beforeAll(ensureBuilt, 300_000)
+
+// The schema version the code migrates to: the newest migration file.
+const latest = await Effect.runPromise(Effect.orDie(latestVersion))
 
 const dirs: Array<string> = []
 const children: Array<ReturnType<typeof start>> = []
@@ -111,7 +116,7 @@ describe("qwip serve: the embedded store served to the CLI", { timeout: 240_000 
     log("second serve refused")
     const status = await qwipJson<{ store: string; databaseVersion: number }>(["db", "status"], env)
     expect(status.store).toContain("through the running service")
-    expect(status.databaseVersion).toBe(7)
+    expect(status.databaseVersion).toBe(latest)
 
     // The service books the demo pod; the CLI sees the session and ends it.
     const setup = await http.post("/api/setup-intent", { pod_id: "demo-pod" })

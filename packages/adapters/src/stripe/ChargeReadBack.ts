@@ -7,7 +7,7 @@
 import { PaymentsUnavailable, type SessionId } from "@qwip/core"
 import { Clock, Effect, Option } from "effect"
 import type Stripe from "stripe"
-import { readingOf } from "./ChargeOutcome.js"
+import { readingOf } from "./StripeAnswer.js"
 import type { StripeCall, StripeError } from "./StripeClient.js"
 import { isMissing, unavailableOrDie } from "./StripeFailures.js"
 

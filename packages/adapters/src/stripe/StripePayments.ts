@@ -20,7 +20,7 @@ import {
 } from "@qwip/core"
 import { Effect, Layer, Option } from "effect"
 import type Stripe from "stripe"
-import { chargeFailure, readingOf } from "./ChargeOutcome.js"
+import { chargeFailure, readingOf } from "./StripeAnswer.js"
 import { makeReadCharge } from "./ChargeReadBack.js"
 import { makeStripeCall, type StripePaymentsOptions } from "./StripeClient.js"
 import { isMissing, unavailableOrDie } from "./StripeFailures.js"

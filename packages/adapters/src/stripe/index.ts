@@ -2,7 +2,7 @@
  * Stripe: the `Payments` port (its client, the charge's outcome, the read-back of a lost answer,
  * its configuration), verification of Stripe's webhooks, and what their events mean.
  */
-export * from "./ChargeOutcome.js"
+export * from "./StripeAnswer.js"
 export * from "./ChargeReadBack.js"
 export * from "./StripeClient.js"
 export * from "./StripeConfig.js"

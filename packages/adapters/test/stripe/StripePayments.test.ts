@@ -3,7 +3,7 @@ import { pence, SetupIntentId } from "@qwip/core"
 import { Cards, Faults, StripeServer } from "@qwip/test-support/StripeServer"
 import { Effect, Option } from "effect"
 import Stripe from "stripe"
-import { chargeFailure } from "../../src/stripe/ChargeOutcome.js"
+import { chargeFailure } from "../../src/stripe/StripeAnswer.js"
 import { STRIPE_API_VERSION } from "../../src/stripe/StripeClient.js"
 import { chargeFor, defectOf, fresh, setUpAndComplete, soho } from "../support/StripePaymentsKit.js"
 
