@@ -6,24 +6,15 @@
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { describe, expect, it } from "@effect/vitest"
 import { main } from "@qwip/cli"
-import { type Console, Effect } from "effect"
+import { captureConsole } from "@qwip/test-support/CapturedConsole"
+import { Effect } from "effect"
 
 /** Runs `qwip ...args` and returns its exit code and what it printed. */
 const qwip = (...args: Array<string>) =>
-  Effect.gen(function* () {
-    const out: Array<string> = []
-    const err: Array<string> = []
-    const base = yield* Effect.console
-    const capture: Console.Console = {
-      ...base,
-      log: (...xs) => Effect.sync(() => void out.push(xs.join(" "))),
-      info: (...xs) => Effect.sync(() => void out.push(xs.join(" "))),
-      error: (...xs) => Effect.sync(() => void err.push(xs.join(" "))),
-      warn: (...xs) => Effect.sync(() => void err.push(xs.join(" ")))
-    }
-    const code = yield* main(["node", "qwip", ...args]).pipe(Effect.withConsole(capture))
-    return { code, stdout: out.join("\n"), stderr: err.join("\n") }
-  }).pipe(Effect.provide(NodeContext.layer))
+  captureConsole(main(["node", "qwip", ...args])).pipe(
+    Effect.map(({ value: code, stdout, stderr }) => ({ code, stdout, stderr })),
+    Effect.provide(NodeContext.layer)
+  )
 
 const SESSION = "7b0c1a52-5d0e-4a8e-9a53-2f6c3e1d9b10"
 

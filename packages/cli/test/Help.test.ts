@@ -7,23 +7,18 @@ import { stripVTControlCharacters } from "node:util"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { describe, expect, it } from "@effect/vitest"
 import { main } from "@qwip/cli"
-import { type Console, Effect } from "effect"
+import { captureConsole } from "@qwip/test-support/CapturedConsole"
+import { Effect } from "effect"
 
 /** Runs `qwip ...args --help` and returns its exit code and what it printed, without colours. */
 const help = (...args: Array<string>) =>
-  Effect.gen(function* () {
-    const out: Array<string> = []
-    const base = yield* Effect.console
-    const capture: Console.Console = {
-      ...base,
-      log: (...xs) => Effect.sync(() => void out.push(xs.join(" "))),
-      info: (...xs) => Effect.sync(() => void out.push(xs.join(" "))),
-      error: (...xs) => Effect.sync(() => void out.push(xs.join(" "))),
-      warn: (...xs) => Effect.sync(() => void out.push(xs.join(" ")))
-    }
-    const code = yield* main(["node", "qwip", ...args, "--help"]).pipe(Effect.withConsole(capture))
-    return { code, text: stripVTControlCharacters(out.join("\n")) }
-  }).pipe(Effect.provide(NodeContext.layer))
+  captureConsole(main(["node", "qwip", ...args, "--help"])).pipe(
+    Effect.map(({ value: code, stdout, stderr }) => ({
+      code,
+      text: stripVTControlCharacters([stdout, stderr].filter((t) => t !== "").join("\n"))
+    })),
+    Effect.provide(NodeContext.layer)
+  )
 
 /** The help's sections (DESCRIPTION, ARGUMENTS, OPTIONS, COMMANDS, ...) as their lines. */
 const sections = (text: string): Map<string, Array<string>> => {

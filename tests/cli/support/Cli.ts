@@ -25,7 +25,8 @@ import {
 } from "@qwip/adapters"
 import { main } from "@qwip/cli"
 import { Checkout, type PodId, type SealedCodeKeys, type Session, type StaffStore, Worker } from "@qwip/core"
-import { Clock, ConfigProvider, type Console, Effect, Layer, Logger, LogLevel, Option } from "effect"
+import { captureConsole } from "@qwip/test-support/CapturedConsole"
+import { Clock, ConfigProvider, Effect, Layer, Logger, LogLevel, Option } from "effect"
 import pg from "pg"
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../../..")
@@ -76,24 +77,13 @@ const baseEnv = (): Record<string, string> => ({
  * the console, and settings from `env` only (as the subprocess gets nothing from the shell).
  */
 export const qwip = async (args: ReadonlyArray<string>, env: Readonly<Record<string, string>>): Promise<Result> => {
-  const out: Array<string> = []
-  const err: Array<string> = []
-  const program = Effect.gen(function* () {
-    const base = yield* Effect.console
-    const capture: Console.Console = {
-      ...base,
-      log: (...xs) => Effect.sync(() => void out.push(xs.join(" "))),
-      info: (...xs) => Effect.sync(() => void out.push(xs.join(" "))),
-      error: (...xs) => Effect.sync(() => void err.push(xs.join(" "))),
-      warn: (...xs) => Effect.sync(() => void err.push(xs.join(" ")))
-    }
-    return yield* main(["node", "qwip", ...args]).pipe(
-      Effect.withConsole(capture),
+  const program = captureConsole(
+    main(["node", "qwip", ...args]).pipe(
       Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env))))
     )
-  }).pipe(Effect.provide(NodeContext.layer))
-  const code = await Effect.runPromise(program)
-  return { code, stdout: out.join("\n"), stderr: err.join("\n") }
+  ).pipe(Effect.provide(NodeContext.layer))
+  const { value: code, stdout, stderr } = await Effect.runPromise(program)
+  return { code, stdout, stderr }
 }
 
 /** Runs `qwip args... --json` in process, expecting success, and parses what it printed. */

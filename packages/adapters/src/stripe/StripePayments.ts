@@ -20,8 +20,8 @@ import {
 } from "@qwip/core"
 import { Effect, Layer, Option } from "effect"
 import type Stripe from "stripe"
-import { chargeFailure, readingOf } from "./StripeAnswer.js"
 import { makeReadCharge } from "./ChargeReadBack.js"
+import { chargeFailure, readingOf } from "./StripeAnswer.js"
 import { makeStripeCall, type StripePaymentsOptions } from "./StripeClient.js"
 import { isMissing, unavailableOrDie } from "./StripeFailures.js"
 
