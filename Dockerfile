@@ -12,6 +12,7 @@ COPY packages/adapters/package.json packages/adapters/
 COPY packages/http/package.json packages/http/
 COPY packages/cli/package.json packages/cli/
 COPY tests/package.json tests/
+COPY tests/support/package.json tests/support/
 # No install scripts: the lockfile's prebuilt platform packages are all that runs.
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY packages/core packages/core
@@ -30,6 +31,7 @@ COPY packages/adapters/package.json packages/adapters/
 COPY packages/http/package.json packages/http/
 COPY packages/cli/package.json packages/cli/
 COPY tests/package.json tests/
+COPY tests/support/package.json tests/support/
 # The npm cache goes in a folder of its own, removed in the same layer.
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund --cache .npm-cache && rm -rf .npm-cache
 COPY --from=build /app/packages/core/dist packages/core/dist
