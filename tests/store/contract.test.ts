@@ -7,7 +7,7 @@
  */
 import { randomUUID } from "node:crypto"
 import { describe, expect, it as vitestIt } from "@effect/vitest"
-import { StoreBackend, StoreRecords, type StoreRecordsShape } from "@qwip/adapters/store/index"
+import { StoreBackend, StoreRecords } from "@qwip/adapters/store/index"
 import * as StaffQueries from "@qwip/adapters/store/StaffQueries"
 import {
   AccessCode,
@@ -48,6 +48,7 @@ import {
   T0,
   workFor
 } from "../support/Fixtures.js"
+import { onSql } from "../support/Scenarios.js"
 import { forEachStore, TestSql, type TestSqlShape } from "../support/Stores.js"
 
 interface StoredWorkView {
@@ -102,16 +103,6 @@ const memoryKit = Layer.effect(
     freePod: (podId, holder) => Effect.sync(() => Option.getOrThrow(memory.freePod(podId, holder)))
   }))
 )
-
-/** Checks only the SQL stores can make (today's tables); skipped on the memory store. */
-const onSql = <E, R>(
-  check: (sql: { readonly records: StoreRecordsShape; readonly sql: TestSqlShape }) => Effect.Effect<void, E, R>
-) =>
-  Effect.gen(function* () {
-    const records = yield* Effect.serviceOption(StoreRecords)
-    const sql = yield* Effect.serviceOption(TestSql)
-    if (Option.isSome(records) && Option.isSome(sql)) yield* check({ records: records.value, sql: sql.value })
-  })
 
 /** A pod in the store, free. */
 const freshPod = (options: Parameters<typeof makePod>[0] = {}) =>
