@@ -38,6 +38,20 @@ export class CardNotSetUp extends Schema.TaggedError<CardNotSetUp>()("CardNotSet
   }
 }
 
+/**
+ * The card check hold at booking was declined (or needs authentication the booking cannot
+ * ask for): the booking is refused, no door code, nothing charged, the pod stays free.
+ */
+export class CardDeclined extends Schema.TaggedError<CardDeclined>()("CardDeclined", {
+  setupIntentId: Schema.String,
+  code: Schema.String,
+  reason: Schema.String
+}) {
+  override get message() {
+    return `the card was declined (${this.code}): ${this.reason}`
+  }
+}
+
 /** The card set-up was made for another pod than the one the booking names. */
 export class SetupIntentMismatch extends Schema.TaggedError<SetupIntentMismatch>()("SetupIntentMismatch", {
   setupIntentId: Schema.String,

@@ -31,7 +31,10 @@ export class Receipt extends Schema.TaggedClass<Receipt>()("Receipt", {
   billableSeconds: Schema.Int,
   /** The session's rate, shown beside the billed time; absent on receipts queued before it was kept. */
   rate: Schema.optionalWith(Schema.OptionFromNullOr(RatePerMinute), { default: () => Option.none() }),
+  /** Everything paid for the session: captured from the card check hold plus charged. */
   amountPence: Pence,
+  /** Of `amountPence`, what was captured from the card check hold at booking. */
+  capturedPence: Schema.optionalWith(Pence, { default: () => 0 as Pence }),
   /**
    * `charged`, `not_billed` (below the minimum), `no_door_code` (no door code was ever ready,
    * nothing charged) or `waived` (by staff).
@@ -70,13 +73,57 @@ export class PaymentProblem extends Schema.TaggedClass<PaymentProblem>()("Paymen
  * work was parked, a door code is still on the lock of a pod it blocks: `code_not_removed`).
  */
 export class StaffAlert extends Schema.TaggedClass<StaffAlert>()("StaffAlert", {
-  topic: Schema.Literal("provisioning_failed", "overdue", "work_parked", "code_not_removed"),
+  topic: Schema.Literal(
+    "provisioning_failed",
+    "overdue",
+    "work_parked",
+    "code_not_removed",
+    "unpaid_after_collection",
+    "reconciliation"
+  ),
   sessionId: SessionId,
   podId: Schema.String,
   detail: Schema.String
 }) {}
 
-export const Message = Schema.Union(AccessReady, Receipt, ProvisioningFailedNotice, PaymentProblem, StaffAlert)
+/**
+ * To the customer: a charge needs them (authentication, or a declined card), with a signed link
+ * to the page where they pay it. `attempt` is 0 for the end's own charge, n after the n-th
+ * dunning attempt, so each failure sends one email.
+ */
+export class PaymentRequest extends Schema.TaggedClass<PaymentRequest>()("PaymentRequest", {
+  to: Schema.String,
+  sessionId: SessionId,
+  podName: Schema.String,
+  amountPence: Pence,
+  reason: Schema.Literal("needs_authentication", "declined"),
+  attempt: Schema.Int.pipe(Schema.nonNegative()),
+  /** The pay page, signed, valid until `linkExpiresAt`. */
+  link: Schema.String,
+  linkExpiresAt: Schema.Date
+}) {}
+
+/** To the customer: money was refunded. `key` is the refund's key, one email per refund. */
+export class RefundNotice extends Schema.TaggedClass<RefundNotice>()("RefundNotice", {
+  to: Schema.String,
+  sessionId: SessionId,
+  podName: Schema.String,
+  key: Schema.String,
+  amountPence: Pence,
+  /** Everything refunded on the session so far, this refund included. */
+  totalRefundedPence: Pence,
+  reason: Schema.String
+}) {}
+
+export const Message = Schema.Union(
+  AccessReady,
+  Receipt,
+  ProvisioningFailedNotice,
+  PaymentProblem,
+  StaffAlert,
+  PaymentRequest,
+  RefundNotice
+)
 export type Message = typeof Message.Type
 
 /**
@@ -89,6 +136,10 @@ export const messageKey = (m: Message): string => {
       return `${m._tag}:${m.sessionId}:${m.problem}${m.paymentIntentId === undefined ? "" : `:${m.paymentIntentId}`}`
     case "StaffAlert":
       return `${m._tag}:${m.sessionId}:${m.topic}`
+    case "PaymentRequest":
+      return `${m._tag}:${m.sessionId}:${m.reason}:${m.attempt}`
+    case "RefundNotice":
+      return `${m._tag}:${m.sessionId}:${m.key}`
     default:
       return `${m._tag}:${m.sessionId}`
   }

@@ -41,7 +41,19 @@ export const boundedPayments: Effect.Effect<PaymentsShape, never, Payments | Pol
     readCardSetUp: (id) => payments.readCardSetUp(id).pipe(bound("readCardSetUp", { setupIntentId: id })),
     chargeSession: (request) =>
       payments.chargeSession(request).pipe(bound("chargeSession", { sessionId: request.sessionId })),
-    readCharge: (request) => payments.readCharge(request).pipe(bound("readCharge", { sessionId: request.sessionId }))
+    readCharge: (request) => payments.readCharge(request).pipe(bound("readCharge", { sessionId: request.sessionId })),
+    placeHold: (request) => payments.placeHold(request).pipe(bound("placeHold", { sessionId: request.sessionId })),
+    captureHold: (request) =>
+      payments.captureHold(request).pipe(bound("captureHold", { sessionId: request.sessionId })),
+    releaseHold: (request) =>
+      payments.releaseHold(request).pipe(bound("releaseHold", { sessionId: request.sessionId })),
+    refund: (request) => payments.refund(request).pipe(bound("refund", { sessionId: request.sessionId })),
+    refundsOf: (id) => payments.refundsOf(id).pipe(bound("refundsOf", { paymentIntentId: id })),
+    sessionPayments: (window) =>
+      payments.sessionPayments(window).pipe(bound("sessionPayments", { since: window.since.toISOString() })),
+    paymentForCustomer: (request) =>
+      payments.paymentForCustomer(request).pipe(bound("paymentForCustomer", { sessionId: request.sessionId })),
+    readPayment: (id) => payments.readPayment(id).pipe(bound("readPayment", { paymentIntentId: id }))
   }
 })
 

@@ -65,6 +65,25 @@ export interface PolicyShape {
   readonly staticCodesOnly?: boolean | undefined
   /** The customer must upload a checkout photo before ending (`REQUIRE_CHECKOUT_PHOTO`; default off). */
   readonly requireCheckoutPhoto?: boolean | undefined
+  /**
+   * The card check at booking (`BOOKING_HOLD_PENCE`): a hold of this many pence is placed on
+   * the saved card before the door code is made; a declined hold refuses the booking. Off
+   * when undefined (the default).
+   */
+  readonly bookingHoldPence?: number | undefined
+  /** A hold no session captured or released is cancelled once it is this old (see `CardHolds`). */
+  readonly strayHoldAge: Duration.Duration
+  /**
+   * When a declined charge is tried again, counted from the decline (`DUNNING_SCHEDULE`,
+   * default 1, 3 and 7 days). Hard declines are never retried.
+   */
+  readonly dunningSchedule: ReadonlyArray<Duration.Duration>
+  /** How long a pay link in an email works (`PAY_LINK_DAYS`, default 14 days). */
+  readonly payLinkValidity: Duration.Duration
+  /** How often the reconciliation with the payment provider runs (`RECONCILE_EVERY`, default daily). */
+  readonly reconcileEvery: Duration.Duration
+  /** How far back each scheduled reconciliation looks (default 48 hours, so runs overlap). */
+  readonly reconcileWindow: Duration.Duration
 }
 
 export const defaultPolicy: PolicyShape = {
@@ -87,7 +106,13 @@ export const defaultPolicy: PolicyShape = {
   workTimeout: Duration.minutes(5),
   workAttempts: 20,
   codeRemovalAlertAfter: Duration.minutes(5),
-  requireCheckoutPhoto: false
+  requireCheckoutPhoto: false,
+  bookingHoldPence: undefined,
+  strayHoldAge: Duration.minutes(30),
+  dunningSchedule: [Duration.days(1), Duration.days(3), Duration.days(7)],
+  payLinkValidity: Duration.days(14),
+  reconcileEvery: Duration.hours(24),
+  reconcileWindow: Duration.hours(48)
 }
 
 /** A policy whose timings contradict each other; the service must not start with it. */

@@ -276,7 +276,9 @@ const TOPICS: Record<StaffAlert["topic"], string> = {
   provisioning_failed: "provisioning failed",
   overdue: "session overdue",
   work_parked: "background work parked",
-  code_not_removed: "door code still on the lock"
+  code_not_removed: "door code still on the lock",
+  unpaid_after_collection: "unpaid after collection",
+  reconciliation: "payments disagree with the provider"
 }
 
 const staffAlert = (m: StaffAlert): RenderedEmail => {
@@ -307,5 +309,9 @@ export const renderMessage = (message: Message, options: TemplateOptions): Effec
       return Effect.succeed(paymentProblem(message))
     case "StaffAlert":
       return Effect.succeed(staffAlert(message))
+    // Issue 13: rendered by the payments work.
+    case "PaymentRequest":
+    case "RefundNotice":
+      return Effect.dieMessage(`${message._tag}: no template yet`)
   }
 }

@@ -60,6 +60,15 @@ export const makeSandboxPayments = (ledger: SandboxLedgerShape) => {
   const now = Effect.map(Clock.currentTimeMillis, (ms) => new Date(ms))
 
   const payments: PaymentsShape = {
+    // Issue 13: filled in by the payments work.
+    placeHold: () => Effect.dieMessage("placeHold: not implemented yet"),
+    captureHold: () => Effect.dieMessage("captureHold: not implemented yet"),
+    releaseHold: () => Effect.dieMessage("releaseHold: not implemented yet"),
+    refund: () => Effect.dieMessage("refund: not implemented yet"),
+    refundsOf: () => Effect.dieMessage("refundsOf: not implemented yet"),
+    sessionPayments: () => Effect.dieMessage("sessionPayments: not implemented yet"),
+    paymentForCustomer: () => Effect.dieMessage("paymentForCustomer: not implemented yet"),
+    readPayment: () => Effect.dieMessage("readPayment: not implemented yet"),
     setUpCard: ({ podId, idempotencyKey }) =>
       Effect.gen(function* () {
         const createdAt = yield* now

@@ -16,7 +16,9 @@ export const WorkKind = Schema.Literal(
   "revoke-access",
   "close-session",
   "settle-charge",
-  "send-mail"
+  "send-mail",
+  "release-hold",
+  "collect-payment"
 )
 export type WorkKind = typeof WorkKind.Type
 
@@ -43,8 +45,8 @@ export class WorkItem extends Schema.Class<WorkItem>("WorkItem")({
   lastError: Schema.OptionFromNullOr(Schema.String)
 }) {}
 
-const order = (kind: Exclude<WorkKind, "send-mail">, sessionId: SessionId, runAt: Date): WorkOrder =>
-  new WorkOrder({ key: `${kind}:${sessionId}`, kind, sessionId, runAt, message: Option.none() })
+const order = (kind: Exclude<WorkKind, "send-mail">, sessionId: SessionId, runAt: Date, suffix = ""): WorkOrder =>
+  new WorkOrder({ key: `${kind}:${sessionId}${suffix}`, kind, sessionId, runAt, message: Option.none() })
 
 export const provisionAccessWork = (sessionId: SessionId, runAt: Date) => order("provision-access", sessionId, runAt)
 export const mailAccessReadyWork = (sessionId: SessionId, runAt: Date) => order("mail-access-ready", sessionId, runAt)
@@ -52,6 +54,11 @@ export const revokeAccessWork = (sessionId: SessionId, runAt: Date) => order("re
 /** Finishes an end that was interrupted (crash between fixing the price and closing). */
 export const closeSessionWork = (sessionId: SessionId, runAt: Date) => order("close-session", sessionId, runAt)
 export const settleChargeWork = (sessionId: SessionId, runAt: Date) => order("settle-charge", sessionId, runAt)
+/** Cancels the session's card check hold if nothing was captured from it (see `CardHolds`). */
+export const releaseHoldWork = (sessionId: SessionId, runAt: Date) => order("release-hold", sessionId, runAt)
+/** The `attempt`-th scheduled retry of a declined charge (see `Dunning`). */
+export const collectPaymentWork = (sessionId: SessionId, attempt: number, runAt: Date) =>
+  order("collect-payment", sessionId, runAt, `:${attempt}`)
 export const sendMail = (message: Message, runAt: Date) =>
   new WorkOrder({
     key: `send-mail:${messageKey(message)}`,

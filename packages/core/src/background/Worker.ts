@@ -43,6 +43,10 @@ export const performWork = (item: WorkItem) => {
         return yield* finishInterruptedEnd(item.sessionId)
       case "settle-charge":
         return yield* settleUnknownCharge(item.sessionId)
+      // Issue 13: filled in by the payments work.
+      case "release-hold":
+      case "collect-payment":
+        return yield* Effect.dieMessage(`${item.kind}: not implemented yet`)
       case "send-mail": {
         if (Option.isNone(item.message)) return yield* new WorkNotDone({ reason: "send-mail work without a message" })
         const mailer = yield* boundedMailer

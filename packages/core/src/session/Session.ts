@@ -7,6 +7,7 @@ import { Option, Schema } from "effect"
 import { customerEmail } from "../booking/CustomerEmail.js"
 import { PodId, ProvisioningId, SessionId, SetupIntentId } from "../Ids.js"
 import { AccessMode } from "../Pod.js"
+import { Collection, noCollection } from "../settlement/Collection.js"
 import { Pence } from "../tariff/Money.js"
 import { RatePerMinute } from "../tariff/Rate.js"
 import { Quote } from "../tariff/Tariff.js"
@@ -172,6 +173,8 @@ export class Session extends Schema.Class<Session>("Session")({
   /** Set once the door code is known to be gone from the lock. */
   accessRevokedAt: Schema.OptionFromNullOr(Schema.Date),
   state: SessionState,
+  /** The card check hold, dunning and refunds (see `Collection`); empty for older rows. */
+  collection: Schema.optionalWith(Collection, { default: () => noCollection }),
   /** Bumped on every change; stores apply a change only to the version it was computed from. */
   version: Schema.Int.pipe(Schema.nonNegative()),
   updatedAt: Schema.Date

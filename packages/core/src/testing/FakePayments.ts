@@ -72,6 +72,15 @@ export const makeFakePayments = () => {
     })
 
   const payments: PaymentsShape = {
+    // Issue 13: filled in by the payments work.
+    placeHold: () => Effect.dieMessage("placeHold: not implemented yet"),
+    captureHold: () => Effect.dieMessage("captureHold: not implemented yet"),
+    releaseHold: () => Effect.dieMessage("releaseHold: not implemented yet"),
+    refund: () => Effect.dieMessage("refund: not implemented yet"),
+    refundsOf: () => Effect.dieMessage("refundsOf: not implemented yet"),
+    sessionPayments: () => Effect.dieMessage("sessionPayments: not implemented yet"),
+    paymentForCustomer: () => Effect.dieMessage("paymentForCustomer: not implemented yet"),
+    readPayment: () => Effect.dieMessage("readPayment: not implemented yet"),
     setUpCard: ({ podId }) =>
       guarded("setUpCard", () => {
         const setupIntentId = next("seti") as SetupIntentId
