@@ -9,6 +9,7 @@ import { SessionId } from "../Ids.js"
 import { chargeKeyFor } from "../ports/Payments.js"
 import type { Session } from "../session/Session.js"
 import { Pence, pence } from "../tariff/Money.js"
+import { refundedPence } from "./Collection.js"
 
 export const ChargeStatus = Schema.Literal("succeeded", "failed", "requires_action", "unknown", "not_billed", "waived")
 export type ChargeStatus = typeof ChargeStatus.Type
@@ -20,7 +21,18 @@ export class Charge extends Schema.Class<Charge>("Charge")({
   paymentIntentId: Schema.OptionFromNullOr(Schema.String),
   status: ChargeStatus,
   /** Why it was not paid, for staff: the decline, what is unknown, or the waiver. */
-  detail: Schema.OptionFromNullOr(Schema.String)
+  detail: Schema.OptionFromNullOr(Schema.String),
+  /** Refunded so far (see `Collection.refundedPence`). */
+  refundedPence: Schema.optionalWith(Pence, { default: () => pence(0) }),
+  /** Where dunning stands (`Collection.Dunning`), none when it never started. */
+  collection: Schema.optionalWith(
+    Schema.OptionFromNullOr(Schema.Literal("scheduled", "stopped", "exhausted", "paid")),
+    {
+      default: () => Option.none()
+    }
+  ),
+  /** When dunning next tries the card. */
+  nextAttemptAt: Schema.optionalWith(Schema.OptionFromNullOr(Schema.Date), { default: () => Option.none() })
 }) {}
 
 /** The charge an ended session records; none while it is still live or if provisioning failed. */
@@ -40,7 +52,10 @@ export const chargeOf = (session: Session): Option.Option<Charge> => {
         idempotencyKey: chargeKeyFor(session.id),
         paymentIntentId,
         status,
-        detail
+        detail,
+        refundedPence: refundedPence(session.collection),
+        collection: Option.map(session.collection.dunning, (d) => d.status),
+        nextAttemptAt: Option.flatMap(session.collection.dunning, (d) => d.nextAttemptAt)
       })
     )
   switch (outcome._tag) {

@@ -31,7 +31,9 @@ const chargeFields = {
   sessionId: Schema.OptionFromNullOr(SessionId),
   paymentIntentId: Schema.String,
   /** The provider's customer the PaymentIntent is for, if it names one. */
-  customerId: Schema.OptionFromNullOr(Schema.String)
+  customerId: Schema.OptionFromNullOr(Schema.String),
+  /** From the metadata: `hold` for a card check hold placed at booking, else a charge. */
+  purpose: Schema.optionalWith(Schema.Literal("hold", "charge"), { default: () => "charge" as const })
 }
 
 export class ChargeSucceeded extends Schema.TaggedClass<ChargeSucceeded>()("ChargeSucceeded", {
@@ -53,7 +55,22 @@ export class ChargeNeedsAuthentication extends Schema.TaggedClass<ChargeNeedsAut
 
 export type ChargeEvent = ChargeSucceeded | ChargeFailed | ChargeNeedsAuthentication
 
-export const PaymentEvent = Schema.Union(CardSetUpSucceeded, ChargeSucceeded, ChargeFailed, ChargeNeedsAuthentication)
+/**
+ * Money was refunded on a PaymentIntent (by us or in the provider's dashboard). The event
+ * only says which one: its refunds are read back from the provider (`Payments.refundsOf`).
+ */
+export class ChargeRefunded extends Schema.TaggedClass<ChargeRefunded>()("ChargeRefunded", {
+  sessionId: Schema.OptionFromNullOr(SessionId),
+  paymentIntentId: Schema.String
+}) {}
+
+export const PaymentEvent = Schema.Union(
+  CardSetUpSucceeded,
+  ChargeSucceeded,
+  ChargeFailed,
+  ChargeNeedsAuthentication,
+  ChargeRefunded
+)
 export type PaymentEvent = typeof PaymentEvent.Type
 
 /**
@@ -217,5 +234,8 @@ export const handlePaymentEvent = Effect.fn("PaymentEvents.handlePaymentEvent")(
       )
     case "ChargeNeedsAuthentication":
       return yield* settleFromEvent(event, new NeedsAuthentication({ paymentIntentId: event.paymentIntentId }))
+    // Issue 13: recorded by the refunds work.
+    case "ChargeRefunded":
+      return ignored("refund events are not handled yet")
   }
 })
