@@ -2,7 +2,8 @@
  * Reading a charge back when its answer was lost: by its PaymentIntent when one was recorded,
  * else by the session. The session's own customer is listed first (exact and small); then search
  * on `metadata.session_id`, which lags writes, so an empty search is checked against the last
- * hour of the consistent list before saying no charge exists.
+ * hour of the consistent list before saying no charge exists. The session's card check hold
+ * (`metadata.purpose = hold`) is never taken for its charge.
  */
 import { PaymentsUnavailable, type SessionId } from "@qwip/core"
 import { Clock, Effect, Option } from "effect"
@@ -10,6 +11,7 @@ import type Stripe from "stripe"
 import { readingOf } from "./StripeAnswer.js"
 import type { StripeCall, StripeError } from "./StripeClient.js"
 import { isMissing, unavailableOrDie } from "./StripeFailures.js"
+import { isHold } from "./StripeHolds.js"
 
 /** Stripe's documented worst case for a new object to reach search (during incidents). */
 const SEARCH_LAG_SECONDS = 60 * 60
@@ -80,13 +82,17 @@ export const makeReadCharge = (call: StripeCall) => {
       return scan.matches
     })
 
+  /** A session's card check hold is never its charge, whatever state it is in. */
+  const chargesFor = (sessionId: SessionId, customerId: string | undefined) =>
+    Effect.map(intentsForSession(sessionId, customerId), (intents) => intents.filter((intent) => !isHold(intent)))
+
   const readCharge = Effect.fn("StripePayments.readCharge")(function* (request: {
     readonly sessionId: SessionId
     readonly paymentIntentId: Option.Option<string>
     readonly customerId?: string | undefined
   }) {
     if (Option.isNone(request.paymentIntentId)) {
-      const intents = yield* intentsForSession(request.sessionId, request.customerId).pipe(
+      const intents = yield* chargesFor(request.sessionId, request.customerId).pipe(
         Effect.catchIf(
           (error): error is StripeError => !(error instanceof PaymentsUnavailable),
           unavailableOrDie("readCharge")
@@ -107,6 +113,12 @@ export const makeReadCharge = (call: StripeCall) => {
     if (Option.isSome(chargedSession) && chargedSession.value !== request.sessionId) {
       return yield* Effect.dieMessage(
         `PaymentIntent ${paymentIntentId} belongs to session ${chargedSession.value}, not ${request.sessionId}`
+      )
+    }
+    // A hold's id recorded as the charge is a mix-up of stored ids too: it must not settle the session.
+    if (Option.isSome(intent) && isHold(intent.value)) {
+      return yield* Effect.dieMessage(
+        `PaymentIntent ${paymentIntentId} is session ${request.sessionId}'s card check hold, not its charge`
       )
     }
     return Option.map(intent, readingOf)
