@@ -28,6 +28,10 @@ const mostTelling = (intents: ReadonlyArray<Stripe.PaymentIntent>): Option.Optio
 /** Stripe's search syntax quotes values in `'`; a backslash escapes. */
 const quoted = (value: string) => `'${value.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`
 
+/** A session's charge: its `session_id`, and never its card check hold, whatever state that is in. */
+const isChargeFor = (sessionId: SessionId, intent: Stripe.PaymentIntent) =>
+  intent.metadata?.session_id === sessionId && !isHold(intent)
+
 export const makeReadCharge = (call: StripeCall) => {
   /**
    * Search finds a session's intents across all time but lags writes (usually under a minute,
@@ -44,7 +48,7 @@ export const makeReadCharge = (call: StripeCall) => {
           async (stripe) => {
             const matches: Array<Stripe.PaymentIntent> = []
             for await (const intent of stripe.paymentIntents.list({ customer: customerId, limit: 100 })) {
-              if (intent.metadata?.session_id === sessionId) matches.push(intent)
+              if (isChargeFor(sessionId, intent)) matches.push(intent)
             }
             return matches
           },
@@ -57,7 +61,10 @@ export const makeReadCharge = (call: StripeCall) => {
         (stripe) => stripe.paymentIntents.search({ query: `metadata['session_id']:${quoted(sessionId)}`, limit: 100 }),
         { sessionId }
       )
-      if (found.data.length > 0) return found.data
+      // The hold is filtered before deciding search found nothing: a hold indexed and a charge
+      // not indexed yet must still fall back to the list.
+      const charges = found.data.filter((intent) => !isHold(intent))
+      if (charges.length > 0) return charges
       const since = Math.floor((yield* Clock.currentTimeMillis) / 1000) - SEARCH_LAG_SECONDS
       const scan = yield* call(
         "paymentIntents.list",
@@ -65,7 +72,7 @@ export const makeReadCharge = (call: StripeCall) => {
           const matches: Array<Stripe.PaymentIntent> = []
           let scanned = 0
           for await (const intent of stripe.paymentIntents.list({ created: { gte: since }, limit: 100 })) {
-            if (intent.metadata?.session_id === sessionId) matches.push(intent)
+            if (isChargeFor(sessionId, intent)) matches.push(intent)
             scanned += 1
             if (scanned >= MAX_SCANNED) return { matches, complete: false }
           }
@@ -82,17 +89,13 @@ export const makeReadCharge = (call: StripeCall) => {
       return scan.matches
     })
 
-  /** A session's card check hold is never its charge, whatever state it is in. */
-  const chargesFor = (sessionId: SessionId, customerId: string | undefined) =>
-    Effect.map(intentsForSession(sessionId, customerId), (intents) => intents.filter((intent) => !isHold(intent)))
-
   const readCharge = Effect.fn("StripePayments.readCharge")(function* (request: {
     readonly sessionId: SessionId
     readonly paymentIntentId: Option.Option<string>
     readonly customerId?: string | undefined
   }) {
     if (Option.isNone(request.paymentIntentId)) {
-      const intents = yield* chargesFor(request.sessionId, request.customerId).pipe(
+      const intents = yield* intentsForSession(request.sessionId, request.customerId).pipe(
         Effect.catchIf(
           (error): error is StripeError => !(error instanceof PaymentsUnavailable),
           unavailableOrDie("readCharge")
