@@ -25,6 +25,10 @@ import { unavailableOrDie } from "./StripeFailures.js"
 const isUnexpectedState = (error: StripeError) =>
   error instanceof Stripe.errors.StripeInvalidRequestError && error.code === "payment_intent_unexpected_state"
 
+/** The issuer let the authorisation lapse before Stripe cancelled the intent: nothing to capture. */
+const isExpiredForCapture = (error: StripeError) =>
+  error instanceof Stripe.errors.StripeInvalidRequestError && error.code === "charge_expired_for_capture"
+
 /** `metadata.purpose` of a hold, so read-backs and events never take it for the session's charge. */
 export const HOLD_PURPOSE = "hold"
 
@@ -138,7 +142,9 @@ export const makeHolds = (call: StripeCall): Pick<PaymentsShape, "placeHold" | "
     ).pipe(
       Effect.map((intent) => intent as Stripe.PaymentIntent | undefined),
       Effect.catchAll((error) =>
-        isUnexpectedState(error) ? Effect.succeed(undefined) : unavailableOrDie("captureHold")(error)
+        isUnexpectedState(error) || isExpiredForCapture(error)
+          ? Effect.succeed(undefined)
+          : unavailableOrDie("captureHold")(error)
       )
     )
     return yield* afterCapture(captured ?? (yield* current("captureHold", request.sessionId, request.paymentIntentId)))

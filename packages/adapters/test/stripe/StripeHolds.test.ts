@@ -225,6 +225,30 @@ layer(StripeServer.layer)("StripePayments holds", (it) => {
     })
   )
 
+  it.effect("a hold whose authorisation lapsed at the issuer (charge_expired_for_capture) is NotCapturable", () =>
+    Effect.gen(function* () {
+      const { server, payments } = yield* fresh()
+      const { request, paymentIntentId } = yield* held(server, payments)
+      yield* server.failNext("paymentIntents.capture", {
+        _tag: "Reply",
+        status: 400,
+        error: {
+          type: "invalid_request_error",
+          code: "charge_expired_for_capture",
+          message: "The charge expired before it could be captured."
+        }
+      })
+      expect(
+        yield* payments.captureHold({
+          sessionId: request.sessionId,
+          paymentIntentId,
+          amountPence: pence(500),
+          idempotencyKey: "qwip-hold-capture-lapsed"
+        })
+      ).toEqual({ _tag: "NotCapturable", status: "requires_capture" })
+    })
+  )
+
   it.effect("releaseHold cancels the hold under its key; a repeat, with any key, is released too", () =>
     Effect.gen(function* () {
       const { server, payments } = yield* fresh()
