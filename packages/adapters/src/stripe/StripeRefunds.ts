@@ -57,14 +57,25 @@ export const providerRefundOf = (refund: Stripe.Refund): ProviderRefund => ({
 })
 
 const refusedOr =
-  (paymentIntentId: string) =>
-  (error: StripeError): Effect.Effect<never, RefundRefused | PaymentsUnavailable> =>
-    !isKeyInUse(error) &&
-    error instanceof Stripe.errors.StripeInvalidRequestError &&
-    error.code !== undefined &&
-    REFUSAL_CODES.has(error.code)
+  (paymentIntentId: string, idempotencyKey: string) =>
+  (error: StripeError): Effect.Effect<never, RefundRefused | PaymentsUnavailable> => {
+    if (isKeyInUse(error)) return unavailableOrDie("refund")(error)
+    // The key names the session, amount and reason; a repeat whose reason reads differently
+    // (same slug, other words) is one staff can act on, not a defect.
+    if (error instanceof Stripe.errors.StripeIdempotencyError) {
+      return Effect.fail(
+        new RefundRefused({
+          paymentIntentId,
+          reason: `a refund under ${idempotencyKey} was already asked for with other details; look at the session's refunds before refunding again`
+        })
+      )
+    }
+    return error instanceof Stripe.errors.StripeInvalidRequestError &&
+      error.code !== undefined &&
+      REFUSAL_CODES.has(error.code)
       ? Effect.fail(new RefundRefused({ paymentIntentId, reason: error.message }))
       : unavailableOrDie("refund")(error)
+  }
 
 export const makeRefunds = (call: StripeCall): Pick<PaymentsShape, "refund" | "refundsOf"> => {
   const refund = Effect.fn("StripePayments.refund")(function* (request: {
@@ -90,7 +101,7 @@ export const makeRefunds = (call: StripeCall): Pick<PaymentsShape, "refund" | "r
           { idempotencyKey: request.idempotencyKey }
         ),
       { sessionId: request.sessionId, paymentIntentId: request.paymentIntentId, amountPence: request.amountPence }
-    ).pipe(Effect.catchAll(refusedOr(request.paymentIntentId)))
+    ).pipe(Effect.catchAll(refusedOr(request.paymentIntentId, request.idempotencyKey)))
     return providerRefundOf(made)
   })
 

@@ -73,6 +73,23 @@ layer(StripeServer.layer)("StripePayments refunds", (it) => {
     })
   )
 
+  it.effect(
+    "the same key with other details (a reason worded differently) is RefundRefused, never a second refund",
+    () =>
+      Effect.gen(function* () {
+        const { server, payments } = yield* fresh()
+        const { sessionId, paymentIntentId } = yield* charged(server, payments)
+        const key = `qwip-refund-${sessionId}-300-pod-was-noisy`
+        const refund = (reason: string) =>
+          payments.refund({ sessionId, paymentIntentId, amountPence: pence(300), idempotencyKey: key, reason })
+        yield* refund("Pod was noisy")
+        const refused = yield* Effect.flip(refund("pod was noisy!"))
+        expect(refused).toMatchObject({ _tag: "RefundRefused", paymentIntentId })
+        expect(refused.message).toContain(key)
+        expect(yield* server.refunds).toHaveLength(1)
+      })
+  )
+
   it.effect("a refund whose answer is lost is PaymentsUnavailable; retrying with its key refunds once", () =>
     Effect.gen(function* () {
       const { server, payments } = yield* fresh()
