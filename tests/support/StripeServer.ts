@@ -11,7 +11,9 @@
  *
  * It records every request (route, parameters, idempotency key, API version, never the API
  * key) so tests can assert what was sent, and lets tests script behaviour: cards that decline,
- * need authentication or stay processing; faults per route (an error reply, a dropped
+ * need authentication or stay processing, by behaviour or by test card number (`TestCards`);
+ * what only a person or Stripe itself does (paying on the pay page with Stripe.js, a refund in
+ * the dashboard, a hold expiring after seven days, the time objects are created at); faults per route (an error reply, a dropped
  * connection before or after Stripe acted, a request that never gets an answer); a search
  * index that lags. Anything it does not implement is answered with a 404 naming the request,
  * so a test using it fails loudly.
