@@ -6,7 +6,7 @@
 import { randomUUID } from "node:crypto"
 import { expect, layer } from "@effect/vitest"
 import { HARD_DECLINE_CODES, type HoldRequest, pence, SessionId, SetupIntentId } from "@qwip/core"
-import { Faults, StripeServer, type StripeServerShape, TestCards } from "@qwip/test-support/StripeServer"
+import { Cards, Faults, StripeServer, type StripeServerShape, TestCards } from "@qwip/test-support/StripeServer"
 import { Effect, Option } from "effect"
 import { defectOf, fresh } from "../support/StripePaymentsKit.js"
 
@@ -126,6 +126,21 @@ layer(StripeServer.layer)("StripePayments holds", (it) => {
       const again = yield* payments.placeHold(request)
       expect(again._tag).toBe("Held")
       expect(yield* server.paymentIntents).toHaveLength(1)
+    })
+  )
+
+  it.effect("a hold still processing, or its key still in use at Stripe, is PaymentsUnavailable, never a decline", () =>
+    Effect.gen(function* () {
+      const { server, payments } = yield* fresh()
+      const processing = yield* Effect.flip(
+        payments.placeHold(holdFor(yield* server.savedCard({ behaviour: Cards.processing })))
+      )
+      expect(processing).toMatchObject({ _tag: "PaymentsUnavailable", operation: "placeHold" })
+      const request = holdFor(yield* server.savedCard())
+      yield* server.failNext("paymentIntents.create", Faults.keyInUse)
+      const inUse = yield* Effect.flip(payments.placeHold(request))
+      expect(inUse).toMatchObject({ _tag: "PaymentsUnavailable", operation: "placeHold" })
+      expect((yield* payments.placeHold(request))._tag).toBe("Held")
     })
   )
 

@@ -6,7 +6,7 @@
 import { randomUUID } from "node:crypto"
 import { expect, layer } from "@effect/vitest"
 import { chargeKeyFor, pence, SessionId, SetupIntentId } from "@qwip/core"
-import { StripeServer, type StripeServerShape, TestCards } from "@qwip/test-support/StripeServer"
+import { Faults, StripeServer, type StripeServerShape, TestCards } from "@qwip/test-support/StripeServer"
 import { Effect, Option, Redacted } from "effect"
 import Stripe from "stripe"
 import { chargeFor, defectOf, fresh, secretKey } from "../support/StripePaymentsKit.js"
@@ -111,6 +111,21 @@ layer(StripeServer.layer)("StripePayments listing", (it) => {
       expect(byId.get(declinedId)).toMatchObject({ status: "requires_payment_method", receivedPence: 0 })
       expect(found).toHaveLength(2)
       expect(found.some((payment) => payment.amountPence === 999)).toBe(false)
+    })
+  )
+
+  it.effect("Stripe failing or rate limiting the list is PaymentsUnavailable, for the job to run again", () =>
+    Effect.gen(function* () {
+      const { server, payments } = yield* fresh()
+      yield* server.setNow(NOON)
+      yield* payWith(server, payments)
+      const window = { since: at(NOON), until: at(NOON + 1) }
+      for (const fault of [Faults.serverError, Faults.rateLimited]) {
+        yield* server.failNext("paymentIntents.list", fault)
+        const error = yield* Effect.flip(payments.sessionPayments(window))
+        expect(error).toMatchObject({ _tag: "PaymentsUnavailable", operation: "sessionPayments" })
+      }
+      expect(yield* payments.sessionPayments(window)).toHaveLength(1)
     })
   )
 
