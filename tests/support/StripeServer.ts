@@ -1,7 +1,7 @@
 /**
  * A local stand-in for the parts of Stripe's API that Qwip uses, for the real `stripe` SDK to
  * talk to over HTTP on 127.0.0.1: customers, setup intents, payment intents (create, retrieve,
- * search, list). Bodies are form-encoded as Stripe expects; answers are Stripe-shaped objects
+ * search, list, capture, cancel; manual capture for holds) and refunds (create, list). Bodies are form-encoded as Stripe expects; answers are Stripe-shaped objects
  * (typed with the SDK's own types) and Stripe's error bodies with their status codes.
  *
  * Like Stripe, a POST with an `Idempotency-Key` is answered once and replayed after: the same
@@ -11,7 +11,9 @@
  *
  * It records every request (route, parameters, idempotency key, API version, never the API
  * key) so tests can assert what was sent, and lets tests script behaviour: cards that decline,
- * need authentication or stay processing; faults per route (an error reply, a dropped
+ * need authentication or stay processing, by behaviour or by test card number (`TestCards`);
+ * what only a person or Stripe itself does (paying on the pay page with Stripe.js, a refund in
+ * the dashboard, a hold expiring after seven days, the time objects are created at); faults per route (an error reply, a dropped
  * connection before or after Stripe acted, a request that never gets an answer); a search
  * index that lags. Anything it does not implement is answered with a 404 naming the request,
  * so a test using it fails loudly.
@@ -30,6 +32,10 @@ export type Route =
   | "paymentIntents.retrieve"
   | "paymentIntents.search"
   | "paymentIntents.list"
+  | "paymentIntents.capture"
+  | "paymentIntents.cancel"
+  | "refunds.create"
+  | "refunds.list"
 
 /** Decoded form or query parameters: `metadata[pod_id]=x` is `{ metadata: { pod_id: "x" } }`. */
 export interface Params {
@@ -55,8 +61,45 @@ export const Cards = {
   },
   needsAuthentication: { _tag: "NeedsAuthentication" },
   requiresAction: { _tag: "RequiresAction" },
-  processing: { _tag: "Processing" }
+  processing: { _tag: "Processing" },
+  /** Stripe's `4000000000000341`: attaches, then every charge is declined. */
+  declined: { _tag: "Declines", declineCode: "generic_decline", message: "Your card was declined." },
+  lostCard: { _tag: "Declines", declineCode: "lost_card", message: "Your card was declined." }
 } as const satisfies Record<string, CardBehaviour>
+
+/**
+ * The test card numbers the stand-in honours, as in the sandbox. Stripe has no saved-card
+ * numbers per decline code, so the last two are ours (sandbox-only, agreed with the sandbox):
+ * they save, then every charge and hold is declined with that code.
+ */
+export const TestCards = {
+  pays: "4242424242424242",
+  declinedAtSetUp: "4000000000000002",
+  chargesDeclined: "4000000000000341",
+  needsAuthentication: "4000002760003184",
+  insufficientFunds: "4242420000009951",
+  lostCard: "4242420000009985"
+} as const
+
+/** How a test card behaves once saved; `SetUpDeclined` for the card refused at set-up. */
+export const behaviourOfCard = (number: string): CardBehaviour | "SetUpDeclined" => {
+  switch (number.replace(/[\s-]/g, "")) {
+    case TestCards.pays:
+      return Cards.succeeds
+    case TestCards.declinedAtSetUp:
+      return "SetUpDeclined"
+    case TestCards.chargesDeclined:
+      return Cards.declined
+    case TestCards.needsAuthentication:
+      return Cards.needsAuthentication
+    case TestCards.insufficientFunds:
+      return Cards.insufficientFunds
+    case TestCards.lostCard:
+      return Cards.lostCard
+    default:
+      throw new Error(`StripeServer: ${number} is not a test card it knows (see TestCards)`)
+  }
+}
 
 /** Stripe's error body (`{ error: ... }`), as far as Qwip reads it. */
 export interface StripeErrorBody {
@@ -136,6 +179,8 @@ export interface RecordedRequest {
 
 export interface SavedCard {
   readonly email?: string | null
+  /** A test card number (`TestCards`); its behaviour wins over `behaviour`. */
+  readonly number?: string
   readonly behaviour?: CardBehaviour
 }
 
@@ -146,6 +191,9 @@ export interface StripeServerShape {
   readonly requestsFor: (route: Route) => Effect.Effect<ReadonlyArray<RecordedRequest>>
   readonly customers: Effect.Effect<ReadonlyArray<Stripe.Customer>>
   readonly paymentIntents: Effect.Effect<ReadonlyArray<Stripe.PaymentIntent>>
+  readonly refunds: Effect.Effect<ReadonlyArray<Stripe.Refund>>
+  /** A PaymentIntent's charge as Stripe shows it (amounts captured and refunded), for events. */
+  readonly chargeOf: (paymentIntentId: string) => Effect.Effect<Stripe.Charge>
   /** Forgets everything: objects, stored answers, faults, recorded requests. */
   readonly reset: Effect.Effect<void>
   /** The next `times` requests to `route` meet `fault`. */
@@ -155,6 +203,21 @@ export interface StripeServerShape {
   /** What Stripe.js does in the browser: attaches a card to the set-up and confirms it. */
   readonly completeCardSetUp: (setupIntentId: string, card?: SavedCard) => Effect.Effect<Stripe.PaymentMethod>
   readonly updateSetupIntent: (setupIntentId: string, patch: Partial<Stripe.SetupIntent>) => Effect.Effect<void>
+  /**
+   * What Stripe.js's `confirmCardPayment` does on the pay page: confirms the PaymentIntent
+   * on-session with the saved card (`paymentMethodId`) or a new `card`; `authenticated` is
+   * the outcome of the 3-D Secure step for a card that asks for it (default: passed).
+   */
+  readonly payOnSession: (
+    paymentIntentId: string,
+    with_: { readonly paymentMethodId?: string; readonly card?: SavedCard; readonly authenticated?: boolean }
+  ) => Effect.Effect<Stripe.PaymentIntent>
+  /** A refund made in Stripe's dashboard: no idempotency key, no metadata. The whole rest by default. */
+  readonly refundInDashboard: (paymentIntentId: string, amount?: number) => Effect.Effect<Stripe.Refund>
+  /** Stripe cancels an uncaptured hold after seven days (`cancellation_reason: automatic`). */
+  readonly expireHold: (paymentIntentId: string) => Effect.Effect<void>
+  /** Sets the clock new objects' `created` is read from (seconds); `undefined` for the real one. */
+  readonly setNow: (seconds: number | undefined) => Effect.Effect<void>
   /** A customer with a saved card, without going through a set-up. */
   readonly savedCard: (
     card?: SavedCard
@@ -303,6 +366,74 @@ export const paymentIntentFixture = (overrides: Partial<Stripe.PaymentIntent> = 
   }
 }
 
+export const refundFixture = (overrides: Partial<Stripe.Refund> = {}): Stripe.Refund => ({
+  id: newId("re"),
+  object: "refund",
+  amount: 0,
+  balance_transaction: null,
+  charge: null,
+  created: nowSeconds(),
+  currency: "gbp",
+  customer: null,
+  customer_account: null,
+  metadata: {},
+  payment_intent: null,
+  payment_method: null,
+  reason: null,
+  receipt_number: null,
+  source_transfer_reversal: null,
+  status: "succeeded",
+  transfer_reversal: null,
+  ...overrides
+})
+
+/** A card Charge as Stripe shows it; a PaymentIntent's charge carries the intent's metadata. */
+export const chargeFixture = (overrides: Partial<Stripe.Charge> = {}): Stripe.Charge => ({
+  id: newId("ch"),
+  object: "charge",
+  amount: 0,
+  amount_captured: 0,
+  amount_refunded: 0,
+  application: null,
+  application_fee: null,
+  application_fee_amount: null,
+  balance_transaction: null,
+  billing_details: { address: null, email: null, name: null, phone: null, tax_id: null },
+  calculated_statement_descriptor: null,
+  captured: false,
+  created: nowSeconds(),
+  currency: "gbp",
+  customer: null,
+  description: null,
+  disputed: false,
+  failure_balance_transaction: null,
+  failure_code: null,
+  failure_message: null,
+  fraud_details: null,
+  livemode: false,
+  metadata: {},
+  on_behalf_of: null,
+  outcome: null,
+  paid: false,
+  payment_intent: null,
+  payment_method: null,
+  payment_method_details: null,
+  receipt_email: null,
+  receipt_number: null,
+  receipt_url: null,
+  refunded: false,
+  review: null,
+  shipping: null,
+  source: null,
+  source_transfer: null,
+  statement_descriptor: null,
+  statement_descriptor_suffix: null,
+  status: "succeeded",
+  transfer_data: null,
+  transfer_group: null,
+  ...overrides
+})
+
 // ---------------------------------------------------------------------------------------------
 // Requests
 
@@ -372,19 +503,31 @@ const ALLOWED: Record<Route, ReadonlyArray<string>> = {
     "receipt_email",
     "metadata",
     "allowed_payment_method_types",
+    "capture_method",
     "description",
     "expand"
   ],
   "paymentIntents.retrieve": ["expand", "client_secret"],
   "paymentIntents.search": ["query", "limit", "page", "expand"],
-  "paymentIntents.list": ["created", "customer", "limit", "starting_after", "ending_before", "expand"]
+  "paymentIntents.list": ["created", "customer", "limit", "starting_after", "ending_before", "expand"],
+  "paymentIntents.capture": ["amount_to_capture", "metadata", "expand"],
+  "paymentIntents.cancel": ["cancellation_reason", "expand"],
+  "refunds.create": ["payment_intent", "charge", "amount", "metadata", "reason", "expand"],
+  "refunds.list": ["payment_intent", "charge", "limit", "starting_after", "ending_before", "expand"]
 }
 
 const routeOf = (method: string, path: string): { readonly route: Route; readonly id?: string } | undefined => {
   const parts = path.split("/").filter((part) => part !== "")
   if (parts[0] !== "v1") return undefined
-  const [, resource, id, ...rest] = parts
+  const [, resource, id, action, ...rest] = parts
   if (rest.length > 0 || resource === undefined) return undefined
+  if (action !== undefined) {
+    if (method === "POST" && resource === "payment_intents" && id !== undefined) {
+      if (action === "capture") return { route: "paymentIntents.capture", id }
+      if (action === "cancel") return { route: "paymentIntents.cancel", id }
+    }
+    return undefined
+  }
   if (method === "POST" && resource === "customers" && id === undefined) return { route: "customers.create" }
   if (resource === "setup_intents") {
     if (method === "POST" && id === undefined) return { route: "setupIntents.create" }
@@ -395,6 +538,10 @@ const routeOf = (method: string, path: string): { readonly route: Route; readonl
     if (method === "GET" && id === "search") return { route: "paymentIntents.search" }
     if (method === "GET" && id !== undefined) return { route: "paymentIntents.retrieve", id }
     if (method === "GET") return { route: "paymentIntents.list" }
+  }
+  if (resource === "refunds" && id === undefined) {
+    if (method === "POST") return { route: "refunds.create" }
+    if (method === "GET") return { route: "refunds.list" }
   }
   return undefined
 }
@@ -410,6 +557,9 @@ class FakeStripe {
   private searchable = new Set<string>()
   private searchIndexing = true
   private behaviours = new Map<string, CardBehaviour>()
+  /** In creation order, like payment intents. */
+  private refunds = new Map<string, Stripe.Refund>()
+  private nowOverride: number | undefined = undefined
   private stored = new Map<string, { readonly fingerprint: string; readonly reply: Reply }>()
   private faults: Array<{ readonly route: Route; readonly fault: Fault; remaining: number }> = []
   private recorded: Array<RecordedRequest> = []
@@ -421,6 +571,39 @@ class FakeStripe {
       requestsFor: (route) => Effect.sync(() => this.recorded.filter((request) => request.route === route)),
       customers: Effect.sync(() => [...this.customers.values()]),
       paymentIntents: Effect.sync(() => [...this.paymentIntents.values()]),
+      refunds: Effect.sync(() => [...this.refunds.values()]),
+      chargeOf: (paymentIntentId) =>
+        Effect.sync(() => {
+          const intent = this.paymentIntents.get(paymentIntentId)
+          const charge = intent === undefined ? undefined : this.chargeView(intent)
+          if (charge === undefined) throw new Error(`StripeServer: PaymentIntent ${paymentIntentId} has no charge`)
+          return charge
+        }),
+      payOnSession: (paymentIntentId, with_) => Effect.sync(() => this.payOnSession(paymentIntentId, with_)),
+      refundInDashboard: (paymentIntentId, amount) =>
+        Effect.sync(() => {
+          const reply = this.createRefund({ paymentIntentId, amount, metadata: {} })
+          if (reply.status !== 200) throw new Error(`StripeServer: cannot refund: ${JSON.stringify(reply.body)}`)
+          return reply.body as Stripe.Refund
+        }),
+      expireHold: (paymentIntentId) =>
+        Effect.sync(() => {
+          const intent = this.paymentIntents.get(paymentIntentId)
+          if (intent?.status !== "requires_capture") {
+            throw new Error(`StripeServer: ${paymentIntentId} is not an uncaptured hold`)
+          }
+          this.paymentIntents.set(paymentIntentId, {
+            ...intent,
+            status: "canceled",
+            amount_capturable: 0,
+            canceled_at: this.now(),
+            cancellation_reason: "automatic"
+          })
+        }),
+      setNow: (seconds) =>
+        Effect.sync(() => {
+          this.nowOverride = seconds
+        }),
       reset: Effect.sync(() => this.reset()),
       failNext: (route, fault, times = 1) =>
         Effect.sync(() => void this.faults.push({ route, fault, remaining: times })),
@@ -451,6 +634,8 @@ class FakeStripe {
     this.paymentMethods.clear()
     this.setupIntents.clear()
     this.paymentIntents.clear()
+    this.refunds.clear()
+    this.nowOverride = undefined
     this.searchable.clear()
     this.searchIndexing = true
     this.behaviours.clear()
@@ -459,23 +644,155 @@ class FakeStripe {
     this.recorded = []
   }
 
+  private now() {
+    return this.nowOverride ?? nowSeconds()
+  }
+
   private newCard(customerId: string | null, card: SavedCard = {}) {
-    const method = paymentMethodFixture({
+    const byNumber = card.number === undefined ? undefined : behaviourOfCard(card.number)
+    if (byNumber === "SetUpDeclined") throw new Error(`StripeServer: card ${card.number} cannot be saved`)
+    const plain = paymentMethodFixture({
       customer: customerId,
       billing_details: { address: null, email: card.email ?? null, name: null, phone: null, tax_id: null }
     })
+    const method =
+      card.number === undefined || plain.card === undefined
+        ? plain
+        : { ...plain, card: { ...plain.card, last4: card.number.replace(/[\s-]/g, "").slice(-4) } }
     this.paymentMethods.set(method.id, method)
-    this.behaviours.set(method.id, card.behaviour ?? Cards.succeeds)
+    this.behaviours.set(method.id, byNumber ?? card.behaviour ?? Cards.succeeds)
     return method
   }
 
+  /**
+   * What Stripe.js's `confirmCardSetup` does. The card declined at set-up (`4000000000000002`)
+   * leaves the SetupIntent `requires_payment_method` with its error, and nothing saved.
+   */
   private completeCardSetUp(setupIntentId: string, card?: SavedCard) {
     const intent = this.setupIntents.get(setupIntentId)
     if (intent === undefined) throw new Error(`StripeServer: no SetupIntent ${setupIntentId}`)
+    if (card?.number !== undefined && behaviourOfCard(card.number) === "SetUpDeclined") {
+      const method = paymentMethodFixture()
+      this.setupIntents.set(setupIntentId, {
+        ...intent,
+        status: "requires_payment_method",
+        last_setup_error: {
+          type: "card_error",
+          code: "card_declined",
+          decline_code: "generic_decline",
+          message: "Your card was declined."
+        }
+      })
+      return method
+    }
     const customerId = typeof intent.customer === "string" ? intent.customer : (intent.customer?.id ?? null)
     const method = this.newCard(customerId, card)
     this.setupIntents.set(setupIntentId, { ...intent, status: "succeeded", payment_method: method.id })
     return method
+  }
+
+  /** The charge behind a PaymentIntent's `latest_charge`, with what has been refunded of it. */
+  private chargeView(intent: Stripe.PaymentIntent): Stripe.Charge | undefined {
+    const id = typeof intent.latest_charge === "string" ? intent.latest_charge : intent.latest_charge?.id
+    if (id === undefined) return undefined
+    const refunded = this.refundedOf(intent.id)
+    const captured = intent.status === "succeeded"
+    const error = intent.last_payment_error
+    return chargeFixture({
+      id,
+      amount: intent.amount,
+      amount_captured: intent.amount_received,
+      amount_refunded: refunded,
+      captured,
+      created: intent.created,
+      customer: intent.customer,
+      metadata: intent.metadata,
+      paid: captured || intent.status === "requires_capture",
+      payment_intent: intent.id,
+      payment_method: typeof intent.payment_method === "string" ? intent.payment_method : null,
+      refunded: captured && refunded >= intent.amount_received,
+      status: error !== null ? "failed" : intent.status === "processing" ? "pending" : "succeeded",
+      failure_code: error?.code ?? null,
+      failure_message: error?.message ?? null
+    })
+  }
+
+  private refundedOf(paymentIntentId: string) {
+    return [...this.refunds.values()]
+      .filter((refund) => refund.payment_intent === paymentIntentId && refund.status !== "failed")
+      .reduce((sum, refund) => sum + refund.amount, 0)
+  }
+
+  /** `latest_charge` (or `data.latest_charge` in a list) expanded, when asked. */
+  private expanded(intent: Stripe.PaymentIntent, expand: ReadonlyArray<string>, prefix = "") {
+    if (!expand.includes(`${prefix}latest_charge`)) return intent
+    return { ...intent, latest_charge: this.chargeView(intent) ?? null }
+  }
+
+  /** Confirms a PaymentIntent on-session, as the pay page does with Stripe.js. */
+  private payOnSession(
+    paymentIntentId: string,
+    with_: { readonly paymentMethodId?: string; readonly card?: SavedCard; readonly authenticated?: boolean }
+  ) {
+    const intent = this.paymentIntents.get(paymentIntentId)
+    if (intent === undefined) throw new Error(`StripeServer: no PaymentIntent ${paymentIntentId}`)
+    if (!["requires_payment_method", "requires_confirmation", "requires_action"].includes(intent.status)) {
+      throw new Error(`StripeServer: PaymentIntent ${paymentIntentId} is ${intent.status}; it cannot be confirmed`)
+    }
+    const customerId = typeof intent.customer === "string" ? intent.customer : (intent.customer?.id ?? null)
+    const methodId =
+      with_.paymentMethodId ??
+      (with_.card !== undefined
+        ? this.newCard(customerId, with_.card).id
+        : typeof intent.payment_method === "string"
+          ? intent.payment_method
+          : undefined)
+    if (methodId === undefined || !this.paymentMethods.has(methodId)) {
+      throw new Error(`StripeServer: no card to confirm ${paymentIntentId} with`)
+    }
+    const behaviour = this.behaviours.get(methodId) ?? Cards.succeeds
+    const charge = newId("ch")
+    const base = { ...intent, payment_method: methodId, latest_charge: charge, next_action: null }
+    const paid = (): Stripe.PaymentIntent =>
+      intent.capture_method === "manual"
+        ? { ...base, status: "requires_capture", amount_capturable: intent.amount, last_payment_error: null }
+        : { ...base, status: "succeeded", amount_received: intent.amount, last_payment_error: null }
+    const failed = (code: string, declineCode: string | undefined, message: string): Stripe.PaymentIntent => ({
+      ...base,
+      status: "requires_payment_method",
+      last_payment_error: {
+        type: "card_error",
+        code,
+        ...(declineCode === undefined ? {} : { decline_code: declineCode }),
+        message,
+        charge
+      }
+    })
+    let next: Stripe.PaymentIntent
+    switch (behaviour._tag) {
+      case "Succeeds":
+        next = paid()
+        break
+      case "Declines":
+        next = failed("card_declined", behaviour.declineCode, behaviour.message)
+        break
+      case "NeedsAuthentication":
+      case "RequiresAction":
+        next =
+          with_.authenticated === false
+            ? failed(
+                "payment_intent_authentication_failure",
+                undefined,
+                "We are unable to authenticate your payment method."
+              )
+            : paid()
+        break
+      case "Processing":
+        next = { ...base, status: "processing" }
+        break
+    }
+    this.paymentIntents.set(paymentIntentId, next)
+    return next
   }
 
   private takeFault(route: Route | undefined): Fault | undefined {
@@ -605,7 +922,32 @@ class FakeStripe {
         return this.createPaymentIntent(params)
       case "paymentIntents.retrieve": {
         const intent = id === undefined ? undefined : this.paymentIntents.get(id)
-        return id === undefined || intent === undefined ? missing("payment_intent", id ?? "", "intent") : ok(intent)
+        return id === undefined || intent === undefined
+          ? missing("payment_intent", id ?? "", "intent")
+          : ok(this.expanded(intent, list(params, "expand")))
+      }
+      case "paymentIntents.capture":
+        return this.capture(id ?? "", params)
+      case "paymentIntents.cancel":
+        return this.cancel(id ?? "", params)
+      case "refunds.create": {
+        const paymentIntentId = text(params, "payment_intent")
+        if (paymentIntentId === undefined) {
+          return badParam("parameter_missing", "payment_intent", "Missing required param: payment_intent.")
+        }
+        const amountText = text(params, "amount")
+        const amount = amountText === undefined ? undefined : Number(amountText)
+        if (amount !== undefined && !(Number.isInteger(amount) && amount > 0)) {
+          return badParam("parameter_invalid_integer", "amount", "Invalid positive integer: amount")
+        }
+        return this.createRefund({ paymentIntentId, amount, metadata: strings(nested(params, "metadata")) })
+      }
+      case "refunds.list": {
+        const paymentIntentId = text(params, "payment_intent")
+        const data = [...this.refunds.values()]
+          .reverse()
+          .filter((refund) => paymentIntentId === undefined || refund.payment_intent === paymentIntentId)
+        return ok(this.page(data, params, "/v1/refunds"))
       }
       case "paymentIntents.search": {
         const query = text(params, "query") ?? ""
@@ -640,17 +982,133 @@ class FakeStripe {
             (lt === undefined || intent.created < lt) &&
             (customer === undefined || intent.customer === customer)
         )
-        const after = text(params, "starting_after")
-        if (after !== undefined) data = data.slice(data.findIndex((intent) => intent.id === after) + 1)
-        const limit = Math.min(Number(text(params, "limit") ?? "10"), 100)
-        return ok({
-          object: "list",
-          data: data.slice(0, limit),
-          has_more: data.length > limit,
-          url: "/v1/payment_intents"
-        } satisfies Stripe.ApiList<Stripe.PaymentIntent>)
+        const expand = list(params, "expand")
+        data = data.map((intent) => this.expanded(intent, expand, "data."))
+        return ok(this.page(data, params, "/v1/payment_intents"))
       }
     }
+  }
+
+  /** One page of a list, newest first: `limit` (at most 100), `starting_after`, `has_more`. */
+  private page<T extends { readonly id: string }>(all: ReadonlyArray<T>, params: Params, url: string) {
+    const after = text(params, "starting_after")
+    const data = after === undefined ? all : all.slice(all.findIndex((item) => item.id === after) + 1)
+    const limit = Math.min(Number(text(params, "limit") ?? "10"), 100)
+    return {
+      object: "list",
+      data: data.slice(0, limit),
+      has_more: data.length > limit,
+      url
+    } satisfies Stripe.ApiList<T>
+  }
+
+  private unexpectedState(intent: Stripe.PaymentIntent, message: string) {
+    return failure(400, {
+      type: "invalid_request_error",
+      code: "payment_intent_unexpected_state",
+      message,
+      payment_intent: intent
+    })
+  }
+
+  /** Captures a manual-capture intent, up to what it holds; Stripe releases the rest. */
+  private capture(id: string, params: Params): Reply {
+    const intent = this.paymentIntents.get(id)
+    if (intent === undefined) return missing("payment_intent", id, "intent")
+    if (intent.status !== "requires_capture") {
+      return this.unexpectedState(
+        intent,
+        `This PaymentIntent could not be captured because it has a status of ${intent.status}. Only a PaymentIntent with one of the following statuses may be captured: requires_capture.`
+      )
+    }
+    const amountText = text(params, "amount_to_capture")
+    const amount = amountText === undefined ? intent.amount_capturable : Number(amountText)
+    if (!Number.isInteger(amount) || amount <= 0) {
+      return badParam("parameter_invalid_integer", "amount_to_capture", "Invalid positive integer: amount_to_capture")
+    }
+    if (amount > intent.amount_capturable) {
+      return badParam(
+        "amount_too_large",
+        "amount_to_capture",
+        `The amount_to_capture (${amount}) must be less than or equal to the amount_capturable (${intent.amount_capturable}).`
+      )
+    }
+    const captured: Stripe.PaymentIntent = {
+      ...intent,
+      status: "succeeded",
+      amount_received: amount,
+      amount_capturable: 0
+    }
+    this.paymentIntents.set(id, captured)
+    return ok(captured)
+  }
+
+  private cancel(id: string, params: Params): Reply {
+    const intent = this.paymentIntents.get(id)
+    if (intent === undefined) return missing("payment_intent", id, "intent")
+    if (intent.status === "succeeded" || intent.status === "canceled") {
+      return this.unexpectedState(
+        intent,
+        `You cannot cancel this PaymentIntent because it has a status of ${intent.status}. Only a PaymentIntent with one of the following statuses may be canceled: requires_payment_method, requires_capture, requires_confirmation, requires_action, processing.`
+      )
+    }
+    const reason = text(params, "cancellation_reason") as Stripe.PaymentIntent.CancellationReason | undefined
+    const canceled: Stripe.PaymentIntent = {
+      ...intent,
+      status: "canceled",
+      amount_capturable: 0,
+      canceled_at: this.now(),
+      cancellation_reason: reason ?? null
+    }
+    this.paymentIntents.set(id, canceled)
+    return ok(canceled)
+  }
+
+  /** Refunds what is left of a succeeded intent's charge, or `amount` of it; never more. */
+  private createRefund(request: {
+    readonly paymentIntentId: string
+    readonly amount: number | undefined
+    readonly metadata: Record<string, string>
+  }): Reply {
+    const intent = this.paymentIntents.get(request.paymentIntentId)
+    if (intent === undefined) return missing("payment_intent", request.paymentIntentId, "payment_intent")
+    const charge = typeof intent.latest_charge === "string" ? intent.latest_charge : null
+    if (intent.status !== "succeeded" || charge === null) {
+      return failure(400, {
+        type: "invalid_request_error",
+        code: "charge_not_refundable",
+        param: "payment_intent",
+        message: `This PaymentIntent (${intent.id}) does not have a successful charge to refund.`
+      })
+    }
+    const left = intent.amount_received - this.refundedOf(intent.id)
+    if (left <= 0) {
+      return failure(400, {
+        type: "invalid_request_error",
+        code: "charge_already_refunded",
+        charge,
+        message: `Charge ${charge} has already been refunded.`
+      })
+    }
+    const amount = request.amount ?? left
+    if (amount > left) {
+      return badParam(
+        "amount_too_large",
+        "amount",
+        `Refund amount (£${(amount / 100).toFixed(2)}) is greater than unrefunded amount on charge (£${(left / 100).toFixed(2)})`
+      )
+    }
+    const refund = refundFixture({
+      amount,
+      charge,
+      created: this.now(),
+      payment_intent: intent.id,
+      payment_method: typeof intent.payment_method === "string" ? intent.payment_method : null,
+      metadata: request.metadata,
+      status: "succeeded"
+    })
+    this.refunds.set(refund.id, refund)
+    return ok(refund)
   }
 
   private newestFirst() {
@@ -675,14 +1133,18 @@ class FakeStripe {
     const method = methodId === undefined ? undefined : this.paymentMethods.get(methodId)
     if (methodId !== undefined && method === undefined) return missing("PaymentMethod", methodId, "payment_method")
 
+    const manual = text(params, "capture_method") === "manual"
     const base = paymentIntentFixture({
       amount,
       currency,
+      capture_method: manual ? "manual" : "automatic",
+      created: this.now(),
       customer: customer ?? null,
       payment_method: methodId ?? null,
       receipt_email: text(params, "receipt_email") ?? null,
       metadata: strings(nested(params, "metadata")),
-      status: "requires_confirmation"
+      // Without a card the customer supplies one on-session (the pay page).
+      status: methodId === undefined ? "requires_payment_method" : "requires_confirmation"
     })
     const save = (intent: Stripe.PaymentIntent) => {
       this.paymentIntents.set(intent.id, intent)
@@ -705,7 +1167,14 @@ class FakeStripe {
     }
     switch (behaviour._tag) {
       case "Succeeds":
-        return ok(save({ ...base, status: "succeeded", amount_received: amount, latest_charge: charge }))
+        // A hold (manual capture) is authorised, not taken: `requires_capture` until captured.
+        return ok(
+          save(
+            manual
+              ? { ...base, status: "requires_capture", amount_capturable: amount, latest_charge: charge }
+              : { ...base, status: "succeeded", amount_received: amount, latest_charge: charge }
+          )
+        )
       case "Declines":
         return cardError({ code: "card_declined", decline_code: behaviour.declineCode, message: behaviour.message })
       case "NeedsAuthentication":

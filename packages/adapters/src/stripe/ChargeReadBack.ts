@@ -2,7 +2,8 @@
  * Reading a charge back when its answer was lost: by its PaymentIntent when one was recorded,
  * else by the session. The session's own customer is listed first (exact and small); then search
  * on `metadata.session_id`, which lags writes, so an empty search is checked against the last
- * hour of the consistent list before saying no charge exists.
+ * hour of the consistent list before saying no charge exists. The session's card check hold
+ * (`metadata.purpose = hold`) is never taken for its charge.
  */
 import { PaymentsUnavailable, type SessionId } from "@qwip/core"
 import { Clock, Effect, Option } from "effect"
@@ -10,6 +11,7 @@ import type Stripe from "stripe"
 import { readingOf } from "./StripeAnswer.js"
 import type { StripeCall, StripeError } from "./StripeClient.js"
 import { isMissing, unavailableOrDie } from "./StripeFailures.js"
+import { isHold } from "./StripeHolds.js"
 
 /** Stripe's documented worst case for a new object to reach search (during incidents). */
 const SEARCH_LAG_SECONDS = 60 * 60
@@ -25,6 +27,10 @@ const mostTelling = (intents: ReadonlyArray<Stripe.PaymentIntent>): Option.Optio
 
 /** Stripe's search syntax quotes values in `'`; a backslash escapes. */
 const quoted = (value: string) => `'${value.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`
+
+/** A session's charge: its `session_id`, and never its card check hold, whatever state that is in. */
+const isChargeFor = (sessionId: SessionId, intent: Stripe.PaymentIntent) =>
+  intent.metadata?.session_id === sessionId && !isHold(intent)
 
 export const makeReadCharge = (call: StripeCall) => {
   /**
@@ -42,7 +48,7 @@ export const makeReadCharge = (call: StripeCall) => {
           async (stripe) => {
             const matches: Array<Stripe.PaymentIntent> = []
             for await (const intent of stripe.paymentIntents.list({ customer: customerId, limit: 100 })) {
-              if (intent.metadata?.session_id === sessionId) matches.push(intent)
+              if (isChargeFor(sessionId, intent)) matches.push(intent)
             }
             return matches
           },
@@ -55,7 +61,10 @@ export const makeReadCharge = (call: StripeCall) => {
         (stripe) => stripe.paymentIntents.search({ query: `metadata['session_id']:${quoted(sessionId)}`, limit: 100 }),
         { sessionId }
       )
-      if (found.data.length > 0) return found.data
+      // The hold is filtered before deciding search found nothing: a hold indexed and a charge
+      // not indexed yet must still fall back to the list.
+      const charges = found.data.filter((intent) => !isHold(intent))
+      if (charges.length > 0) return charges
       const since = Math.floor((yield* Clock.currentTimeMillis) / 1000) - SEARCH_LAG_SECONDS
       const scan = yield* call(
         "paymentIntents.list",
@@ -63,7 +72,7 @@ export const makeReadCharge = (call: StripeCall) => {
           const matches: Array<Stripe.PaymentIntent> = []
           let scanned = 0
           for await (const intent of stripe.paymentIntents.list({ created: { gte: since }, limit: 100 })) {
-            if (intent.metadata?.session_id === sessionId) matches.push(intent)
+            if (isChargeFor(sessionId, intent)) matches.push(intent)
             scanned += 1
             if (scanned >= MAX_SCANNED) return { matches, complete: false }
           }
@@ -107,6 +116,12 @@ export const makeReadCharge = (call: StripeCall) => {
     if (Option.isSome(chargedSession) && chargedSession.value !== request.sessionId) {
       return yield* Effect.dieMessage(
         `PaymentIntent ${paymentIntentId} belongs to session ${chargedSession.value}, not ${request.sessionId}`
+      )
+    }
+    // A hold's id recorded as the charge is a mix-up of stored ids too: it must not settle the session.
+    if (Option.isSome(intent) && isHold(intent.value)) {
+      return yield* Effect.dieMessage(
+        `PaymentIntent ${paymentIntentId} is session ${request.sessionId}'s card check hold, not its charge`
       )
     }
     return Option.map(intent, readingOf)

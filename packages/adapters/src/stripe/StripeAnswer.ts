@@ -55,33 +55,42 @@ export const readingOf = (intent: Stripe.PaymentIntent): ChargeReading => {
  * code (an unknown URL) is our bug, the same for every charge, and an idempotency error means one
  * key was used for two different charges: those are defects.
  */
-export const chargeFailure = (error: StripeError): Effect.Effect<ChargeResult, PaymentsUnavailable> => {
-  // In progress, whatever class it arrives as: ask again later, never a decline.
-  if (isKeyInUse(error)) return unavailableOrDie("chargeSession")(error)
-  const intent = error.payment_intent
-  if (error instanceof Stripe.errors.StripeCardError) {
-    if (intent !== undefined && (error.code === "authentication_required" || intent.status === "requires_action")) {
-      return Effect.succeed({ _tag: "NeedsAuthentication", paymentIntentId: intent.id })
+export const chargeFailure = (error: StripeError): Effect.Effect<ChargeResult, PaymentsUnavailable> =>
+  cardRefusal("chargeSession")(error)
+
+/** A card's refusal, the same for a charge and a hold (`HoldResult` shares these answers). */
+export type CardRefusal = Extract<ChargeResult, { readonly _tag: "Declined" | "NeedsAuthentication" }>
+
+/** `chargeFailure` for any off-session card request (a charge, a hold), naming the operation. */
+export const cardRefusal =
+  (operation: string) =>
+  (error: StripeError): Effect.Effect<CardRefusal, PaymentsUnavailable> => {
+    // In progress, whatever class it arrives as: ask again later, never a decline.
+    if (isKeyInUse(error)) return unavailableOrDie(operation)(error)
+    const intent = error.payment_intent
+    if (error instanceof Stripe.errors.StripeCardError) {
+      if (intent !== undefined && (error.code === "authentication_required" || intent.status === "requires_action")) {
+        return Effect.succeed({ _tag: "NeedsAuthentication", paymentIntentId: intent.id })
+      }
+      return Effect.succeed({
+        _tag: "Declined",
+        paymentIntentId: Option.fromNullable(intent?.id),
+        code: error.decline_code ?? error.code ?? "card_declined",
+        message: error.message
+      })
     }
-    return Effect.succeed({
-      _tag: "Declined",
-      paymentIntentId: Option.fromNullable(intent?.id),
-      code: error.decline_code ?? error.code ?? "card_declined",
-      message: error.message
-    })
+    const code = error.code
+    if (
+      error instanceof Stripe.errors.StripeInvalidRequestError &&
+      code !== undefined &&
+      !code.startsWith("parameter_")
+    ) {
+      return Effect.succeed({
+        _tag: "Declined",
+        paymentIntentId: Option.fromNullable(intent?.id),
+        code,
+        message: error.message
+      })
+    }
+    return unavailableOrDie(operation)(error)
   }
-  const code = error.code
-  if (
-    error instanceof Stripe.errors.StripeInvalidRequestError &&
-    code !== undefined &&
-    !code.startsWith("parameter_")
-  ) {
-    return Effect.succeed({
-      _tag: "Declined",
-      paymentIntentId: Option.fromNullable(intent?.id),
-      code,
-      message: error.message
-    })
-  }
-  return unavailableOrDie("chargeSession")(error)
-}

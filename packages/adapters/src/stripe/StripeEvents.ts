@@ -6,6 +6,7 @@ import {
   CardSetUpSucceeded,
   ChargeFailed,
   ChargeNeedsAuthentication,
+  ChargeRefunded,
   ChargeSucceeded,
   type PaymentEvent,
   Pence,
@@ -16,6 +17,7 @@ import {
 } from "@qwip/core"
 import { Option, Schema } from "effect"
 import type Stripe from "stripe"
+import { isHold } from "./StripeHolds.js"
 
 const decodeSessionId = Schema.decodeUnknownOption(SessionId)
 const decodePodId = Schema.decodeUnknownOption(PodId)
@@ -31,8 +33,17 @@ const chargeOf = (intent: Stripe.PaymentIntent) => ({
   sessionId: sessionOf(intent),
   paymentIntentId: intent.id,
   // An id, or the Customer object when the event was expanded.
-  customerId: Option.fromNullable(typeof intent.customer === "string" ? intent.customer : intent.customer?.id)
+  customerId: Option.fromNullable(typeof intent.customer === "string" ? intent.customer : intent.customer?.id),
+  // A card check hold's events must never settle the session's charge.
+  purpose: isHold(intent) ? ("hold" as const) : ("charge" as const)
 })
+
+/** The PaymentIntent refunded, and its session (a PaymentIntent's Charge carries its metadata). */
+const refundedOf = (paymentIntent: string | { readonly id: string } | null, sessionId: unknown) =>
+  Option.map(
+    Option.fromNullable(typeof paymentIntent === "string" ? paymentIntent : paymentIntent?.id),
+    (paymentIntentId) => new ChargeRefunded({ sessionId: decodeSessionId(sessionId), paymentIntentId })
+  )
 
 /**
  * Maps the events Qwip acts on. A failure that needs the card holder's authentication decodes as
@@ -73,6 +84,16 @@ export const decodeStripeEvent = (event: Stripe.Event): Option.Option<PaymentEve
     case "payment_intent.requires_action": {
       const intent = event.data.object
       return Option.some(new ChargeNeedsAuthentication(chargeOf(intent)))
+    }
+    // Refunded in part or in full, by us or in the dashboard: the refunds are read back.
+    case "charge.refunded": {
+      const charge = event.data.object
+      return refundedOf(charge.payment_intent, charge.metadata?.session_id)
+    }
+    // A refund changed state (one that failed after it was made): read back the same way.
+    case "charge.refund.updated": {
+      const refund = event.data.object
+      return refundedOf(refund.payment_intent, refund.metadata?.session_id)
     }
     default:
       return Option.none()

@@ -3,7 +3,8 @@
  * tagged with the pod; ending a session makes one off-session PaymentIntent in GBP tagged with
  * the session, under the session's idempotency key, so every retry (ours, the SDK's, another
  * process's) is the same charge. A charge Stripe may or may not have made is
- * `PaymentsUnavailable`, never a decline.
+ * `PaymentsUnavailable`, never a decline. Holds (`StripeHolds`), refunds (`StripeRefunds`) and
+ * reading a session's payments back (`StripeListing`) live beside it.
  */
 import {
   type CardSetUpResult,
@@ -24,6 +25,9 @@ import { makeReadCharge } from "./ChargeReadBack.js"
 import { chargeFailure, readingOf } from "./StripeAnswer.js"
 import { makeStripeCall, type StripePaymentsOptions } from "./StripeClient.js"
 import { isMissing, unavailableOrDie } from "./StripeFailures.js"
+import { makeHolds } from "./StripeHolds.js"
+import { makeListing } from "./StripeListing.js"
+import { makeRefunds } from "./StripeRefunds.js"
 
 const idOf = (value: string | { readonly id: string } | null): Option.Option<string> =>
   value === null ? Option.none() : Option.some(typeof value === "string" ? value : value.id)
@@ -166,15 +170,9 @@ export const makeStripePayments = (options: StripePaymentsOptions): Effect.Effec
       readCardSetUp,
       chargeSession,
       readCharge,
-      // Issue 13: filled in by the payments work.
-      placeHold: () => Effect.dieMessage("placeHold: not implemented yet"),
-      captureHold: () => Effect.dieMessage("captureHold: not implemented yet"),
-      releaseHold: () => Effect.dieMessage("releaseHold: not implemented yet"),
-      refund: () => Effect.dieMessage("refund: not implemented yet"),
-      refundsOf: () => Effect.dieMessage("refundsOf: not implemented yet"),
-      sessionPayments: () => Effect.dieMessage("sessionPayments: not implemented yet"),
-      paymentForCustomer: () => Effect.dieMessage("paymentForCustomer: not implemented yet"),
-      readPayment: () => Effect.dieMessage("readPayment: not implemented yet")
+      ...makeHolds(call),
+      ...makeRefunds(call),
+      ...makeListing(call)
     } satisfies PaymentsShape
   })
 

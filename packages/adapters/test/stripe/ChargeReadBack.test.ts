@@ -4,7 +4,7 @@
  */
 import { randomUUID } from "node:crypto"
 import { expect, layer } from "@effect/vitest"
-import { SessionId } from "@qwip/core"
+import { pence, SessionId, SetupIntentId } from "@qwip/core"
 import { Cards, Faults, StripeServer } from "@qwip/test-support/StripeServer"
 import { Effect, Option } from "effect"
 import { chargeFor, defectOf, fresh } from "../support/StripePaymentsKit.js"
@@ -100,6 +100,61 @@ layer(StripeServer.layer)("StripePayments.readCharge", (it) => {
         payments.readCharge({ sessionId: SessionId.make(randomUUID()), paymentIntentId: Option.some(paymentIntentId) })
       )
       expect(String(defect)).toMatch(/belongs to session/)
+    })
+  )
+
+  it.effect("readCharge by session never takes the session's card check hold for its charge", () =>
+    Effect.gen(function* () {
+      const { server, payments } = yield* fresh()
+      const card = yield* server.savedCard()
+      const request = chargeFor(card)
+      const placeHold = payments.placeHold({
+        sessionId: request.sessionId,
+        setupIntentId: SetupIntentId.make("seti_read_back"),
+        amountPence: pence(1500),
+        customerId: card.customerId,
+        paymentMethodId: card.paymentMethodId,
+        idempotencyKey: `qwip-booking-hold-${request.sessionId}`
+      })
+      const hold = yield* placeHold
+      const holdId = hold._tag === "Held" ? hold.paymentIntentId : ""
+      yield* payments.captureHold({
+        sessionId: request.sessionId,
+        paymentIntentId: holdId,
+        amountPence: pence(1500),
+        idempotencyKey: `qwip-hold-capture-${request.sessionId}`
+      })
+      const read = (customerId?: string) =>
+        payments.readCharge({ sessionId: request.sessionId, paymentIntentId: Option.none(), customerId })
+
+      // A captured hold has succeeded, yet it is not the session's charge: none yet.
+      expect(yield* read()).toEqual(Option.none())
+      expect(yield* read(card.customerId)).toEqual(Option.none())
+      yield* server.setSearchIndexing(false)
+      const charged = yield* payments.chargeSession(request)
+      expect(yield* read()).toEqual(Option.some(charged))
+      expect(yield* read(card.customerId)).toEqual(Option.some(charged))
+    })
+  )
+
+  it.effect("readCharge given a hold's id as the charge is a defect, never the session's outcome", () =>
+    Effect.gen(function* () {
+      const { server, payments } = yield* fresh()
+      const card = yield* server.savedCard()
+      const request = chargeFor(card)
+      const hold = yield* payments.placeHold({
+        sessionId: request.sessionId,
+        setupIntentId: SetupIntentId.make("seti_read_back"),
+        amountPence: pence(1500),
+        customerId: card.customerId,
+        paymentMethodId: card.paymentMethodId,
+        idempotencyKey: `qwip-booking-hold-${request.sessionId}`
+      })
+      const holdId = hold._tag === "Held" ? hold.paymentIntentId : ""
+      const defect = yield* defectOf(
+        payments.readCharge({ sessionId: request.sessionId, paymentIntentId: Option.some(holdId) })
+      )
+      expect(String(defect)).toMatch(/card check hold, not its charge/)
     })
   )
 

@@ -4,13 +4,15 @@ import {
   CardSetUpSucceeded,
   ChargeFailed,
   ChargeNeedsAuthentication,
+  ChargeRefunded,
   ChargeSucceeded,
   PodId,
   pence,
   SessionId,
   SetupIntentId
 } from "@qwip/core"
-import { paymentIntentFixture, setupIntentFixture } from "@qwip/test-support/StripeServer"
+import { chargeRefundedEvent, signStripeEvent } from "@qwip/test-support/StripeEvents"
+import { chargeFixture, paymentIntentFixture, refundFixture, setupIntentFixture } from "@qwip/test-support/StripeServer"
 import { Effect, Option, Redacted, TestClock } from "effect"
 import { decodeProviderEvent, decodeStripeEvent } from "../../src/stripe/StripeEvents.js"
 import { makeStripeWebhooks, StripeWebhooks } from "../../src/stripe/StripeWebhooks.js"
@@ -169,6 +171,95 @@ describe("StripeEvents.decodeStripeEvent", () => {
           Option.some(Option.none())
         )
       }
+    })
+  )
+
+  it.effect("a card check hold's events carry purpose hold from its metadata; charges carry charge", () =>
+    Effect.gen(function* () {
+      const hold = paymentIntentFixture({
+        status: "succeeded",
+        amount: 1500,
+        amount_received: 900,
+        capture_method: "manual",
+        metadata: { session_id: sessionId, setup_intent_id: "seti_1", purpose: "hold" }
+      })
+      const captured = yield* receive("payment_intent.succeeded", hold)
+      expect(Option.map(captured, (event) => event._tag === "ChargeSucceeded" && event.purpose)).toEqual(
+        Option.some("hold")
+      )
+      const declined = yield* receive("payment_intent.payment_failed", {
+        ...hold,
+        status: "requires_payment_method",
+        last_payment_error: { type: "card_error", code: "card_declined", decline_code: "lost_card", message: "No." }
+      })
+      expect(declined).toEqual(
+        Option.some(
+          new ChargeFailed({
+            sessionId: Option.some(sessionId),
+            paymentIntentId: hold.id,
+            customerId: Option.none(),
+            purpose: "hold",
+            code: "lost_card",
+            message: "No."
+          })
+        )
+      )
+      const needsYou = yield* receive("payment_intent.requires_action", { ...hold, status: "requires_action" })
+      expect(Option.map(needsYou, (event) => event._tag === "ChargeNeedsAuthentication" && event.purpose)).toEqual(
+        Option.some("hold")
+      )
+      const charge = yield* receive(
+        "payment_intent.succeeded",
+        paymentIntentFixture({ status: "succeeded", amount_received: 100, metadata: { session_id: sessionId } })
+      )
+      expect(Option.map(charge, (event) => event._tag === "ChargeSucceeded" && event.purpose)).toEqual(
+        Option.some("charge")
+      )
+    })
+  )
+
+  it.effect(
+    "charge.refunded is ChargeRefunded for the Charge's PaymentIntent and session (signed by test support)",
+    () =>
+      Effect.gen(function* () {
+        const payload = chargeRefundedEvent({
+          payment_intent: "pi_refunded_1",
+          amount: 2000,
+          amount_refunded: 500,
+          metadata: { session_id: sessionId }
+        })
+        const { body, signature } = signStripeEvent(payload, { secret: SECRET, timestamp: NOW })
+        yield* TestClock.setTime(NOW * 1000)
+        const envelope = yield* webhooks.verify(body, signature)
+        expect(envelope.type).toBe("charge.refunded")
+        expect(decodeStripeEvent(envelope.event)).toEqual(
+          Option.some(new ChargeRefunded({ sessionId: Option.some(sessionId), paymentIntentId: "pi_refunded_1" }))
+        )
+        // From the dashboard on a charge with no session, or a charge with no PaymentIntent.
+        const noSession = yield* receive(
+          "charge.refunded",
+          chargeFixture({ payment_intent: "pi_x", amount_refunded: 1 })
+        )
+        expect(noSession).toEqual(
+          Option.some(new ChargeRefunded({ sessionId: Option.none(), paymentIntentId: "pi_x" }))
+        )
+        expect(yield* receive("charge.refunded", chargeFixture({ metadata: { session_id: sessionId } }))).toEqual(
+          Option.none()
+        )
+      })
+  )
+
+  it.effect("charge.refund.updated (a refund that failed later) is ChargeRefunded for its PaymentIntent", () =>
+    Effect.gen(function* () {
+      const refund = refundFixture({
+        payment_intent: "pi_refunded_2",
+        amount: 300,
+        status: "failed",
+        metadata: { session_id: sessionId, qwip_key: "k", reason: "r" }
+      })
+      expect(yield* receive("charge.refund.updated", refund)).toEqual(
+        Option.some(new ChargeRefunded({ sessionId: Option.some(sessionId), paymentIntentId: "pi_refunded_2" }))
+      )
     })
   )
 
