@@ -6,21 +6,21 @@
  * that a restart finishes what it left. The points wrap the ports' implementations, never the
  * core's rules:
  *
- * | Point          | Where the process dies                                                                 |
- * | -------------- | -------------------------------------------------------------------------------------- |
- * | `before-charge` | a charge (the end's, or a dunning attempt already recorded `pending`) is about to be sent; nothing reached the provider |
- * | `after-charge` | the payment provider answered a charge; the answer never reaches the core (between the charge and the close) |
- * | `before-hold`  | a card check hold is about to be placed (the session is open, no hold recorded) |
- * | `after-hold`   | the provider placed the hold; the core never records it (no door code yet) |
- * | `before-capture` | the end is about to capture the hold |
- * | `after-capture` | the provider captured the hold; the core never learns it (the remainder is not charged yet) |
- * | `before-release` | a hold is about to be cancelled |
- * | `after-release` | the provider cancelled the hold; the work that asked is not marked done |
- * | `before-refund` | a refund (recorded `pending`) is about to be sent |
- * | `after-refund` | the provider refunded; the core never records it done |
- * | `provisioning` | provisioning asks for a door code (a static pod's code list, or the lock provider)     |
- * | `after-mail`   | an email was sent (or kept in the outbox); the work that sent it is not marked done     |
- * | `webhook`      | a Stripe event was stored; it is not applied                                           |
+ * | Point            | Where the process dies                                                                 |
+ * | ---------------- | -------------------------------------------------------------------------------------- |
+ * | `before-charge`  | a charge (the end's, or a dunning attempt recorded `pending`) is about to be sent      |
+ * | `after-charge`   | the provider answered a charge; the answer never reaches the core (charged, not closed) |
+ * | `before-hold`    | a card check hold is about to be placed (the session is open, no hold recorded)        |
+ * | `after-hold`     | the provider placed the hold; the core never records it (no door code yet)             |
+ * | `before-capture` | the end is about to capture the hold                                                   |
+ * | `after-capture`  | the provider captured the hold; the core never learns it (remainder not charged yet)   |
+ * | `before-release` | a hold is about to be cancelled                                                        |
+ * | `after-release`  | the provider cancelled the hold; the work that asked is not marked done                |
+ * | `before-refund`  | a refund (recorded `pending`) is about to be sent                                      |
+ * | `after-refund`   | the provider refunded; the core never records it done                                  |
+ * | `provisioning`   | provisioning asks for a door code (a static pod's code list, or the lock provider)     |
+ * | `after-mail`     | an email was sent (or kept in the outbox); the work that sent it is not marked done    |
+ * | `webhook`        | a Stripe event was stored; it is not applied                                           |
  *
  * Unset or empty (production): the platform is returned untouched. An unknown point stops
  * start-up with one line, so a mistyped test cannot pass by never crashing.
