@@ -61,6 +61,7 @@ export * as Dunning from "./settlement/Dunning.js"
 export * from "./settlement/PaymentEvents.js"
 export * as PaymentInbox from "./settlement/PaymentInbox.js"
 export { PaymentEventNotProcessed, type PaymentEventReceipt } from "./settlement/PaymentInbox.js"
+export * as PayPage from "./settlement/PayPage.js"
 export * as Settlement from "./settlement/Settlement.js"
 export * from "./staff/StaffActor.js"
 // Staff actions (the `qwip` CLI), by what they act on.

@@ -219,11 +219,12 @@ const recordAttempt = (sessionId: SessionId, record: CollectionAttempt, result: 
     })
     const outcome = outcomeOf(result, capturedPence(current.collection))
     if (state.outcome._tag === "Paid") {
-      // Paid another way meanwhile (the pay link, staff): record the attempt; staff refund any second payment.
+      // Paid meanwhile: by this attempt (its webhook came first), or another way (the pay link,
+      // staff), when staff are told to refund one of the two payments.
       return yield* persist(current, {
         transition: recordCollection(current, withAttempt(current.collection, dunning.value, answered), at),
         work:
-          result._tag === "Succeeded"
+          result._tag === "Succeeded" && result.paymentIntentId !== state.outcome.paymentIntentId
             ? [
                 sendMail(
                   new StaffAlert({
