@@ -5,10 +5,14 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import {
+  ChargeSucceeded,
+  handlePaymentEvent,
   type Message,
+  makePolicy,
   type PaymentRequest,
   PayPage,
   type PodId,
+  pence,
   type Session,
   SessionEnd,
   type SessionId,
@@ -207,4 +211,43 @@ describe("Dunning", () => {
       })
     ).pipe(Effect.provide(kit()))
   )
+
+  it.effect("a webhook saying an attempt paid marks dunning paid; the attempt's own answer then changes nothing", () =>
+    withCodes(
+      Effect.gen(function* () {
+        const payments = yield* FakePayments
+        const session = yield* ended("declines")
+        payments.setBehaviour(session.setupIntentId, "succeeds")
+        // The attempt charges, its answer is lost; the webhook arrives first.
+        payments.faults.arm("chargeSession", "after", { times: 3 })
+        yield* advanceTo(closedAt(session), 1)
+        const attempt = payments.charges()[1]
+        if (attempt === undefined) throw new Error("no attempt charged")
+        const applied = yield* handlePaymentEvent(
+          new ChargeSucceeded({
+            sessionId: Option.some(session.id),
+            paymentIntentId: attempt.paymentIntentId,
+            customerId: Option.some(session.card.customerId),
+            amountPence: pence(1000),
+            currency: "gbp"
+          })
+        )
+        expect(applied._tag).toBe("Applied")
+        expect(dunningOf(yield* stored(session.id)).status).toBe("paid")
+        yield* advanceTo(closedAt(session), 10)
+        expect(payments.charges()).toHaveLength(2)
+        const alerts = yield* sentFor("StaffAlert", session.id)
+        expect(alerts.filter((a) => a.topic === "reconciliation")).toEqual([])
+      })
+    ).pipe(Effect.provide(kit()))
+  )
+
+  it("the schedule must grow, and reconciliation runs must overlap", () => {
+    expect(makePolicy({ dunningSchedule: [Duration.days(1), Duration.days(3)] })._tag).toBe("Right")
+    expect(makePolicy({ dunningSchedule: [] })._tag).toBe("Right")
+    expect(makePolicy({ dunningSchedule: [Duration.days(3), Duration.days(1)] })._tag).toBe("Left")
+    expect(makePolicy({ dunningSchedule: [Duration.zero] })._tag).toBe("Left")
+    expect(makePolicy({ payLinkValidity: Duration.zero })._tag).toBe("Left")
+    expect(makePolicy({ reconcileEvery: Duration.hours(24), reconcileWindow: Duration.hours(12) })._tag).toBe("Left")
+  })
 })
