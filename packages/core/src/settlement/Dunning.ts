@@ -213,6 +213,9 @@ const recordAttempt = (sessionId: SessionId, record: CollectionAttempt, result: 
     const dunning = current.collection.dunning
     const state = current.state
     if (Option.isNone(dunning) || state._tag !== "Ended") return current
+    // Recorded already (a re-run after the answer was kept): the schedule has moved on.
+    const known = dunning.value.attempts.find((a) => a.attempt === record.attempt)
+    if (known !== undefined && known.status !== "pending") return current
     const answered = new CollectionAttempt({
       ...record,
       status:
