@@ -23,9 +23,6 @@ import { pence } from "../tariff/Money.js"
 import { followUpsFor, outcomeOf, stillOwedPence } from "./ChargeOutcome.js"
 import { type Collection, CollectionAttempt, capturedPence, Dunning, withDunning } from "./Collection.js"
 
-// The record itself, reachable as `Dunning.Dunning` where this module is the `Dunning` namespace.
-export { CollectionAttempt, Dunning } from "./Collection.js"
-
 /** The idempotency key of the `attempt`-th dunning attempt. */
 export const collectKeyFor = (sessionId: SessionId, attempt: number): string =>
   `${chargeKeyFor(sessionId)}-collect-${attempt}`
