@@ -30,6 +30,8 @@ export {
   schemaStatus,
   storeAccess
 } from "./platform/StaffPlatform.js"
+export * as RateLimits from "./ratelimits/RequestLimits.js"
+export { RequestLimits, type RequestLimitsShape } from "./ratelimits/RequestLimits.js"
 export * from "./sandbox/index.js"
 export * as Seam from "./seam/index.js"
 export * as StaticCodeTokens from "./static-codes/index.js"
