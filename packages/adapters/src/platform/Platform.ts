@@ -103,7 +103,10 @@ const fromEnv = Effect.gen(function* () {
  * line (`PlatformStartError`) naming the setting to fix.
  */
 export const layerFromEnv: Layer.Layer<PlatformServices | RequestLimits, PlatformStartError> = Layer.unwrapEffect(
-  Effect.map(fromEnv, (platform) => Layer.mergeAll(platform.staff, platform.photos, platform.requestLimits))
+  Effect.map(fromEnv, (platform) =>
+    // The request limits come up after the store: on Postgres they count in its (migrated) schema.
+    platform.requestLimits.pipe(Layer.provideMerge(Layer.merge(platform.staff, platform.photos)))
+  )
 )
 
 /**
