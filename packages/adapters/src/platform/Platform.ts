@@ -31,6 +31,7 @@ import { policyFromEnv } from "./PolicyFromEnv.js"
 import { requestLimitsFromEnv } from "./RequestLimitsFromEnv.js"
 import { CodeCipher, localSecretsIn, secretsFromEnv } from "./SecretsFromEnv.js"
 import { PlatformInfo, type PlatformInfoShape, type Readiness, type Sandbox } from "./Services.js"
+import { staffChannelFromEnv } from "./StaffChannelFromEnv.js"
 import type { PlatformStartError } from "./StartError.js"
 import { storeFromEnv } from "./StoreFromEnv.js"
 
@@ -71,6 +72,7 @@ const fromEnv = Effect.gen(function* () {
   const locks = yield* locksFromEnv({ cipher: secrets.cipher, callDeadline })
   const photos = yield* photosFromEnv(store.dataDir)
   const requestLimits = yield* requestLimitsFromEnv(store.choice)
+  const staffChannel = yield* staffChannelFromEnv({ callDeadline })
 
   const info: PlatformInfoShape = {
     store: store.kind,
@@ -83,7 +85,9 @@ const fromEnv = Effect.gen(function* () {
   yield* Effect.logInfo(
     `platform: store ${store.description}; payments ${info.payments}; mail ${info.mail}; locks ${info.locks}; photos ${info.photos}`
   )
-  yield* Effect.logInfo(`platform: rate limits counted in ${requestLimits.kind}`)
+  yield* Effect.logInfo(
+    `platform: rate limits counted in ${requestLimits.kind}; staff alerts by email${staffChannel.kind === "webhook" ? " and webhook" : ""}`
+  )
   const staff: Layer.Layer<StaffPlatformServices, PlatformStartError> = Layer.mergeAll(
     store.services,
     payments.layer,
@@ -93,7 +97,8 @@ const fromEnv = Effect.gen(function* () {
     Layer.succeed(AccessTokens, secrets.tokens),
     Layer.succeed(PlatformInfo, info),
     Layer.succeed(Policy, policy),
-    layerCryptoRandom
+    layerCryptoRandom,
+    staffChannel.layer
   ).pipe(Layer.provideMerge(store.layer))
   return { staff, photos: photos.layer, requestLimits: requestLimits.layer }
 })

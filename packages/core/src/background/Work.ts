@@ -18,7 +18,8 @@ export const WorkKind = Schema.Literal(
   "settle-charge",
   "send-mail",
   "release-hold",
-  "collect-payment"
+  "collect-payment",
+  "notify-staff"
 )
 export type WorkKind = typeof WorkKind.Type
 
@@ -45,8 +46,12 @@ export class WorkItem extends Schema.Class<WorkItem>("WorkItem")({
   lastError: Schema.OptionFromNullOr(Schema.String)
 }) {}
 
-const order = (kind: Exclude<WorkKind, "send-mail">, sessionId: SessionId, runAt: Date, suffix = ""): WorkOrder =>
-  new WorkOrder({ key: `${kind}:${sessionId}${suffix}`, kind, sessionId, runAt, message: Option.none() })
+const order = (
+  kind: Exclude<WorkKind, "send-mail" | "notify-staff">,
+  sessionId: SessionId,
+  runAt: Date,
+  suffix = ""
+): WorkOrder => new WorkOrder({ key: `${kind}:${sessionId}${suffix}`, kind, sessionId, runAt, message: Option.none() })
 
 export const provisionAccessWork = (sessionId: SessionId, runAt: Date) => order("provision-access", sessionId, runAt)
 export const mailAccessReadyWork = (sessionId: SessionId, runAt: Date) => order("mail-access-ready", sessionId, runAt)
@@ -63,6 +68,15 @@ export const sendMail = (message: Message, runAt: Date) =>
   new WorkOrder({
     key: `send-mail:${messageKey(message)}`,
     kind: "send-mail",
+    sessionId: message.sessionId,
+    runAt,
+    message: Option.some(message)
+  })
+/** Tells staff's channel of a staff message (`StaffChannel`), once per message key. */
+export const notifyStaffWork = (message: Message, runAt: Date) =>
+  new WorkOrder({
+    key: `notify-staff:${messageKey(message)}`,
+    kind: "notify-staff",
     sessionId: message.sessionId,
     runAt,
     message: Option.some(message)
