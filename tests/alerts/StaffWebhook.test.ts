@@ -36,7 +36,8 @@ import {
   Redacted,
   TestClock
 } from "effect"
-import { dataDir } from "../support/Service.js"
+import { book, eventually, sessionIdOf } from "../support/Client.js"
+import { dataDir, makeOffsetClock, serve } from "../support/Service.js"
 
 interface Receiver {
   readonly url: string
@@ -46,11 +47,12 @@ interface Receiver {
   readonly script: Array<number>
 }
 
-const receiver = Effect.acquireRelease(
-  Effect.async<{ readonly server: Server; readonly receiver: Receiver }>((resume) => {
+/** A local webhook receiver on a free port. */
+const startReceiver = () =>
+  new Promise<{ readonly receiver: Receiver; readonly close: () => Promise<void> }>((resolve) => {
     const posts: Array<string> = []
     const script: Array<number> = []
-    const server = createServer((req, res) => {
+    const server: Server = createServer((req, res) => {
       let body = ""
       req.on("data", (chunk) => {
         body += chunk
@@ -64,14 +66,16 @@ const receiver = Effect.acquireRelease(
     server.listen(0, "127.0.0.1", () => {
       const address = server.address()
       const port = typeof address === "object" && address !== null ? address.port : 0
-      resume(Effect.succeed({ server, receiver: { url: `http://127.0.0.1:${port}/services/T/B/x`, posts, script } }))
+      resolve({
+        receiver: { url: `http://127.0.0.1:${port}/services/T/B/x`, posts, script },
+        close: () => new Promise((done) => server.close(() => done()))
+      })
     })
-  }),
-  ({ server }) =>
-    Effect.async<void>((resume) => {
-      server.close(() => resume(Effect.void))
-    })
-).pipe(Effect.map(({ receiver }) => receiver))
+  })
+
+const receiver = Effect.acquireRelease(Effect.promise(startReceiver), ({ close }) => Effect.promise(close)).pipe(
+  Effect.map(({ receiver }) => receiver)
+)
 
 const sessionId = "0b6a3c1e-5f2d-4e8a-9c7b-1d2e3f4a5b6c" as SessionId
 const overdue = new StaffAlert({ topic: "overdue", sessionId, podId: "pod-1", detail: "still Active" })
@@ -231,4 +235,38 @@ describe("the staff channel from the environment", () => {
       }),
     { timeout: 60_000 }
   )
+})
+
+describe("[pglite] the service with STAFF_WEBHOOK_URL", () => {
+  it("a declined charge reaches the webhook once, naming the session and `qwip payments retry`", {
+    timeout: 90_000
+  }, async () => {
+    const { receiver: hook, close } = await startReceiver()
+    try {
+      const clock = makeOffsetClock()
+      const { api } = await serve({ QWIP_DATA_DIR: dataDir(), STAFF_WEBHOOK_URL: hook.url }, { clock })
+      const { sessionToken } = await book(api, "demo-pod", "4000000000000341")
+      await eventually(
+        () => api.get("/api/provisioning-status", { token: sessionToken }),
+        (a) => a.body.status === "ready",
+        { timeoutMs: 30_000 }
+      )
+      clock.advance("2 minutes")
+      expect((await api.post("/api/end-session", { token: sessionToken })).status).toBe(200)
+      const sessionId = sessionIdOf(sessionToken)
+      await eventually(
+        async () => hook.posts,
+        (posts) => posts.length > 0,
+        { timeoutMs: 30_000 }
+      )
+      // Later polls of the worker post nothing more for the same alert.
+      await new Promise((r) => setTimeout(r, 500))
+      const declined = hook.posts.filter((p) => p.startsWith("Charge declined"))
+      expect(declined).toHaveLength(1)
+      expect(declined[0]).toContain(`session ${sessionId}`)
+      expect(declined[0]).toContain(`\`qwip payments retry ${sessionId}\``)
+    } finally {
+      await close()
+    }
+  })
 })
