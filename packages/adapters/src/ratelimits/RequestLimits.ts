@@ -10,7 +10,7 @@
  */
 
 import { createClient } from "@redis/client"
-import { Context, Duration, Effect, Layer, Option } from "effect"
+import { Clock, Context, Data, Duration, Effect, Layer, Option } from "effect"
 import pg from "pg"
 import { RateLimiterMemory, RateLimiterPostgres, RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible"
 
@@ -42,6 +42,14 @@ export const STORE_DEADLINE = Duration.millis(250)
 /** While a store stays unreachable, one warning per this, not one per request. */
 const WARN_EVERY_MS = 60_000
 
+/** A shared store that did not count a request (unreachable, failing or too slow). */
+export class RateLimitStoreUnreachable extends Data.TaggedError("RateLimitStoreUnreachable")<{
+  readonly store: RequestLimitStore
+  readonly reason: string
+}> {}
+
+const reasonOf = (cause: unknown) => (cause instanceof Error ? cause.message : String(cause))
+
 /** What the library's limiters have in common here. */
 interface Consumer {
   readonly consume: (key: string, points?: number) => Promise<RateLimiterRes>
@@ -71,20 +79,19 @@ const over = (
     }
     return limiter
   }
-  const letThrough = (key: string, reason: string) =>
-    Effect.suspend(() => {
-      const now = Date.now()
+  const letThrough = (key: string, e: RateLimitStoreUnreachable) =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) => {
       if (now - lastWarning < WARN_EVERY_MS) return Effect.succeed(Option.none<number>())
       lastWarning = now
       return Effect.logWarning("rate limit store unreachable; requests let through").pipe(
-        Effect.annotateLogs({ store, key, reason }),
+        Effect.annotateLogs({ store, key, reason: e.reason }),
         Effect.as(Option.none<number>())
       )
     })
   return {
     store,
     take: (key, limit) =>
-      Effect.async<Option.Option<number>, { readonly reason: string }>((resume) => {
+      Effect.async<Option.Option<number>, RateLimitStoreUnreachable>((resume) => {
         limiterFor(limit)
           .consume(key)
           .then(
@@ -94,15 +101,16 @@ const over = (
               resume(
                 rejection instanceof RateLimiterRes
                   ? Effect.succeed(Option.some(secondsToWait(rejection)))
-                  : Effect.fail({ reason: rejection instanceof Error ? rejection.message : String(rejection) })
+                  : Effect.fail(new RateLimitStoreUnreachable({ store, reason: reasonOf(rejection) }))
               )
           )
       }).pipe(
         Effect.timeoutFail({
           duration: deadline,
-          onTimeout: () => ({ reason: `no answer within ${Duration.format(deadline)}` })
+          onTimeout: () =>
+            new RateLimitStoreUnreachable({ store, reason: `no answer within ${Duration.format(deadline)}` })
         }),
-        Effect.catchAll((e) => letThrough(key, e.reason)),
+        Effect.catchAll((e) => letThrough(key, e)),
         Effect.withSpan("RequestLimits.take", { attributes: { store } })
       )
   }
@@ -205,16 +213,19 @@ export const layerPostgres = (
       }
       // The first limiter creates the table; the rest are made knowing it is there.
       let tableReady = false
-      yield* Effect.async<void, { readonly reason: string }>((resume) => {
+      yield* Effect.async<void, RateLimitStoreUnreachable>((resume) => {
         new RateLimiterPostgres({ ...common, points: 1, duration: 1 }, (error?: unknown) =>
           resume(
             error === undefined || error === null
               ? Effect.void
-              : Effect.fail({ reason: error instanceof Error ? error.message : String(error) })
+              : Effect.fail(new RateLimitStoreUnreachable({ store: "postgres", reason: reasonOf(error) }))
           )
         )
       }).pipe(
-        Effect.timeoutFail({ duration: Duration.seconds(5), onTimeout: () => ({ reason: "no answer within 5 s" }) }),
+        Effect.timeoutFail({
+          duration: Duration.seconds(5),
+          onTimeout: () => new RateLimitStoreUnreachable({ store: "postgres", reason: "no answer within 5 s" })
+        }),
         Effect.tap(() => Effect.sync(() => (tableReady = true))),
         Effect.catchAll((e) =>
           Effect.logWarning("rate limit table not created; requests let through until it is").pipe(
