@@ -18,15 +18,18 @@ export interface PlatformRequestLimits {
 export const requestLimitsFromEnv = (store: StoreChoice): Effect.Effect<PlatformRequestLimits, PlatformStartError> =>
   Effect.gen(function* () {
     const redisUrl = yield* optionalSecret("REDIS_URL")
-    const keyPrefix = yield* Config.string("RATE_LIMIT_KEY_PREFIX").pipe(
-      Config.map((p) => p.trim()),
-      Config.validate({
-        message: "must be letters, digits, '-', '_' or ':'",
-        validation: (p) => /^[A-Za-z0-9_:-]+$/.test(p)
-      }),
-      Config.withDefault("qwip"),
+    const given = (yield* Config.string("RATE_LIMIT_KEY_PREFIX").pipe(
+      Config.withDefault(""),
       Effect.mapError(fromConfigError)
-    )
+    )).trim()
+    // Empty counts as unset, as for every setting.
+    const keyPrefix = given === "" ? "qwip" : given
+    if (!/^[A-Za-z0-9_:-]+$/.test(keyPrefix)) {
+      return yield* new PlatformStartError({
+        setting: "RATE_LIMIT_KEY_PREFIX",
+        reason: "must be letters, digits, '-', '_' or ':'"
+      })
+    }
     if (Option.isSome(redisUrl)) {
       const url = Redacted.value(redisUrl.value).trim()
       if (!/^rediss?:\/\//.test(url)) {
