@@ -64,7 +64,8 @@ const secondsToWait = (res: RateLimiterRes) => Math.max(1, Math.ceil(res.msBefor
 const over = (
   store: RequestLimitStore,
   make: (points: number, durationSeconds: number) => Consumer,
-  deadline: Duration.Duration
+  /** None for memory, which answers at once: no timer per request. */
+  deadline: Option.Option<Duration.Duration>
 ): RequestLimitsShape => {
   const limiters = new Map<string, Consumer>()
   let lastWarning = Number.NEGATIVE_INFINITY
@@ -105,11 +106,16 @@ const over = (
               )
           )
       }).pipe(
-        Effect.timeoutFail({
-          duration: deadline,
-          onTimeout: () =>
-            new RateLimitStoreUnreachable({ store, reason: `no answer within ${Duration.format(deadline)}` })
-        }),
+        (counted) =>
+          Option.match(deadline, {
+            onNone: () => counted,
+            onSome: (duration) =>
+              Effect.timeoutFail(counted, {
+                duration,
+                onTimeout: () =>
+                  new RateLimitStoreUnreachable({ store, reason: `no answer within ${Duration.format(duration)}` })
+              })
+          }),
         Effect.catchAll((e) => letThrough(key, e)),
         Effect.withSpan("RequestLimits.take", { attributes: { store } })
       )
@@ -118,7 +124,7 @@ const over = (
 
 /** Counts in this process: right for one instance, and the embedded store is only ever one. */
 export const makeMemoryRequestLimits = (): RequestLimitsShape =>
-  over("memory", (points, duration) => new RateLimiterMemory({ points, duration }), STORE_DEADLINE)
+  over("memory", (points, duration) => new RateLimiterMemory({ points, duration }), Option.none())
 
 export const layerMemory: Layer.Layer<RequestLimits> = Layer.sync(RequestLimits, makeMemoryRequestLimits)
 
@@ -170,7 +176,7 @@ export const layerRedis = (options: SharedOptions & { readonly url: string }): L
             points,
             duration
           }),
-        options.deadline ?? STORE_DEADLINE
+        Option.some(options.deadline ?? STORE_DEADLINE)
       )
     })
   )
@@ -241,7 +247,7 @@ export const layerPostgres = (
             // Creating the table again when start-up could not: a failure shows up as a let-through request.
             () => undefined
           ),
-        options.deadline ?? STORE_DEADLINE
+        Option.some(options.deadline ?? STORE_DEADLINE)
       )
     })
   )
