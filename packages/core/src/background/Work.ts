@@ -46,12 +46,8 @@ export class WorkItem extends Schema.Class<WorkItem>("WorkItem")({
   lastError: Schema.OptionFromNullOr(Schema.String)
 }) {}
 
-const order = (
-  kind: Exclude<WorkKind, "send-mail" | "notify-staff">,
-  sessionId: SessionId,
-  runAt: Date,
-  suffix = ""
-): WorkOrder => new WorkOrder({ key: `${kind}:${sessionId}${suffix}`, kind, sessionId, runAt, message: Option.none() })
+const order = (kind: Exclude<WorkKind, "send-mail">, sessionId: SessionId, runAt: Date, suffix = ""): WorkOrder =>
+  new WorkOrder({ key: `${kind}:${sessionId}${suffix}`, kind, sessionId, runAt, message: Option.none() })
 
 export const provisionAccessWork = (sessionId: SessionId, runAt: Date) => order("provision-access", sessionId, runAt)
 export const mailAccessReadyWork = (sessionId: SessionId, runAt: Date) => order("mail-access-ready", sessionId, runAt)
@@ -72,6 +68,7 @@ export const sendMail = (message: Message, runAt: Date) =>
     runAt,
     message: Option.some(message)
   })
+
 /** Tells staff's channel of a staff message (`StaffChannel`), once per message key. */
 export const notifyStaffWork = (message: Message, runAt: Date) =>
   new WorkOrder({
