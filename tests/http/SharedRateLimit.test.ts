@@ -8,7 +8,7 @@
  * sets both); each test counts under its own key prefix, so runs never share counts.
  */
 import { randomBytes } from "node:crypto"
-import { createServer } from "node:net"
+import { connect, createServer } from "node:net"
 import { afterEach, describe, expect, it } from "@effect/vitest"
 import { defaultHttpConfig, type RunningService, start } from "@qwip/http"
 import { client } from "@qwip/test-support/Client"
@@ -76,6 +76,24 @@ describe.skipIf(testRedisUrl === undefined)("rate limits shared through Redis", 
     await threeAndThree(a.api, b.api)
   })
 
+  it("a slow Redis (paused) holds no request past the limiter's deadline; the request goes through", {
+    timeout: 60_000
+  }, async () => {
+    const a = await startOn({
+      REDIS_URL: testRedisUrl ?? "",
+      RATE_LIMIT_KEY_PREFIX: prefix(),
+      QWIP_DATA_DIR: dataDir()
+    })
+    expect((await ask(a.api)).status).not.toBe(429)
+    await pauseRedis(testRedisUrl ?? "", 1_500)
+    const started = Date.now()
+    expect((await ask(a.api)).status).not.toBe(429)
+    expect(Date.now() - started).toBeLessThan(1_000)
+    expect(a.logs.lines.some((l) => l.includes("rate limit store unreachable") && l.includes("no answer within"))).toBe(
+      true
+    )
+  })
+
   it("another key prefix is another allowance", { timeout: 60_000 }, async () => {
     const first = await startOn({
       REDIS_URL: testRedisUrl ?? "",
@@ -102,6 +120,19 @@ describe.skipIf(testDatabaseUrl === undefined)("rate limits shared through Postg
     await threeAndThree(a.api, b.api)
   })
 })
+
+/** Makes the Redis at `url` hold every client's commands for `ms` (`CLIENT PAUSE`), as a slow Redis would. */
+const pauseRedis = (url: string, ms: number) =>
+  new Promise<void>((resolve, reject) => {
+    const { hostname, port } = new URL(url)
+    const socket = connect(Number(port || 6379), hostname, () => socket.write(`CLIENT PAUSE ${ms} ALL\r\n`))
+    socket.once("data", (reply) => {
+      socket.end()
+      if (reply.toString().startsWith("+OK")) resolve()
+      else reject(new Error(`CLIENT PAUSE: ${reply.toString().trim()}`))
+    })
+    socket.once("error", reject)
+  })
 
 /** A port nothing listens on: taken from the OS, then closed again. */
 const closedPort = () =>

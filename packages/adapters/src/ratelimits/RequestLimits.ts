@@ -110,7 +110,9 @@ const over = (
           Option.match(deadline, {
             onNone: () => counted,
             onSome: (duration) =>
-              Effect.timeoutFail(counted, {
+              // Interruptible even where the caller is not (the HTTP server runs requests so), so
+              // past the deadline the request goes on at once, not when the store answers at last.
+              Effect.timeoutFail(Effect.interruptible(counted), {
                 duration,
                 onTimeout: () =>
                   new RateLimitStoreUnreachable({ store, reason: `no answer within ${Duration.format(duration)}` })
