@@ -1,7 +1,8 @@
 /**
  * Rate limits across instances: two services on one Redis (`REDIS_URL`), or one Postgres
  * database, share one allowance, so the limit holds whichever instance the proxy picks. A
- * Redis that does not answer lets requests through and says so in the log. Without a shared
+ * Redis that does not answer, or answers late (paused), lets requests through within the
+ * limiter's deadline and says so in the log. Without a shared
  * store each process counts its own (the embedded store, the in-memory test platform).
  *
  * Redis comes from `QWIP_TEST_REDIS_URL`, Postgres from `QWIP_TEST_DATABASE_URL` (`.ci/run`
