@@ -30,8 +30,11 @@ export {
   schemaStatus,
   storeAccess
 } from "./platform/StaffPlatform.js"
+export * as RateLimits from "./ratelimits/RequestLimits.js"
+export { RequestLimits, type RequestLimitsShape } from "./ratelimits/RequestLimits.js"
 export * from "./sandbox/index.js"
 export * as Seam from "./seam/index.js"
+export * as SlackWebhook from "./staffchannel/SlackWebhook.js"
 export * as StaticCodeTokens from "./static-codes/index.js"
 export { StoreStartupError } from "./store/Backend.js"
 export * as EmbeddedServer from "./store/EmbeddedServer.js"

@@ -8,6 +8,7 @@
  */
 
 // Background work: items kept in the store, and the worker that runs them.
+export * as StaffNotices from "./alerts/StaffNotices.js"
 export * from "./background/Work.js"
 export * as Worker from "./background/Worker.js"
 // Booking: checkout, then finalize once the card is saved.
@@ -44,6 +45,7 @@ export * from "./ports/PaymentEventInbox.js"
 export * from "./ports/Payments.js"
 export * from "./ports/SealedCodeKeys.js"
 export * from "./ports/SessionStore.js"
+export * from "./ports/StaffChannel.js"
 export * from "./ports/StaffStore.js"
 export * from "./ports/StaticCodes.js"
 // The session model and its state machine; what the customer's app reads; overdue sessions.

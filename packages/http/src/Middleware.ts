@@ -20,7 +20,7 @@ import { QwipApi } from "./Api.js"
 import { HttpConfig, type HttpConfigShape, type RateLimit } from "./Config.js"
 import { makeInputGuard } from "./InputGuard.js"
 import { type ApiProblem, internalError, malformedJson, notFound, problem, problemBody } from "./Problem.js"
-import { makeRateLimiter } from "./RateLimit.js"
+import { platformRateLimiter } from "./RateLimit.js"
 
 /** Multipart framing allowed on top of the photo itself. */
 export const MULTIPART_OVERHEAD_BYTES = 1024 * 1024
@@ -167,7 +167,7 @@ interface Outcome {
 /** Builds the middleware once, with its rate-limit counters. */
 export const makeServiceMiddleware = Effect.gen(function* () {
   const config = yield* HttpConfig
-  const limiter = makeRateLimiter()
+  const limiter = yield* platformRateLimiter
   const guard = makeInputGuard(QwipApi)
   const anyOrigin = config.corsOrigins.includes("*")
   const cors = HttpMiddleware.cors({

@@ -18,6 +18,7 @@ import {
 import { Effect, Layer, Option } from "effect"
 import { layerCryptoRandom } from "../CryptoRandom.js"
 import type { LocalPhotoFiles } from "../photos/LocalCheckoutPhotos.js"
+import type { RequestLimits } from "../ratelimits/RequestLimits.js"
 import type { StoreBackend } from "../store/Backend.js"
 import type { StoreRecords } from "../store/Records.js"
 import type { StripeWebhooks } from "../stripe/StripeWebhooks.js"
@@ -27,8 +28,10 @@ import { mailFromEnv } from "./MailFromEnv.js"
 import { paymentsFromEnv } from "./PaymentsFromEnv.js"
 import { photosFromEnv } from "./PhotosFromEnv.js"
 import { policyFromEnv } from "./PolicyFromEnv.js"
+import { requestLimitsFromEnv } from "./RequestLimitsFromEnv.js"
 import { CodeCipher, localSecretsIn, secretsFromEnv } from "./SecretsFromEnv.js"
 import { PlatformInfo, type PlatformInfoShape, type Readiness, type Sandbox } from "./Services.js"
+import { staffChannelFromEnv } from "./StaffChannelFromEnv.js"
 import type { PlatformStartError } from "./StartError.js"
 import { storeFromEnv } from "./StoreFromEnv.js"
 
@@ -68,6 +71,8 @@ const fromEnv = Effect.gen(function* () {
   const mail = yield* mailFromEnv({ tokens: secrets.tokens, callDeadline })
   const locks = yield* locksFromEnv({ cipher: secrets.cipher, callDeadline })
   const photos = yield* photosFromEnv(store.dataDir)
+  const requestLimits = yield* requestLimitsFromEnv(store.choice)
+  const staffChannel = yield* staffChannelFromEnv({ callDeadline })
 
   const info: PlatformInfoShape = {
     store: store.kind,
@@ -80,6 +85,9 @@ const fromEnv = Effect.gen(function* () {
   yield* Effect.logInfo(
     `platform: store ${store.description}; payments ${info.payments}; mail ${info.mail}; locks ${info.locks}; photos ${info.photos}`
   )
+  yield* Effect.logInfo(
+    `platform: rate limits counted in ${requestLimits.kind}; staff alerts by email${staffChannel.kind === "webhook" ? " and webhook" : ""}`
+  )
   const staff: Layer.Layer<StaffPlatformServices, PlatformStartError> = Layer.mergeAll(
     store.services,
     payments.layer,
@@ -89,17 +97,21 @@ const fromEnv = Effect.gen(function* () {
     Layer.succeed(AccessTokens, secrets.tokens),
     Layer.succeed(PlatformInfo, info),
     Layer.succeed(Policy, policy),
-    layerCryptoRandom
+    layerCryptoRandom,
+    staffChannel.layer
   ).pipe(Layer.provideMerge(store.layer))
-  return { staff, photos: photos.layer }
+  return { staff, photos: photos.layer, requestLimits: requestLimits.layer }
 })
 
 /**
  * The platform from the environment, for the service. Built once per process; fails with one
  * line (`PlatformStartError`) naming the setting to fix.
  */
-export const layerFromEnv: Layer.Layer<PlatformServices, PlatformStartError> = Layer.unwrapEffect(
-  Effect.map(fromEnv, (platform) => Layer.merge(platform.staff, platform.photos))
+export const layerFromEnv: Layer.Layer<PlatformServices | RequestLimits, PlatformStartError> = Layer.unwrapEffect(
+  Effect.map(fromEnv, (platform) =>
+    // The request limits come up after the store: on Postgres they count in its (migrated) schema.
+    platform.requestLimits.pipe(Layer.provideMerge(Layer.merge(platform.staff, platform.photos)))
+  )
 )
 
 /**

@@ -18,7 +18,8 @@ export const WorkKind = Schema.Literal(
   "settle-charge",
   "send-mail",
   "release-hold",
-  "collect-payment"
+  "collect-payment",
+  "notify-staff"
 )
 export type WorkKind = typeof WorkKind.Type
 
@@ -63,6 +64,16 @@ export const sendMail = (message: Message, runAt: Date) =>
   new WorkOrder({
     key: `send-mail:${messageKey(message)}`,
     kind: "send-mail",
+    sessionId: message.sessionId,
+    runAt,
+    message: Option.some(message)
+  })
+
+/** Tells staff's channel of a staff message (`StaffChannel`), once per message key. */
+export const notifyStaffWork = (message: Message, runAt: Date) =>
+  new WorkOrder({
+    key: `notify-staff:${messageKey(message)}`,
+    kind: "notify-staff",
     sessionId: message.sessionId,
     runAt,
     message: Option.some(message)

@@ -12,6 +12,7 @@
  * item runs its lease is renewed, so no other worker takes it; `workTimeout` bounds its run.
  */
 import { Cause, Deferred, Duration, Effect, Option, Queue } from "effect"
+import { notifyStaff, queueStaffNotice } from "../alerts/StaffNotices.js"
 import { provisionAccess, sendAccessReady } from "../doorcodes/CodeProvisioning.js"
 import { revokeAccess } from "../doorcodes/CodeRevocation.js"
 import { WorkNotDone } from "../Errors.js"
@@ -57,9 +58,12 @@ export const performWork = (item: WorkItem) => {
       }
       case "send-mail": {
         if (Option.isNone(item.message)) return yield* new WorkNotDone({ reason: "send-mail work without a message" })
+        yield* queueStaffNotice(item.message.value)
         const mailer = yield* boundedMailer
         return yield* mailer.send(item.message.value)
       }
+      case "notify-staff":
+        return yield* notifyStaff(item)
     }
   })
   return work.pipe(
