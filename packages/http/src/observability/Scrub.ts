@@ -2,6 +2,7 @@
  * What leaves the process in a trace: every span passes through `scrubbingExporter` on its way
  * to the OTLP exporter, which drops attributes that could carry a credential or a door code,
  * whichever code set them (the platform's request span copies headers and the query string).
+ * Ids named in camelCase by older spans are also sent under `session.id` / `pod.id`.
  */
 import type { ReadableSpan, SpanExporter } from "@opentelemetry/sdk-trace-base"
 
@@ -17,6 +18,9 @@ const withoutQuery = (url: string) => {
 
 type Attributes = ReadableSpan["attributes"]
 
+/** Older spans name the ids in camelCase (`Worker.runClaimed`'s `sessionId`): also sent as Qwip's keys. */
+const ALIASES: Readonly<Record<string, string>> = { sessionId: "session.id", podId: "pod.id" }
+
 /** The attributes fit to export: names and values checked, query strings cut off URLs. */
 export const scrubAttributes = (attributes: Attributes): Attributes => {
   const kept: Record<string, Attributes[string]> = {}
@@ -24,6 +28,10 @@ export const scrubAttributes = (attributes: Attributes): Attributes => {
     if (name === "url.query" || SECRET_NAME.test(name)) continue
     if (typeof value === "string" && SECRET_VALUE.test(value)) continue
     kept[name] = name === "url.full" && typeof value === "string" ? withoutQuery(value) : value
+  }
+  for (const [name, alias] of Object.entries(ALIASES)) {
+    const value = kept[name]
+    if (value !== undefined && kept[alias] === undefined) kept[alias] = value
   }
   return kept
 }
