@@ -1,8 +1,9 @@
 /**
  * Optional error reporting to Sentry (`SENTRY_DSN`): only defects and 5xx answers, each with
- * its request id. It is a logger beside the service's own: the request log line of a 5xx (and
- * any error logged with a defect, e.g. by the worker) is what gets reported, so there is one
- * place that decides what is an internal fault (`Middleware`) and nothing else to keep in step.
+ * its request id. It is a logger beside the service's own: the request log line of a 5xx (its
+ * cause attached when it was our fault) and any error logged with a defect (e.g. by the worker)
+ * is what gets reported, so the middleware's one request line stays the single place that
+ * decides what an answer was, and nothing else has to be kept in step with it.
  *
  * `@sentry/core` with Node's own `fetch`, rather than `@sentry/node`: the core client is one
  * package (plus its conventions), where `@sentry/node` brings its own OpenTelemetry build and
@@ -53,9 +54,10 @@ const statusOf = (annotations: HashMap.HashMap<string, unknown>) =>
 /** A logger that reports defects and 5xx answers; nothing else is sent. */
 const reporter = (client: ServerRuntimeClient) =>
   Logger.make(({ logLevel, cause, annotations, message }) => {
-    if (!LogLevel.greaterThanEqual(logLevel, LogLevel.Error)) return
+    // A 5xx answer (its request line), or an error logged with a defect: nothing else.
     const status = statusOf(annotations)
-    if (status < 500 && !Cause.isDie(cause)) return
+    const defect = LogLevel.greaterThanEqual(logLevel, LogLevel.Error) && Cause.isDie(cause)
+    if (status < 500 && !defect) return
     const scope = new Scope()
     for (const name of TAGS) {
       const value = HashMap.get(annotations, name)
