@@ -206,7 +206,7 @@ describe("telemetry over OTLP and /metrics", { timeout: 60_000 }, () => {
     }
   })
 
-  it("refuses /metrics without the token or with another, and answers 404 while it is off", async () => {
+  it("refuses /metrics without the token or with another, counts waiting work, and answers 404 while it is off", async () => {
     const platform = makeTestPlatform()
     const service = await start(platform.layer, {
       runtime: platform.runtime,
@@ -221,6 +221,13 @@ describe("telemetry over OTLP and /metrics", { timeout: 60_000 }, () => {
       expect((await api.get("/metrics", { token: "not-the-metrics-token-at-all" })).status).toBe(401)
       expect((await api.get("/metrics", { headers: { authorization: `Basic ${METRICS_TOKEN}` } })).status).toBe(401)
       expect((await api.get("/metrics", { token: METRICS_TOKEN })).status).toBe(200)
+
+      // The worker is off here: the booking's work waits, and the gauge says how much.
+      await book(api, "pod-1")
+      const waiting = platform.store.work().filter((w) => w.status === "pending").length
+      expect(waiting).toBeGreaterThan(0)
+      const text = String((await api.get("/metrics", { token: METRICS_TOKEN })).body)
+      expect(sample(text, "qwip_background_work_waiting")).toBe(waiting)
     } finally {
       await service.stop()
     }

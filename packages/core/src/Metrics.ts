@@ -71,6 +71,10 @@ export const rateLimitRefusals = Metric.counter("qwip_rate_limit_refusals", {
   incremental: true
 })
 
+/** Sets the work-waiting gauge from the store, when the store can count its work. */
+export const recordWorkWaiting = (store: SessionStoreShape): Effect.Effect<void> =>
+  store.workWaiting === undefined ? Effect.void : Effect.flatMap(store.workWaiting, (n) => Metric.set(workWaiting, n))
+
 /** `PaymentFailed` → `payment_failed`: the label Prometheus and OTLP readers expect. */
 const snake = (tag: string) => tag.replace(/([a-z])([A-Z])/g, "$1_$2").toLowerCase()
 

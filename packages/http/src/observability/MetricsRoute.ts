@@ -1,9 +1,10 @@
 /**
  * `GET /metrics`' handler: compares the bearer token in constant time, then serves the
- * Prometheus text of every metric the process holds.
+ * Prometheus text of every metric the process holds (the work-waiting gauge read just before).
  */
 import { timingSafeEqual } from "node:crypto"
 import { HttpApiBuilder, HttpServerRequest } from "@effect/platform"
+import { QwipMetrics, SessionStore } from "@qwip/core"
 import { Effect, Option, Redacted } from "effect"
 import { QwipApi } from "../Api.js"
 import { problem } from "../Problem.js"
@@ -20,6 +21,7 @@ const sameToken = (given: string, expected: Redacted.Redacted<string>) => {
 export const MetricsLive = HttpApiBuilder.group(QwipApi, "metrics", (handlers) =>
   Effect.gen(function* () {
     const telemetry = yield* Telemetry
+    const store = yield* SessionStore
     return handlers.handle("metrics", () =>
       Effect.gen(function* () {
         if (Option.isNone(telemetry.scrape)) {
@@ -34,6 +36,8 @@ export const MetricsLive = HttpApiBuilder.group(QwipApi, "metrics", (handlers) =
             })
           )
         }
+        // The gauge is as of this scrape, not of the last poll.
+        yield* QwipMetrics.recordWorkWaiting(store)
         return yield* telemetry.scrape.value.text
       })
     )
