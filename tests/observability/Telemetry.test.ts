@@ -11,7 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { start, Telemetry } from "@qwip/http"
 import { book, client, eventually, sessionIdOf } from "@qwip/test-support/Client"
 import { boot, quickWorker } from "@qwip/test-support/Service"
-import { makeTestPlatform, testConfig } from "@qwip/test-support/TestPlatform"
+import { deliverStripeEvent, stripeEvent } from "@qwip/test-support/StripeEvents"
+import { makeTestPlatform, testConfig, WEBHOOK_SECRET } from "@qwip/test-support/TestPlatform"
 import { Option, Redacted } from "effect"
 
 const METRICS_TOKEN = "metrics-token-for-the-scraper-0123"
@@ -132,6 +133,13 @@ describe("telemetry over OTLP and /metrics", { timeout: 60_000 }, () => {
       expect(delta("qwip_provisioning_time_to_ready_seconds_count")).toBe(1)
       expect(after).toContain("# TYPE qwip_provisioning_time_to_ready_seconds histogram")
 
+      // The end's work (revoking the code, mailing the receipt) runs before the service stops;
+      // closing the session later is not due yet.
+      await eventually(
+        async () => platform.store.work(),
+        (work) =>
+          ["revoke-access", "send-mail"].every((kind) => work.some((w) => w.item.kind === kind && w.status === "done"))
+      )
       await service.stop()
       stopped = true
 
@@ -228,6 +236,14 @@ describe("telemetry over OTLP and /metrics", { timeout: 60_000 }, () => {
       expect(waiting).toBeGreaterThan(0)
       const text = String((await api.get("/metrics", { token: METRICS_TOKEN })).body)
       expect(sample(text, "qwip_background_work_waiting")).toBe(waiting)
+
+      // Payment events count by what taking them in did.
+      const event = stripeEvent("evt_metrics_1", "customer.created", { id: "cus_1", object: "customer" })
+      expect((await deliverStripeEvent(api, event, { secret: WEBHOOK_SECRET })).status).toBe(200)
+      expect((await deliverStripeEvent(api, event, { secret: WEBHOOK_SECRET })).status).toBe(200)
+      const events = String((await api.get("/metrics", { token: METRICS_TOKEN })).body)
+      expect(sample(events, "qwip_payment_webhook_events_total", { result: "not_acted_on" })).toBe(1)
+      expect(sample(events, "qwip_payment_webhook_events_total", { result: "already_processed" })).toBe(1)
     } finally {
       await service.stop()
     }
