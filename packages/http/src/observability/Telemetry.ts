@@ -119,6 +119,9 @@ export class Telemetry extends Context.Tag("@qwip/http/Telemetry")<Telemetry, Te
   static readonly layer = (overrides: Partial<TelemetrySettings>) => layer({ ...telemetryOff, ...overrides })
 }
 
+/** How long stopping waits to send the last spans and metrics. */
+const SHUTDOWN_FLUSH = Duration.seconds(2)
+
 /** No span for health checks and scrapes: they would drown the traces of bookings. */
 const untraced = (request: HttpServerRequest.HttpServerRequest) => {
   const path = request.url.split("?")[0]
@@ -144,8 +147,14 @@ const tracing = (endpoint: string, headers: Record<string, string>) =>
                 })
             )
           ),
-          // Spans still queued are sent before the process stops.
-          (provider) => Effect.promise(() => provider.shutdown()).pipe(Effect.ignore)
+          // Spans still queued are sent before the process stops, but an unreachable collector
+          // must not hold up a deploy: at most SHUTDOWN_FLUSH.
+          (provider) =>
+            Effect.promise(() => provider.shutdown()).pipe(
+              Effect.interruptible,
+              Effect.timeoutOption(SHUTDOWN_FLUSH),
+              Effect.ignore
+            )
         )
       )
     ),
@@ -189,7 +198,7 @@ const layer = (settings: TelemetrySettings): Layer.Layer<Telemetry> => {
       onSome: (endpoint) =>
         Layer.merge(tracing(endpoint, headers), Layer.locallyScoped(HttpMiddleware.currentTracerDisabledWhen, untraced))
     }),
-    first === undefined ? Layer.empty : OtelMetrics.layer(() => [first, ...more]),
+    first === undefined ? Layer.empty : OtelMetrics.layer(() => [first, ...more], { shutdownTimeout: SHUTDOWN_FLUSH }),
     Option.match(settings.sentryDsn, {
       onNone: () => Layer.empty,
       onSome: (dsn) => ErrorReports.layer(Redacted.value(dsn))
