@@ -71,6 +71,15 @@ export const rateLimitRefusals = Metric.counter("qwip_rate_limit_refusals", {
   incremental: true
 })
 
+/**
+ * Shows the untagged counters at 0 from the start, so a scraper's rate over the first
+ * booking is right (a counter first seen at 1 reads as no increase).
+ */
+export const startCounting: Effect.Effect<void> = Effect.all([
+  Metric.incrementBy(sessionsStarted, 0),
+  Metric.incrementBy(provisioningFailed, 0)
+]).pipe(Effect.asVoid)
+
 /** Sets the work-waiting gauge from the store, when the store can count its work. */
 export const recordWorkWaiting = (store: SessionStoreShape): Effect.Effect<void> =>
   store.workWaiting === undefined ? Effect.void : Effect.flatMap(store.workWaiting, (n) => Metric.set(workWaiting, n))

@@ -18,6 +18,7 @@ import { PrometheusSerializer } from "@opentelemetry/exporter-prometheus"
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http"
 import { MetricReader, PeriodicExportingMetricReader } from "@opentelemetry/sdk-metrics"
 import { BasicTracerProvider, BatchSpanProcessor } from "@opentelemetry/sdk-trace-base"
+import { QwipMetrics } from "@qwip/core"
 import { Config, type ConfigError, Context, Duration, Effect, Layer, Option, Redacted } from "effect"
 import * as ErrorReports from "./ErrorReports.js"
 import { scrubbingExporter } from "./Scrub.js"
@@ -198,7 +199,12 @@ const layer = (settings: TelemetrySettings): Layer.Layer<Telemetry> => {
       onSome: (endpoint) =>
         Layer.merge(tracing(endpoint, headers), Layer.locallyScoped(HttpMiddleware.currentTracerDisabledWhen, untraced))
     }),
-    first === undefined ? Layer.empty : OtelMetrics.layer(() => [first, ...more], { shutdownTimeout: SHUTDOWN_FLUSH }),
+    first === undefined
+      ? Layer.empty
+      : Layer.merge(
+          OtelMetrics.layer(() => [first, ...more], { shutdownTimeout: SHUTDOWN_FLUSH }),
+          Layer.effectDiscard(QwipMetrics.startCounting)
+        ),
     Option.match(settings.sentryDsn, {
       onNone: () => Layer.empty,
       onSome: (dsn) => ErrorReports.layer(Redacted.value(dsn))
