@@ -3,12 +3,12 @@
  * JSON) gets the spans of a full booking on the in-memory platform (setup intent, sandbox
  * confirm, finalize, provisioning, end), each request and work item with its session and pod,
  * and nothing secret in the payload; `/metrics` counts the booking and its end for the metrics
- * token, and refuses everyone else.
+ * token (and waiting work, payment events, rate-limit refusals), and refuses everyone else.
  */
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http"
 import type { AddressInfo } from "node:net"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
-import { start, Telemetry } from "@qwip/http"
+import { defaultHttpConfig, start, Telemetry } from "@qwip/http"
 import { book, client, eventually, sessionIdOf } from "@qwip/test-support/Client"
 import { boot, quickWorker } from "@qwip/test-support/Service"
 import { deliverStripeEvent, stripeEvent } from "@qwip/test-support/StripeEvents"
@@ -214,11 +214,17 @@ describe("telemetry over OTLP and /metrics", { timeout: 60_000 }, () => {
     }
   })
 
-  it("refuses /metrics without the token or with another, counts waiting work, and answers 404 while it is off", async () => {
+  it("refuses /metrics without the token or with another; counts waiting work, payment events and refusals; 404 while off", async () => {
     const platform = makeTestPlatform()
     const service = await start(platform.layer, {
       runtime: platform.runtime,
-      config: testConfig(quickWorker(false)),
+      config: testConfig({
+        ...quickWorker(false),
+        rateLimits: {
+          ...defaultHttpConfig.rateLimits,
+          sessionLookup: { ...defaultHttpConfig.rateLimits.sessionLookup, limit: 1 }
+        }
+      }),
       telemetry: Telemetry.layer({ metricsToken: Option.some(Redacted.make(METRICS_TOKEN)) })
     })
     try {
@@ -244,6 +250,12 @@ describe("telemetry over OTLP and /metrics", { timeout: 60_000 }, () => {
       const events = String((await api.get("/metrics", { token: METRICS_TOKEN })).body)
       expect(sample(events, "qwip_payment_webhook_events_total", { result: "not_acted_on" })).toBe(1)
       expect(sample(events, "qwip_payment_webhook_events_total", { result: "already_processed" })).toBe(1)
+
+      // A rate limit's refusals count by the limit that refused.
+      expect((await api.get("/api/is-session-complete?session_id=nobody")).status).not.toBe(429)
+      expect((await api.get("/api/is-session-complete?session_id=nobody")).status).toBe(429)
+      const limited = String((await api.get("/metrics", { token: METRICS_TOKEN })).body)
+      expect(sample(limited, "qwip_rate_limit_refusals_total", { bucket: "session-lookup" })).toBe(1)
     } finally {
       await service.stop()
     }
