@@ -82,12 +82,13 @@ export const telemetrySettingsFromEnv: Config.Config<TelemetrySettings> = Config
     Config.map(Duration.millis),
     Config.withDefault(telemetryOff.metricExportInterval)
   ),
-  metricsToken: optionalText("METRICS_TOKEN").pipe(
+  metricsToken: Config.string("METRICS_TOKEN").pipe(
     Config.validate({
       message: "must be at least 16 characters (it guards the metrics)",
-      validation: Option.match({ onNone: () => true, onSome: (t) => t.length >= 16 })
+      validation: (t) => t.trim() === "" || t.trim().length >= 16
     }),
-    Config.map(Option.map(Redacted.make))
+    Config.map((t) => (t.trim() === "" ? Option.none() : Option.some(Redacted.make(t.trim())))),
+    Config.withDefault(Option.none())
   ),
   sentryDsn: optionalText("SENTRY_DSN").pipe(Config.map(Option.map(Redacted.make)))
 })
