@@ -9,6 +9,7 @@
  * nothing leaves the process.
  */
 
+import { randomUUID } from "node:crypto"
 import * as OtelMetrics from "@effect/opentelemetry/Metrics"
 import * as OtelResource from "@effect/opentelemetry/Resource"
 import * as OtelTracer from "@effect/opentelemetry/Tracer"
@@ -192,7 +193,12 @@ const layer = (settings: TelemetrySettings): Layer.Layer<Telemetry> => {
     }))
   })
 
-  const resource = OtelResource.layer({ serviceName: settings.serviceName })
+  // Several instances report under one service name: each needs its own id, or a collector
+  // would merge their cumulative counters into one series.
+  const resource = OtelResource.layer({
+    serviceName: settings.serviceName,
+    attributes: { "service.instance.id": randomUUID() }
+  })
   return Layer.mergeAll(
     service,
     Option.match(settings.otlpEndpoint, {
