@@ -10,7 +10,7 @@ import type { AddressInfo } from "node:net"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { defaultHttpConfig, start, Telemetry } from "@qwip/http"
 import { book, client, eventually, sessionIdOf } from "@qwip/test-support/Client"
-import { boot, quickWorker } from "@qwip/test-support/Service"
+import { boot, dataDir, platform as platformFromEnv, quickWorker } from "@qwip/test-support/Service"
 import { deliverStripeEvent, stripeEvent } from "@qwip/test-support/StripeEvents"
 import { makeTestPlatform, testConfig, WEBHOOK_SECRET } from "@qwip/test-support/TestPlatform"
 import { Option, Redacted } from "effect"
@@ -211,6 +211,46 @@ describe("telemetry over OTLP and /metrics", { timeout: 60_000 }, () => {
       }
     } finally {
       if (!stopped) await service.stop()
+    }
+  })
+
+  it("on the embedded store, the store's own spans carry the session (and pod) too", async () => {
+    const received = receiver.received.length
+    const service = await start(platformFromEnv({ QWIP_DATA_DIR: dataDir() }), {
+      config: testConfig(quickWorker()),
+      telemetry: Telemetry.layer({ otlpEndpoint: Option.some(receiver.url) })
+    })
+    const api = client(service.url)
+    let sessionId = ""
+    try {
+      const { sessionToken } = await book(api, "demo-pod")
+      sessionId = sessionIdOf(sessionToken)
+      await eventually(
+        () => api.get("/api/provisioning-status", { token: sessionToken }),
+        (a) => a.body.status === "ready",
+        { timeoutMs: 20_000 }
+      )
+      expect((await api.post("/api/end-session", { token: sessionToken })).status).toBe(200)
+    } finally {
+      await service.stop()
+    }
+    const spans = spansOf(
+      receiver.received
+        .slice(received)
+        .filter((r) => r.path === "/v1/traces")
+        .map((r) => r.body)
+    )
+    const store = spans.filter(
+      (s) =>
+        ["SessionStore.openSession", "SessionStore.commit", "SessionStore.sessionWithPod"].includes(s.name) &&
+        attr(s, "session.id") === sessionId
+    )
+    expect(new Set(store.map((s) => s.name))).toEqual(
+      new Set(["SessionStore.openSession", "SessionStore.commit", "SessionStore.sessionWithPod"])
+    )
+    // A read by session id learns the pod only from its answer; a write knows both.
+    for (const span of store.filter((s) => s.name !== "SessionStore.sessionWithPod")) {
+      expect(attr(span, "pod.id"), span.name).toBe("demo-pod")
     }
   })
 

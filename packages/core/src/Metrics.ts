@@ -117,8 +117,9 @@ export const recordChange = (change: Pick<SessionChange, "before" | "after">): E
 
 /**
  * Puts the session and pod ids on the current span and on its local parents up to the request
- * (or work item) they belong to, so every span of a booking can be found by its session. Only
- * ids: never a token, card or door code.
+ * (or work item) they belong to, so every span of a booking can be found by its session (the
+ * service's tracer also gives them to each span started under one that has them). Only ids:
+ * never a token, card or door code.
  */
 export const annotateSessionSpans = (ids: {
   readonly sessionId?: SessionId | undefined
@@ -148,16 +149,18 @@ export const meteredSessionStore = (store: SessionStoreShape): SessionStoreShape
   ...store,
   pod: (id) => Effect.zipRight(annotateSessionSpans({ podId: id }), store.pod(id)),
   podStatus: (id) => Effect.zipRight(annotateSessionSpans({ podId: id }), store.podStatus(id)),
+  // The id asked for goes on the spans first, so the store's own span (started inside) has it too.
   session: (id) =>
-    Effect.tap(store.session(id), (found) =>
-      Option.match(found, { onNone: () => annotateSessionSpans({ sessionId: id }), onSome: aboutSession })
+    Effect.zipRight(
+      annotateSessionSpans({ sessionId: id }),
+      Effect.tap(store.session(id), (found) => Option.match(found, { onNone: () => Effect.void, onSome: aboutSession }))
     ),
   sessionWithPod: (id) =>
-    Effect.tap(store.sessionWithPod(id), (found) =>
-      Option.match(found, {
-        onNone: () => annotateSessionSpans({ sessionId: id }),
-        onSome: ({ session }) => aboutSession(session)
-      })
+    Effect.zipRight(
+      annotateSessionSpans({ sessionId: id }),
+      Effect.tap(store.sessionWithPod(id), (found) =>
+        Option.match(found, { onNone: () => Effect.void, onSome: ({ session }) => aboutSession(session) })
+      )
     ),
   sessionForSetupIntent: (id) =>
     Effect.tap(store.sessionForSetupIntent(id), (found) =>
@@ -166,7 +169,8 @@ export const meteredSessionStore = (store: SessionStoreShape): SessionStoreShape
   openSession: (session, work) =>
     Effect.zipRight(
       annotateSessionSpans({ podId: session.podId }),
-      Effect.tap(store.openSession(session, work), (opened) =>
+      // Only the store's span takes the id tried: a retry gets back the session that exists.
+      Effect.tap(store.openSession(session, work).pipe(Effect.annotateSpans("session.id", session.id)), (opened) =>
         // The set-up intent's session already existed: a retry, not a new session.
         opened.id === session.id
           ? Effect.zipRight(aboutSession(opened), Metric.increment(sessionsStarted))

@@ -20,7 +20,7 @@ import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http"
 import { MetricReader, PeriodicExportingMetricReader } from "@opentelemetry/sdk-metrics"
 import { BasicTracerProvider, BatchSpanProcessor } from "@opentelemetry/sdk-trace-base"
 import { QwipMetrics } from "@qwip/core"
-import { Config, type ConfigError, Context, Duration, Effect, Layer, Option, Redacted } from "effect"
+import { Config, type ConfigError, Context, Duration, Effect, Layer, Option, Redacted, Tracer } from "effect"
 import * as ErrorReports from "./ErrorReports.js"
 import { scrubbingExporter } from "./Scrub.js"
 
@@ -131,8 +131,29 @@ const untraced = (request: HttpServerRequest.HttpServerRequest) => {
   return path === "/healthz" || path === "/readyz" || path === "/metrics"
 }
 
+/** The ids a span takes from its parent, so work done after a session is known is found by it. */
+const INHERITED = ["session.id", "pod.id"] as const
+
+/** The OpenTelemetry tracer, each new span starting with its parent's session and pod ids. */
+const inheritingIds = (tracer: Tracer.Tracer): Tracer.Tracer =>
+  Tracer.make({
+    context: (f, fiber) => tracer.context(f, fiber),
+    span: (name, parent, context, links, startTime, kind, options) => {
+      const span = tracer.span(name, parent, context, links, startTime, kind, options)
+      const from = Option.getOrUndefined(parent)
+      if (from?._tag === "Span") {
+        for (const key of INHERITED) {
+          const value = from.attributes.get(key)
+          if (value !== undefined && !span.attributes.has(key)) span.attribute(key, value)
+        }
+      }
+      return span
+    }
+  })
+
 const tracing = (endpoint: string, headers: Record<string, string>) =>
-  OtelTracer.layer.pipe(
+  Layer.unwrapEffect(Effect.map(OtelTracer.make, (tracer) => Layer.setTracer(inheritingIds(tracer)))).pipe(
+    Layer.provideMerge(OtelTracer.layerTracer),
     Layer.provide(
       Layer.scoped(
         OtelTracer.OtelTracerProvider,
