@@ -119,7 +119,9 @@ export class Telemetry extends Context.Tag("@qwip/http/Telemetry")<Telemetry, Te
   static readonly fromEnv: Layer.Layer<Telemetry, ConfigError.ConfigError> = Layer.unwrapEffect(
     Effect.map(telemetrySettingsFromEnv, (settings) => layer(settings))
   )
-  static readonly layer = (overrides: Partial<TelemetrySettings>) => layer({ ...telemetryOff, ...overrides })
+  /** The settings given, the rest off (tests). Each build has its own readers and exporters. */
+  static readonly layer = (overrides: Partial<TelemetrySettings>): Layer.Layer<Telemetry> =>
+    Layer.unwrapEffect(Effect.sync(() => layer({ ...telemetryOff, ...overrides })))
 }
 
 /** How long stopping waits to send the last spans and metrics. */
