@@ -35,6 +35,8 @@ export * as SessionEnd from "./ending/SessionEnd.js"
 export * as StaffEnd from "./ending/StaffEnd.js"
 export * from "./Ids.js"
 export * from "./Messages.js"
+// Business metrics, and the store that records them.
+export * as QwipMetrics from "./Metrics.js"
 export * from "./Pod.js"
 export * from "./Policy.js"
 export * from "./ports/CheckoutPhotos.js"

@@ -15,6 +15,7 @@ import {
 import { PodId, SessionId } from "@qwip/core"
 import { Context, Schema } from "effect"
 import type { ProvisioningClaims, SessionClaims } from "./Adapters.js"
+import { MetricsGroup } from "./observability/MetricsGroup.js"
 import { Problem } from "./Problem.js"
 
 // ---- authentication ---------------------------------------------------------------------
@@ -437,6 +438,7 @@ export class QwipApi extends HttpApi.make("qwip")
   .add(SandboxGroup)
   .add(DeprecatedGroup)
   .add(OperationsGroup)
+  .add(MetricsGroup)
   .addError(problemAt(500, "Our fault; the request id helps us find it"))
   .annotate(OpenApi.Title, "Qwip booking API")
   .annotate(OpenApi.Description, "Book a quiet pod by the minute: save a card, get a door code, end and pay.")

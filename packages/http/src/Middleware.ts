@@ -14,8 +14,8 @@ import {
   HttpServerRequest,
   HttpServerResponse
 } from "@effect/platform"
-import { MAX_CHECKOUT_PHOTO_BYTES } from "@qwip/core"
-import { Cause, Clock, Effect, Option } from "effect"
+import { MAX_CHECKOUT_PHOTO_BYTES, QwipMetrics } from "@qwip/core"
+import { Cause, Clock, Effect, Metric, Option } from "effect"
 import { QwipApi } from "./Api.js"
 import { HttpConfig, type HttpConfigShape, type RateLimit } from "./Config.js"
 import { makeInputGuard } from "./InputGuard.js"
@@ -45,6 +45,8 @@ const ruleFor = (config: HttpConfigShape, method: string, path: string, hasToken
     ...overrides
   })
   if (path === "/healthz" || path === "/readyz") return rule("none", { quiet: true })
+  // Scraped every few seconds: logged only when refused.
+  if (path === "/metrics") return rule("general", { quiet: true })
   if (path === "/webhook/stripe") return rule("none", { maxBody: config.maxWebhookBytes })
   if (path === "/api/setup-intent" && method === "POST") return rule("setup-intent")
   if ((path === "/api/end-session-preview" || path === "/api/is-session-complete") && !hasToken) {
@@ -197,6 +199,7 @@ export const makeServiceMiddleware = Effect.gen(function* () {
         if (Option.isSome(limit) && method !== "OPTIONS") {
           const wait = yield* limiter.take(`${rule.bucket}|${clientIpOf(request, config.trustProxy)}`, limit.value)
           if (Option.isSome(wait)) {
+            yield* Metric.increment(Metric.tagged(QwipMetrics.rateLimitRefusals, "bucket", rule.bucket))
             const limited = problem(429, "rate_limited", `Too many requests; try again in ${wait.value} s`, {
               "retry-after": String(wait.value)
             })

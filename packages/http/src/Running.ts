@@ -7,6 +7,8 @@ import { Context, Effect, Exit, Layer, Scope } from "effect"
 import { BackgroundWorkLive } from "./BackgroundWork.js"
 import { HttpConfig, type HttpConfigShape } from "./Config.js"
 import * as NodeServer from "./NodeServer.js"
+import { withMeteredStore } from "./observability/MeteredStore.js"
+import { Telemetry } from "./observability/Telemetry.js"
 import { HttpAppLive, type PlatformServices } from "./Server.js"
 
 export interface RunningService {
@@ -22,6 +24,8 @@ export interface StartOptions {
   /** Default 0: a free port. */
   readonly port?: number
   readonly host?: string
+  /** Traces, metrics and error reports (`Telemetry.layer`, `Telemetry.fromEnv`); default all off. */
+  readonly telemetry?: Layer.Layer<Telemetry, unknown>
   /** Extra layers for the service's runtime (a logger, a clock). */
   readonly runtime?: Layer.Layer<never>
 }
@@ -36,7 +40,8 @@ export const start = async <E>(
   const service = Layer.mergeAll(HttpAppLive, BackgroundWorkLive).pipe(
     Layer.provideMerge(server),
     Layer.provide(HttpConfig.layer(options.config)),
-    Layer.provide(platform),
+    Layer.provide(options.telemetry ?? Telemetry.off),
+    Layer.provide(withMeteredStore(platform)),
     Layer.provide(options.runtime ?? Layer.empty)
   )
   try {

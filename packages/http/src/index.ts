@@ -9,6 +9,8 @@ export * from "./Config.js"
 export { LoggingFromEnv, layerLogging, logLevelFromEnv } from "./Logging.js"
 export { makeServiceMiddleware, problemResponse } from "./Middleware.js"
 export * as NodeServer from "./NodeServer.js"
+export { withMeteredStore } from "./observability/MeteredStore.js"
+export { Telemetry, type TelemetrySettings, telemetrySettingsFromEnv } from "./observability/Telemetry.js"
 export { ApiProblem, Problem, ProblemBody, problem, problemOf } from "./Problem.js"
 export { type RunningService, type StartOptions, start } from "./Running.js"
 export {

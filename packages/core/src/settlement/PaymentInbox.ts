@@ -4,7 +4,8 @@
  * changed nothing, or failed. A duplicate of a processed event changes nothing. Every result is
  * acknowledged except a failure, which the provider should retry. Payloads are never logged.
  */
-import { Cause, Effect, Option, Schema } from "effect"
+import { Cause, Effect, Metric, Option, Schema } from "effect"
+import { paymentEvents } from "../Metrics.js"
 import { PaymentEventInbox, type ProviderEvent } from "../ports/PaymentEventInbox.js"
 import { handlePaymentEvent, type PaymentEventResult } from "./PaymentEvents.js"
 
@@ -27,6 +28,15 @@ export class PaymentEventNotProcessed extends Schema.TaggedError<PaymentEventNot
 
 const alreadyProcessed: PaymentEventReceipt = { _tag: "AlreadyProcessed" }
 const notActedOn: PaymentEventReceipt = { _tag: "NotActedOn" }
+
+const snake = (tag: string) => tag.replace(/([a-z])([A-Z])/g, "$1_$2").toLowerCase()
+
+/** Each event counted once, by what taking it in did (`failed` when the provider should retry). */
+const countResult = <E, R>(self: Effect.Effect<PaymentEventReceipt, E, R>) =>
+  Effect.tapBoth(self, {
+    onSuccess: (receipt) => Metric.increment(Metric.tagged(paymentEvents, "result", snake(receipt._tag))),
+    onFailure: () => Metric.increment(Metric.tagged(paymentEvents, "result", "failed"))
+  })
 
 export const receivePaymentEvent = Effect.fn("PaymentInbox.receivePaymentEvent")(function* (event: ProviderEvent) {
   const inbox = yield* PaymentEventInbox
@@ -71,4 +81,4 @@ export const receivePaymentEvent = Effect.fn("PaymentInbox.receivePaymentEvent")
       )
   }
   return result as PaymentEventReceipt
-})
+}, countResult)

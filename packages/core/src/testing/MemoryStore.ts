@@ -185,6 +185,7 @@ export const makeMemoryStore = (initialPods: ReadonlyArray<Pod> = []) => {
           item: new WorkItem({ ...item, runAt, leasedBy: "", leaseUntil: new Date(0), lastError: Option.some(error) })
         })
       }),
+    workWaiting: Effect.sync(() => [...work.values()].filter((w) => w.status === "pending").length),
     releaseLeases: (worker) =>
       Effect.sync(() => {
         for (const w of work.values()) {
