@@ -80,9 +80,9 @@ export const startCounting: Effect.Effect<void> = Effect.all([
   Metric.incrementBy(provisioningFailed, 0)
 ]).pipe(Effect.asVoid)
 
-/** Sets the work-waiting gauge from the store, when the store can count its work. */
+/** Sets the work-waiting gauge from the store's count. */
 export const recordWorkWaiting = (store: SessionStoreShape): Effect.Effect<void> =>
-  store.workWaiting === undefined ? Effect.void : Effect.flatMap(store.workWaiting, (n) => Metric.set(workWaiting, n))
+  Effect.flatMap(store.workWaiting, (n) => Metric.set(workWaiting, n))
 
 /** `PaymentFailed` → `payment_failed`: the label Prometheus and OTLP readers expect. */
 const snake = (tag: string) => tag.replace(/([a-z])([A-Z])/g, "$1_$2").toLowerCase()

@@ -22,6 +22,7 @@ export const sqlFunctions = {
   qwip_session_for_setup_intent: [["p_setup_intent_id", "text"]],
   qwip_live_sessions_on_pod: [["p_pod_id", "text"]],
   qwip_live_sessions: [],
+  qwip_work_waiting: [],
   qwip_open_session: [
     ["p_session", "jsonb"],
     ["p_records", "jsonb"],

@@ -165,7 +165,8 @@ export const make = (backend: StoreBackendShape): SessionStoreShape => {
         Schema.Boolean
       ).pipe(Effect.asVoid, span("deferWork")),
     releaseLeases: (worker) =>
-      call("qwip_release_leases", { p_worker: worker }, Schema.Number).pipe(Effect.asVoid, span("releaseLeases"))
+      call("qwip_release_leases", { p_worker: worker }, Schema.Number).pipe(Effect.asVoid, span("releaseLeases")),
+    workWaiting: call("qwip_work_waiting", {}, Schema.Number).pipe(span("workWaiting"))
   }
 }
 

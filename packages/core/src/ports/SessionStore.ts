@@ -113,11 +113,8 @@ export interface SessionStoreShape {
   readonly deferWork: (item: WorkItem, runAt: Date, error: string) => Effect.Effect<void>
   /** Gives back every lease a worker holds, so others can take the work at once (shutdown). */
   readonly releaseLeases: (worker: string) => Effect.Effect<void>
-  /**
-   * How many work items wait (pending: due, scheduled or leased; not done nor parked), for the
-   * work-waiting gauge. Optional until the SQL stores have it (it needs its own migration).
-   */
-  readonly workWaiting?: Effect.Effect<number> | undefined
+  /** How many work items wait (pending: due, scheduled or leased; not done nor parked), for the work-waiting gauge. */
+  readonly workWaiting: Effect.Effect<number>
 }
 
 export class SessionStore extends Context.Tag("@qwip/core/SessionStore")<SessionStore, SessionStoreShape>() {}

@@ -16,13 +16,11 @@ export const withMeteredStore = <ROut, E, R>(
     Effect.gen(function* () {
       const services = yield* Effect.context<ROut | SessionStore>()
       const store = Context.get(services as Context.Context<SessionStore>, SessionStore)
-      if (store.workWaiting !== undefined) {
-        yield* QwipMetrics.recordWorkWaiting(store).pipe(
-          Effect.repeat(Schedule.spaced(WORK_WAITING_EVERY)),
-          Effect.catchAllCause((cause) => Effect.logWarning("work-waiting gauge stopped", cause)),
-          Effect.forkScoped
-        )
-      }
+      yield* QwipMetrics.recordWorkWaiting(store).pipe(
+        Effect.repeat(Schedule.spaced(WORK_WAITING_EVERY)),
+        Effect.catchAllCause((cause) => Effect.logWarning("work-waiting gauge stopped", cause)),
+        Effect.forkScoped
+      )
       return Context.add(services, SessionStore, QwipMetrics.meteredSessionStore(store))
     })
   ).pipe(Layer.provide(platform))
