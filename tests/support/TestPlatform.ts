@@ -11,6 +11,7 @@ import * as path from "node:path"
 import {
   AccessTokens,
   makeMemoryLedger,
+  makePayLinks,
   makeSandboxPayments,
   Photos,
   PlatformInfo,
@@ -25,6 +26,7 @@ import {
 import {
   LockAccess,
   Mailer,
+  PayLinks,
   PaymentEventInbox,
   type PaymentEventInboxShape,
   type PaymentEventStatus,
@@ -175,6 +177,8 @@ export const makeTestPlatform = (options: TestPlatformOptions = {}) => {
     Layer.succeed(Mailer, mailer.mailer),
     Layer.succeed(FakeMailer, mailer.control),
     Policy.layer({ ...testPolicy, workAttempts: 3, ...options.policy }),
+    // As the platform signs them: from the JWT secret, on the default public URL.
+    Layer.succeed(PayLinks, makePayLinks({ secret: Redacted.make(JWT_SECRET), publicUrl: "http://localhost:8000" })),
     Layer.effect(AccessTokens, Tokens.makeAccessTokens({ secret: Redacted.make(JWT_SECRET) })).pipe(Layer.orDie),
     Layer.succeed(PlatformInfo, {
       store: "pglite",

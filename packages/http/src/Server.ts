@@ -9,6 +9,7 @@ import type {
   CheckoutPhotos,
   LockAccess,
   Mailer,
+  PayLinks,
   PaymentEventInbox,
   Payments,
   Policy,
@@ -37,6 +38,7 @@ import * as NodeServer from "./NodeServer.js"
 export type PlatformServices =
   | SessionStore
   | Payments
+  | PayLinks
   | LockAccess
   | StaticCodes
   | Mailer

@@ -9,6 +9,7 @@ import {
   type CheckoutPhotos,
   type LockAccess,
   type Mailer,
+  type PayLinks,
   type PaymentEventInbox,
   type Payments,
   Policy,
@@ -24,6 +25,7 @@ import type { StripeWebhooks } from "../stripe/StripeWebhooks.js"
 import { AccessTokens } from "../tokens/AccessTokens.js"
 import { locksFromEnv } from "./LocksFromEnv.js"
 import { mailFromEnv } from "./MailFromEnv.js"
+import { payLinksFromEnv } from "./PayLinksFromEnv.js"
 import { paymentsFromEnv } from "./PaymentsFromEnv.js"
 import { photosFromEnv } from "./PhotosFromEnv.js"
 import { policyFromEnv } from "./PolicyFromEnv.js"
@@ -32,6 +34,9 @@ import { PlatformInfo, type PlatformInfoShape, type Readiness, type Sandbox } fr
 import type { PlatformStartError } from "./StartError.js"
 import { storeFromEnv } from "./StoreFromEnv.js"
 
+export { makePayLinks, PAY_AUDIENCE, type PayLinksOptions } from "../paylinks/PayLinks.js"
+export { payLinksFromEnv, publicUrlFromEnv } from "./PayLinksFromEnv.js"
+export { parseDunningSchedule, parseDurationText, policyFromEnv, SMALLEST_HOLD_PENCE } from "./PolicyFromEnv.js"
 export { CodeCipher } from "./SecretsFromEnv.js"
 export { PlatformStartError } from "./StartError.js"
 
@@ -41,6 +46,7 @@ export type StaffPlatformServices =
   | StoreRecords
   | StoreBackend
   | Payments
+  | PayLinks
   | LockAccess
   | StaticCodes
   | CodeCipher
@@ -68,6 +74,7 @@ const fromEnv = Effect.gen(function* () {
   const mail = yield* mailFromEnv({ tokens: secrets.tokens, callDeadline })
   const locks = yield* locksFromEnv({ cipher: secrets.cipher, callDeadline })
   const photos = yield* photosFromEnv(store.dataDir)
+  const payLinks = yield* payLinksFromEnv(local)
 
   const info: PlatformInfoShape = {
     store: store.kind,
@@ -83,6 +90,7 @@ const fromEnv = Effect.gen(function* () {
   const staff: Layer.Layer<StaffPlatformServices, PlatformStartError> = Layer.mergeAll(
     store.services,
     payments.layer,
+    payLinks,
     mail.layer,
     locks.layer,
     Layer.succeed(CodeCipher, secrets.cipher),
