@@ -17,6 +17,7 @@ import { SessionStore } from "../ports/SessionStore.js"
 import { NeedsAuthentication, type Outcome, Paid, PaymentFailed, type Session } from "../session/Session.js"
 import { now } from "../session/SessionSteps.js"
 import { CHARGE_CURRENCY, Pence, pence } from "../tariff/Money.js"
+import { applyRefundEvent } from "./Refunds.js"
 import { recordSettlement } from "./Settlement.js"
 
 /** A card set-up succeeded; finalizes the booking if the client never did. */
@@ -234,8 +235,8 @@ export const handlePaymentEvent = Effect.fn("PaymentEvents.handlePaymentEvent")(
       )
     case "ChargeNeedsAuthentication":
       return yield* settleFromEvent(event, new NeedsAuthentication({ paymentIntentId: event.paymentIntentId }))
-    // Issue 13: recorded by the refunds work.
     case "ChargeRefunded":
-      return ignored("refund events are not handled yet")
+      // The event names the PaymentIntent only: its refunds are read back from the provider.
+      return yield* applyRefundEvent(event.sessionId, event.paymentIntentId)
   }
 })
