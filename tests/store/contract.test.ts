@@ -12,9 +12,11 @@ import * as StaffQueries from "@qwip/adapters/store/StaffQueries"
 import {
   AccessCode,
   type BilledFrom,
+  chargeOf,
   Ending,
   NeedsAuthentication,
   NotBilled,
+  noCollection,
   Paid,
   PaymentFailed,
   PaymentUnknown,
@@ -34,7 +36,11 @@ import { Cause, Context, Duration, Effect, Exit, Layer, Option, Schema } from "e
 import {
   activate,
   beginEnd,
+  cardHold,
   close,
+  collectionAttempt,
+  collectionWith,
+  dunning,
   encoded,
   failProvisioning,
   grant,
@@ -45,6 +51,7 @@ import {
   newPodId,
   next,
   quoteFor,
+  refund,
   T0,
   workFor
 } from "../support/Fixtures.js"
@@ -527,6 +534,204 @@ const contract = (it: ContractRunner) => {
           )
         }
       }
+    })
+  )
+
+  it.effect(
+    "a session's collection (hold, dunning with its attempts, refunds) round-trips through open and commit",
+    () =>
+      Effect.gen(function* () {
+        const store = yield* SessionStore
+        const pod = yield* freshPod()
+        const hold = cardHold({ amountPence: 1500 })
+        const booked = next(makeSession(pod.id), { collection: collectionWith({ hold: Option.some(hold) }) }, T0)
+        const opened = yield* store.openSession(booked, [])
+        expect(encoded(Session, opened)).toEqual(encoded(Session, booked))
+        // A repeated finalize finds the hold recorded with the session.
+        const again = yield* store.openSession(makeSession(pod.id, { setupIntentId: booked.setupIntentId }), [])
+        expect(again.collection).toEqual(booked.collection)
+        const active = yield* store.commit({
+          before: opened,
+          after: activate(opened, minutes(T0, 1)),
+          releasePod: false,
+          work: []
+        })
+        expect((yield* store.liveSessionsOnPod(pod.id)).map((s) => s.collection)).toEqual([booked.collection])
+        const ending = yield* store.commit({
+          before: active,
+          after: beginEnd(active, minutes(T0, 30), 2400),
+          releasePod: false,
+          work: []
+        })
+        // The end captured the hold, the remainder was declined, dunning tried twice, then the
+        // pay link paid; staff refunded part of it (one refund failed, one still pending).
+        const declined = new PaymentFailed({
+          paymentIntentId: Option.some("pi_rest"),
+          declineCode: "insufficient_funds",
+          message: "Your card has insufficient funds."
+        })
+        const collection = collectionWith({
+          hold: Option.some(cardHold({ amountPence: 1500, status: "captured", capturedPence: 1500 })),
+          dunning: Option.some(
+            dunning("scheduled", Option.some(minutes(T0, 3 * 24 * 60)), [
+              collectionAttempt(booked.id, 1, "declined", minutes(T0, 24 * 60), 900),
+              collectionAttempt(booked.id, 2, "pending", minutes(T0, 3 * 24 * 60), 900)
+            ])
+          ),
+          refunds: [
+            refund("pi_rest", 300, "succeeded", minutes(T0, 5 * 24 * 60)),
+            refund(hold.paymentIntentId, 100, "failed", minutes(T0, 5 * 24 * 60)),
+            refund("pi_rest", 200, "pending", minutes(T0, 6 * 24 * 60), `provider:re_${booked.id}`)
+          ]
+        })
+        const ended = next(close(ending, declined, minutes(T0, 31)), { collection }, minutes(T0, 31))
+        const closed = yield* store.commit({ before: ending, after: ended, releasePod: true, work: [] })
+        expect(encoded(Session, closed)).toEqual(encoded(Session, ended))
+        const read = Option.getOrThrow(yield* store.session(booked.id))
+        expect(encoded(Session, read)).toEqual(encoded(Session, ended))
+        expect(read.collection).toEqual(collection)
+        expect(Option.getOrThrow(yield* store.sessionWithPod(booked.id)).session.collection).toEqual(collection)
+        expect(Option.map(yield* store.sessionForSetupIntent(booked.setupIntentId), (s) => s.collection)).toEqual(
+          Option.some(collection)
+        )
+        // Emptied again (not a real flow, but a store keeps what it is given).
+        const emptied = yield* store.commit({
+          before: closed,
+          after: next(closed, { collection: noCollection }, minutes(T0, 32)),
+          releasePod: false,
+          work: []
+        })
+        expect(Option.getOrThrow(yield* store.session(emptied.id)).collection).toEqual(noCollection)
+      })
+  )
+
+  it.effect("the charge row's refunded amount, dunning status and next attempt follow the session", () =>
+    Effect.gen(function* () {
+      const store = yield* SessionStore
+      const pod = yield* freshPod()
+      const opened = yield* store.openSession(makeSession(pod.id), [])
+      const ending = yield* store.commit({
+        before: opened,
+        after: beginEnd(opened, minutes(T0, 20), 1200),
+        releasePod: false,
+        work: []
+      })
+      const declined = new PaymentFailed({
+        paymentIntentId: Option.some("pi_dun"),
+        declineCode: "insufficient_funds",
+        message: "Your card has insufficient funds."
+      })
+      const firstTry = minutes(T0, 21 + 24 * 60)
+      const scheduled = next(
+        close(ending, declined, minutes(T0, 21)),
+        { collection: collectionWith({ dunning: Option.some(dunning("scheduled", Option.some(firstTry))) }) },
+        minutes(T0, 21)
+      )
+      const closed = yield* store.commit({ before: ending, after: scheduled, releasePod: true, work: [] })
+      /** The row as the core computes it from the session: what every store must hold. */
+      const expected = (session: Session) => {
+        const charge = Option.getOrThrow(chargeOf(session))
+        return {
+          status: charge.status,
+          refundedPence: charge.refundedPence,
+          collection: Option.getOrNull(charge.collection),
+          nextAttemptAt: Option.getOrNull(charge.nextAttemptAt)
+        }
+      }
+      expect(expected(closed)).toEqual({
+        status: "failed",
+        refundedPence: 0,
+        collection: "scheduled",
+        nextAttemptAt: firstTry
+      })
+      /** The staff listing's row (`qwip payments list`); SQL stores only, as `onSql`. */
+      const staffCharge = Effect.flatMap(Effect.serviceOption(StoreBackend), (backend) =>
+        Effect.map(StaffQueries.makeViews(Option.getOrThrow(backend)).charges({ failed: false, limit: 1000 }), (all) =>
+          all.find((c) => c.sessionId === opened.id)
+        )
+      )
+      yield* onSql(({ records }) =>
+        Effect.gen(function* () {
+          expect(Option.getOrThrow(yield* records.chargeFor(opened.id))).toMatchObject(expected(closed))
+          expect(yield* staffCharge).toMatchObject(expected(closed))
+        })
+      )
+
+      // Collected on the second attempt, then refunded in part: 300 + 200 pending; the failed one does not count.
+      const paid = next(
+        close(
+          closed,
+          new Paid({ paymentIntentId: "pi_collect_2", amountPence: pence(1200) }),
+          minutes(T0, 3 * 24 * 60)
+        ),
+        {
+          collection: collectionWith({
+            dunning: Option.some(
+              dunning("paid", Option.none(), [
+                collectionAttempt(opened.id, 1, "declined", firstTry, 1200),
+                collectionAttempt(opened.id, 2, "succeeded", minutes(T0, 3 * 24 * 60), 1200)
+              ])
+            ),
+            refunds: [
+              refund("pi_collect_2", 300, "succeeded", minutes(T0, 4 * 24 * 60)),
+              refund("pi_collect_2", 500, "failed", minutes(T0, 4 * 24 * 60)),
+              refund("pi_collect_2", 200, "pending", minutes(T0, 4 * 24 * 60))
+            ]
+          })
+        },
+        minutes(T0, 4 * 24 * 60)
+      )
+      const settled = yield* store.commit({ before: closed, after: paid, releasePod: false, work: [] })
+      expect(expected(settled)).toEqual({
+        status: "succeeded",
+        refundedPence: 500,
+        collection: "paid",
+        nextAttemptAt: null
+      })
+      yield* onSql(({ records }) =>
+        Effect.gen(function* () {
+          expect(Option.getOrThrow(yield* records.chargeFor(opened.id))).toMatchObject({
+            ...expected(settled),
+            paymentIntentId: "pi_collect_2",
+            amountPence: 1200
+          })
+          expect(yield* staffCharge).toMatchObject(expected(settled))
+          expect((yield* records.listCharges(1000)).find((c) => c.sessionId === opened.id)).toMatchObject(
+            expected(settled)
+          )
+        })
+      )
+    })
+  )
+
+  it.effect("a row with no collection recorded (every row before it existed) reads as the empty collection", () =>
+    Effect.gen(function* () {
+      const store = yield* SessionStore
+      const pod = yield* freshPod()
+      const booked = next(makeSession(pod.id), { collection: collectionWith({ hold: Option.some(cardHold()) }) }, T0)
+      yield* store.openSession(booked, [])
+      yield* onSql(({ sql }) =>
+        Effect.gen(function* () {
+          yield* sql.query("update pod_sessions set collection_data = null where id = $1", [booked.id])
+          const [doc] = yield* sql.query<{ has: boolean }>(
+            "select qwip_session_doc(s) ? 'collection' as has from pod_sessions s where s.id = $1",
+            [booked.id]
+          )
+          expect(doc?.has).toBe(false)
+          const read = Option.getOrThrow(yield* store.session(booked.id))
+          expect(read.collection).toEqual(noCollection)
+          expect(encoded(Session, read)).toEqual(encoded(Session, new Session({ ...booked, collection: noCollection })))
+          // and a change to it records its collection from then on
+          const held = collectionWith({ hold: Option.some(cardHold({ amountPence: 900 })) })
+          yield* store.commit({
+            before: read,
+            after: next(read, { collection: held }, minutes(T0, 1)),
+            releasePod: false,
+            work: []
+          })
+          expect(Option.getOrThrow(yield* store.session(booked.id)).collection).toEqual(held)
+        })
+      )
     })
   )
 

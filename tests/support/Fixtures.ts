@@ -7,17 +7,24 @@ import {
   AccessGrant,
   Active,
   type Actor,
+  CardHold,
   CardOnFile,
+  Collection,
+  CollectionAttempt,
+  Dunning,
   Ended,
   Ending,
+  noCollection,
   type Outcome,
   Pod,
   type PodId,
   Provisioning,
   ProvisioningFailed,
   type ProvisioningId,
+  pence,
   Quote,
   RatePerMinute,
+  Refund,
   Session,
   type SessionId,
   type SessionState,
@@ -125,3 +132,61 @@ export const mailFor = (sessionId: SessionId, runAt: Date, podId = "pod") =>
 
 /** A value in its encoded (JSON) form, for exact comparisons. */
 export const encoded = <A, I>(schema: Schema.Schema<A, I>, value: A): I => Schema.encodeSync(schema)(value)
+
+/** A session's collection: nothing collected (`noCollection`) with some parts replaced. */
+export const collectionWith = (patch: Partial<Pick<Collection, "hold" | "dunning" | "refunds">>) =>
+  new Collection({ ...noCollection, ...patch })
+
+/** A card check hold on the booking's card, `held` unless told. */
+export const cardHold = (
+  options: { readonly amountPence?: number; readonly status?: CardHold["status"]; readonly capturedPence?: number } = {}
+) =>
+  new CardHold({
+    paymentIntentId: `pi_hold_${randomUUID().slice(0, 8)}`,
+    amountPence: pence(options.amountPence ?? 1500),
+    status: options.status ?? "held",
+    capturedPence: pence(options.capturedPence ?? 0)
+  })
+
+/** Dunning attempt `n` of a session, for `amountPence`, in `status`. */
+export const collectionAttempt = (
+  sessionId: SessionId,
+  n: number,
+  status: CollectionAttempt["status"],
+  at: Date,
+  amountPence = 1000
+) =>
+  new CollectionAttempt({
+    attempt: n,
+    idempotencyKey: `qwip-session-charge-${sessionId}-collect-${n}`,
+    amountPence: pence(amountPence),
+    status,
+    paymentIntentId: status === "pending" ? Option.none() : Option.some(`pi_collect_${n}`),
+    declineCode: status === "declined" ? Option.some("insufficient_funds") : Option.none(),
+    at
+  })
+
+export const dunning = (
+  status: Dunning["status"],
+  nextAttemptAt: Option.Option<Date>,
+  attempts: ReadonlyArray<CollectionAttempt> = []
+) => new Dunning({ status, nextAttemptAt, attempts })
+
+/** A refund of `amountPence` against `paymentIntentId`, made by staff unless told. */
+export const refund = (
+  paymentIntentId: string,
+  amountPence: number,
+  status: Refund["status"],
+  at: Date,
+  key = `qwip-refund-${randomUUID().slice(0, 8)}`
+) =>
+  new Refund({
+    key,
+    refundId: status === "pending" ? Option.none() : Option.some(`re_${randomUUID().slice(0, 8)}`),
+    paymentIntentId,
+    amountPence: pence(amountPence),
+    status,
+    reason: "door jammed",
+    by: "sam",
+    at
+  })

@@ -4,7 +4,7 @@
  * its background work, Stripe webhook events, the staff audit log, the embedded outbox of
  * emails and the sandbox payment provider's objects. Same SQL functions on every store.
  */
-import { AccessCode, ChargeStatus, Pod, PodStatus } from "@qwip/core"
+import { AccessCode, ChargeStatus, Dunning, Pod, PodStatus } from "@qwip/core"
 import { Context, Effect, Layer, type Option, Schema } from "effect"
 import { callAs, callOptionalAs, StoreBackend, type StoreBackendShape } from "./Backend.js"
 
@@ -17,6 +17,12 @@ export class ChargeRecord extends Schema.Class<ChargeRecord>("ChargeRecord")({
   paymentIntentId: Schema.NullOr(Schema.String),
   status: ChargeStatus,
   detail: Schema.NullOr(Schema.String),
+  /** Refunded so far (ours and the provider dashboard's); 0 for rows before refunds existed. */
+  refundedPence: Schema.Int,
+  /** Where dunning stands (`Dunning.status`); null when it never started. */
+  collection: Schema.NullOr(Dunning.fields.status),
+  /** When dunning next tries the card, while it is `scheduled`. */
+  nextAttemptAt: Schema.NullOr(Schema.Date),
   createdAt: Schema.Date,
   updatedAt: Schema.Date
 }) {}

@@ -1,8 +1,9 @@
 /**
  * The session store over SQL: one implementation of `SessionStore` for PGlite, Postgres and
  * Supabase. Each method is one call of one SQL function (0004_functions.sql; lease renewal in
- * 0006_work_leases.sql; opens, commits and live sessions in 0008_rules_in_core.sql), so each
- * is one statement, atomic in the database; sessions and work cross as `Schema.encode`d JSON.
+ * 0006_work_leases.sql; opens, commits and live sessions in 0008_rules_in_core.sql, with the
+ * session's collection document and the charge row's dunning and refunds in 0009_collection.sql),
+ * so each is one statement, atomic in the database; sessions and work cross as `Schema.encode`d JSON.
  * What is written beside a session (its charge, whether it holds its pod...) comes from
  * core's `recordsOf`; rows the previous service wrote are read through core's `Legacy`.
  */
