@@ -3,6 +3,9 @@
  * set, else the sandbox (its objects in the store, its webhooks signed with
  * `QWIP_SANDBOX_WEBHOOK_SECRET` or the platform's default). Either way Stripe-shaped events
  * arrive at the store's payment-event inbox.
+ *
+ * On the sandbox the layer also carries `SandboxAuthentication` (the pay page's test 3-D Secure
+ * step and card field); on Stripe it does not, so it is read with `Effect.serviceOption`.
  */
 import type { PaymentEventInbox, Payments } from "@qwip/core"
 import { Duration, Effect, Layer, Option, type Redacted } from "effect"
@@ -19,6 +22,7 @@ import { layerStripeEventInbox } from "./StripeEventInbox.js"
 
 export interface PlatformPayments {
   readonly kind: "stripe" | "sandbox"
+  /** Also `SandboxAuthentication` when `kind` is `sandbox` (not in the type: absent on Stripe). */
   readonly layer: Layer.Layer<Payments | StripeWebhooks | Sandbox | PaymentEventInbox, never, StoreRecords>
 }
 

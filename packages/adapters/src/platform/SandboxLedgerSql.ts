@@ -2,7 +2,7 @@
  * The sandbox payment provider's objects in the store (`sandbox_payments`).
  */
 import { Effect, Layer, Option } from "effect"
-import { SandboxLedger, type SandboxRecord } from "../sandbox/SandboxLedger.js"
+import { LEDGER_SCAN_LIMIT, SandboxLedger, type SandboxRecord } from "../sandbox/SandboxLedger.js"
 import { type SandboxObject, StoreRecords } from "../store/Records.js"
 
 const toRecord = (o: SandboxObject): SandboxRecord => ({
@@ -35,6 +35,11 @@ export const layerSandboxLedger = Layer.effect(
       Effect.asVoid(records.updateSandboxObject(id, status, data)),
     findBy: (object: SandboxRecord["object"], field: string, value: string) =>
       Effect.map(records.findSandboxObject(object, field, value), Option.map(toRecord)),
-    list: Effect.map(records.listSandboxObjects(200), (all) => all.map(toRecord))
+    list: Effect.map(records.listSandboxObjects(200), (all) => all.map(toRecord)),
+    // No query by kind in the store's functions: read the newest objects and keep this kind's.
+    allOf: (object: SandboxRecord["object"]) =>
+      Effect.map(records.listSandboxObjects(LEDGER_SCAN_LIMIT), (all) =>
+        all.filter((o) => o.object === object).map(toRecord)
+      )
   }))
 )
