@@ -18,6 +18,7 @@ import {
   type PlatformInfoShape,
   Readiness,
   Sandbox,
+  SandboxAuthentication,
   type SandboxConsoleShape,
   Stripe,
   StripeWebhooks,
@@ -171,6 +172,8 @@ export const makeTestPlatform = (options: TestPlatformOptions = {}) => {
       Sandbox,
       options.sandbox === false ? Option.none<SandboxConsoleShape>() : Option.some(sandbox.console)
     ),
+    // As PaymentsFromEnv: the pay page's test steps only when the sandbox is the provider.
+    options.sandbox === false ? Layer.empty : Layer.succeed(SandboxAuthentication, sandbox.authentication),
     Layer.succeed(LockAccess, lock.lock),
     Layer.succeed(FakeLock, lock.control),
     Layer.succeed(StaticCodes, codes.codes),
