@@ -95,6 +95,13 @@ describe("qwip payments refund, reconcile and list", () => {
       env
     )
     expect(charges.find((c) => c.sessionId === session.id)?.refundedPence).toBe(paidPence)
+    const shown = await qwipJson<{
+      collection: { refundedPence: number; refunds: ReadonlyArray<{ amountPence: number; status: string; by: string }> }
+    }>(["sessions", "show", session.id], env)
+    expect(shown.collection.refundedPence).toBe(paidPence)
+    expect(shown.collection.refunds.map((r) => r.by)).toEqual(["ada", "ada"])
+    const showWords = await qwip(["sessions", "show", session.id], env)
+    expect(showWords.stdout).toContain(`refunded   £${(paidPence / 100).toFixed(2)}`)
     const table = await qwip(["payments", "list"], env)
     expect(table.stdout).toContain("REFUNDED")
     expect(table.stdout).toContain(`£${(paidPence / 100).toFixed(2)}`)
