@@ -4,7 +4,7 @@
  * (store, payments, locks, codes, mail, photos, policy, tokens, ...) come from outside:
  * `@qwip/adapters`' `layerFromEnv` in production, in-memory doubles in tests.
  */
-import { HttpApiBuilder, HttpApiScalar, HttpMiddleware, HttpServer } from "@effect/platform"
+import { HttpApiBuilder, HttpApiScalar, HttpMiddleware, HttpRouter, HttpServer } from "@effect/platform"
 import type {
   CheckoutPhotos,
   LockAccess,
@@ -26,6 +26,7 @@ import { BookingPageLive } from "./BookingPage.js"
 import { HttpConfig } from "./Config.js"
 import { BookingLive } from "./handlers/Booking.js"
 import { DeprecatedLive, OperationsLive, PhotosLive } from "./handlers/Operations.js"
+import { PayLive } from "./handlers/Pay.js"
 import { PodsLive } from "./handlers/Pods.js"
 import { SandboxLive } from "./handlers/Sandbox.js"
 import { SessionsLive } from "./handlers/Sessions.js"
@@ -58,6 +59,7 @@ const Handlers = Layer.mergeAll(
   SessionsLive,
   PhotosLive,
   WebhooksLive,
+  PayLive,
   SandboxLive,
   DeprecatedLive,
   OperationsLive
@@ -65,6 +67,9 @@ const Handlers = Layer.mergeAll(
 
 /** The API with its handlers; needs the platform's services and `HttpConfig`. */
 export const ApiLive = HttpApiBuilder.api(QwipApi).pipe(Layer.provide(Handlers), Layer.provide(AuthLive))
+
+/** The longest path segment a route parameter takes: a pay token, with room to spare. */
+export const MAX_PATH_SEGMENT = 1024
 
 /**
  * The HTTP app on whatever `HttpServer` is provided: routes, middleware, `/openapi.json`, `/docs`, `/`.
@@ -80,6 +85,9 @@ export const HttpAppLive = HttpApiBuilder.serve().pipe(
   Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
   Layer.provide(HttpApiBuilder.middleware(makeServiceMiddleware)),
   Layer.provide(ApiLive),
+  // A pay link's token (a signed JWT, about 200 characters) is one path segment; the router's
+  // default refuses segments over 100 characters as "no such route".
+  Layer.provide(HttpRouter.setRouterConfig({ maxParamLength: MAX_PATH_SEGMENT })),
   HttpMiddleware.withTracerDisabledWhen(() => true)
 )
 
