@@ -5,7 +5,7 @@
  * reporting in JSON and in words; list showing the refunded amount; audit rows for each.
  */
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
-import { DEMO_POD_ID, StoreRecords } from "@qwip/adapters"
+import { DEMO_POD_ID, StoreRecords, TEST_CARDS } from "@qwip/adapters"
 import type { Session } from "@qwip/core"
 import { Effect } from "effect"
 import { book, CARDS, drain, embeddedTarget, ensureBuilt, inStore, qwip, qwipJson, type Target } from "./support/Cli.js"
@@ -114,6 +114,28 @@ describe("qwip payments refund, reconcile and list", () => {
     expect(notices.map((e) => e.subject)).toEqual(
       expect.arrayContaining([expect.stringContaining("We've refunded £1.00")])
     )
+  })
+
+  it("list shows where collecting a declined charge stands: its next attempt, or stopped for a hard decline", async () => {
+    const soft = await inStore(env, book(DEMO_POD_ID, TEST_CARDS.chargesDeclinedInsufficientFunds, { minutesAgo: 20 }))
+    expect((await qwip(["sessions", "end", soft.id, ...ACTOR], env)).code).toBe(0)
+    const hard = await inStore(env, book(DEMO_POD_ID, TEST_CARDS.chargesDeclinedLostCard, { minutesAgo: 10 }))
+    expect((await qwip(["sessions", "end", hard.id, ...ACTOR], env)).code).toBe(0)
+
+    type Row = { sessionId: string; status: string; dunning: string | null; nextAttemptAt: string | null }
+    const rows = await qwipJson<ReadonlyArray<Row>>(["payments", "list", "--failed"], env)
+    const softRow = rows.find((r) => r.sessionId === soft.id)
+    expect(softRow).toMatchObject({ status: "failed", dunning: "scheduled" })
+    // The first retry a day after the decline (the default schedule).
+    const next = new Date(softRow?.nextAttemptAt ?? 0).getTime() - Date.now()
+    expect(next).toBeGreaterThan(23 * 3_600_000)
+    expect(next).toBeLessThan(25 * 3_600_000)
+    expect(rows.find((r) => r.sessionId === hard.id)).toMatchObject({ dunning: "stopped", nextAttemptAt: null })
+
+    const table = await qwip(["payments", "list", "--failed"], env)
+    expect(table.stdout).toContain("DUNNING")
+    expect(table.stdout).toMatch(/next \d/)
+    expect(table.stdout).toContain("stopped")
   })
 
   it("reconciles: reports what it compared, in JSON and in words, and is audited", async () => {
