@@ -52,6 +52,25 @@ export class CardDeclined extends Schema.TaggedError<CardDeclined>()("CardDeclin
   }
 }
 
+/** A pay link that is not genuine, has expired, or names a payment of another session. */
+export class PayLinkInvalid extends Schema.TaggedError<PayLinkInvalid>()("PayLinkInvalid", {
+  reason: Schema.String
+}) {
+  override get message() {
+    return `this pay link cannot be used: ${this.reason}`
+  }
+}
+
+/** The pay page's session owes nothing (paid already, waived, not billed, or not ended). */
+export class NothingToPay extends Schema.TaggedError<NothingToPay>()("NothingToPay", {
+  sessionId: Schema.String,
+  reason: Schema.String
+}) {
+  override get message() {
+    return `session ${this.sessionId} has nothing to pay: ${this.reason}`
+  }
+}
+
 /** The card set-up was made for another pod than the one the booking names. */
 export class SetupIntentMismatch extends Schema.TaggedError<SetupIntentMismatch>()("SetupIntentMismatch", {
   setupIntentId: Schema.String,

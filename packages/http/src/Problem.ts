@@ -9,6 +9,7 @@
  * is only for our faults and never carries internal text.
  */
 import type {
+  CardDeclined,
   CardNotSetUp,
   CheckoutPhotoRequired,
   DeviceNotFound,
@@ -84,6 +85,7 @@ type Known =
   | PodInUse
   | SessionNotFound
   | CardNotSetUp
+  | CardDeclined
   | SetupIntentMismatch
   | SetupIntentNotFound
   | IllegalTransition
@@ -137,6 +139,7 @@ const table: { readonly [K in Known["_tag"]]: Entry<Extract<Known, { readonly _t
     "card_not_set_up",
     `The card has not been set up yet (status ${e.status}); confirm the card, then finalize again`
   ],
+  CardDeclined: (e) => [402, "card_declined", `The card was declined (${e.code}): ${e.reason}`],
   SetupIntentMismatch: () => [409, "setup_intent_mismatch", "The card set-up was made for another pod"],
   SetupIntentNotFound: () => [404, "setup_intent_not_found", "The card set-up does not exist"],
   IllegalTransition: (e) => [409, "invalid_session_state", `The session is ${e.from} and cannot ${e.event}`],

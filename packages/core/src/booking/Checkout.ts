@@ -11,6 +11,7 @@ import { PaymentsUnavailable } from "../ports/Payments.js"
 import { SessionStore } from "../ports/SessionStore.js"
 import { CardOnFile, Provisioning, Session } from "../session/Session.js"
 import { now } from "../session/SessionSteps.js"
+import { placeBookingHold } from "../settlement/CardHolds.js"
 
 /** A customer's request waits for the payment provider at most the policy's `customerWait`. */
 const withinCustomerWait = (policy: PolicyShape, operation: string, about: Record<string, string>) =>
@@ -66,6 +67,10 @@ export interface FinalizeRequest {
  * (or a webhook racing the client) returns the same session. The card set-up must have
  * succeeded and must have been made for this pod. Claiming the pod, creating the session
  * and queueing its provisioning are one atomic step in the store.
+ *
+ * With the policy's card check (`bookingHoldPence`), the hold is placed and recorded once the
+ * session holds the pod, before any door code: a declined hold fails the session (pod freed,
+ * nothing charged) and finalize answers `CardDeclined`, then and on every repeat.
  */
 export const finalizeBooking = Effect.fn("Checkout.finalizeBooking")(function* (request: FinalizeRequest) {
   const store = yield* SessionStore
@@ -81,7 +86,8 @@ export const finalizeBooking = Effect.fn("Checkout.finalizeBooking")(function* (
         actualPodId: existing.value.podId
       })
     }
-    return existing.value
+    // Finishes a hold a crash or a timeout left unplaced; answers a refused booking again.
+    return yield* holdFor(policy, existing.value)
   }
 
   // Past the customer's wait: "try again"; the card stays saved, and its webhook finalizes too.
@@ -129,5 +135,12 @@ export const finalizeBooking = Effect.fn("Checkout.finalizeBooking")(function* (
     version: 0,
     updatedAt: startedAt
   })
-  return yield* store.openSession(session, [provisionAccessWork(session.id, startedAt)])
+  const opened = yield* store.openSession(session, [provisionAccessWork(session.id, startedAt)])
+  return yield* holdFor(policy, opened)
 })
+
+/** The card check hold for an opened session, within the customer's wait (the worker finishes it otherwise). */
+const holdFor = (policy: PolicyShape, session: Session) =>
+  policy.bookingHoldPence === undefined || policy.bookingHoldPence <= 0
+    ? Effect.succeed(session)
+    : placeBookingHold(session.id).pipe(withinCustomerWait(policy, "placeHold", { sessionId: session.id }))

@@ -22,6 +22,7 @@ import { StaticCodes } from "../ports/StaticCodes.js"
 import { activate, failProvisioning } from "../session/Lifecycle.js"
 import { AccessGrant, type Session, sealedCodeOf } from "../session/Session.js"
 import { leavePod, loadSession, now, persist, retryWhenStale } from "../session/SessionSteps.js"
+import { placeBookingHold, releaseWorkIfHeld } from "../settlement/CardHolds.js"
 import type { AccessCode } from "./AccessCode.js"
 
 /** The pod's other live sessions' codes, which a static pick should avoid. */
@@ -156,7 +157,13 @@ const withinDeadline = <R>(
 export const provisionAccess = Effect.fn("CodeProvisioning.provisionAccess")(function* (sessionId: SessionId) {
   const store = yield* SessionStore
   const policy = yield* Policy
-  const session = yield* loadSession(sessionId)
+  // The card check comes before the code: a crash after opening the session is finished here.
+  const held = yield* placeBookingHold(sessionId).pipe(
+    Effect.map(Option.some),
+    Effect.catchTag("CardDeclined", () => Effect.succeed(Option.none()))
+  )
+  if (Option.isNone(held)) return yield* loadSession(sessionId)
+  const session = held.value
   if (session.state._tag !== "Provisioning") return session
   const pod = yield* store
     .pod(session.podId)
@@ -204,6 +211,8 @@ export const provisionAccess = Effect.fn("CodeProvisioning.provisionAccess")(fun
         work: [
           // A code created but never active could still become active on the lock later.
           ...(Option.isSome(leftover) ? [revokeAccessWork(sessionId, at)] : []),
+          // The card check hold is not needed any more.
+          ...releaseWorkIfHeld(current, at),
           sendMail(new ProvisioningFailedNotice({ to: current.card.email, sessionId, podName: pod.name }), at),
           sendMail(
             new StaffAlert({ topic: "provisioning_failed", sessionId, podId: pod.id, detail: grant.left.message }),

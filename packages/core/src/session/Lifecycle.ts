@@ -11,6 +11,7 @@
  */
 import { Either, Equal, Option } from "effect"
 import { IllegalTransition } from "../Errors.js"
+import type { Collection } from "../settlement/Collection.js"
 import type { Quote } from "../tariff/Tariff.js"
 import {
   type AccessGrant,
@@ -66,11 +67,16 @@ export const failProvisioning = (
   session: Session,
   reason: string,
   at: Date,
-  leftover: Option.Option<AccessGrant> = Option.none()
+  leftover: Option.Option<AccessGrant> = Option.none(),
+  collection: Collection = session.collection
 ): TransitionResult => {
   switch (session.state._tag) {
     case "Provisioning":
-      return advance(session, at, { state: new ProvisioningFailed({ failedAt: at, reason }), access: leftover })
+      return advance(session, at, {
+        state: new ProvisioningFailed({ failedAt: at, reason }),
+        access: leftover,
+        collection
+      })
     case "ProvisioningFailed":
       return unchanged(session)
     default:
@@ -107,11 +113,17 @@ export const beginEnd = (session: Session, request: EndRequest, at: Date): Trans
  * Records the payment outcome and closes: Ending → Ended. The pod is freed with it, or kept
  * until a lock code is confirmed removed (`SessionSteps.leavePod`).
  */
-export const close = (session: Session, outcome: Outcome, at: Date): TransitionResult => {
+export const close = (
+  session: Session,
+  outcome: Outcome,
+  at: Date,
+  collection: Collection = session.collection
+): TransitionResult => {
   const state = session.state
   switch (state._tag) {
     case "Ending":
       return advance(session, at, {
+        collection,
         state: new Ended({
           endedAt: state.endedAt,
           quote: state.quote,
@@ -132,13 +144,27 @@ export const close = (session: Session, outcome: Outcome, at: Date): TransitionR
  * Updates an unsettled payment outcome (unknown, needs authentication, failed) from what
  * the payment provider reports. Settled outcomes (paid, not billed, waived) never change.
  */
-export const settle = (session: Session, outcome: Outcome, at: Date): TransitionResult => {
+export const settle = (
+  session: Session,
+  outcome: Outcome,
+  at: Date,
+  collection: Collection = session.collection
+): TransitionResult => {
   const state = session.state
   if (state._tag !== "Ended") return illegal(session, `settle payment as ${outcome._tag}`)
-  if (Equal.equals(state.outcome, outcome)) return unchanged(session)
+  if (Equal.equals(state.outcome, outcome)) {
+    return collection === session.collection ? unchanged(session) : advance(session, at, { collection })
+  }
   if (!isUnsettled(state.outcome)) return illegal(session, `settle payment as ${outcome._tag}`)
-  return advance(session, at, { state: new Ended({ ...state, outcome }) })
+  return advance(session, at, { state: new Ended({ ...state, outcome }), collection })
 }
+
+/**
+ * Records what collecting the session's money did (the card check hold, a dunning attempt, a
+ * refund) without moving its state. Passing the session's own collection changes nothing.
+ */
+export const recordCollection = (session: Session, collection: Collection, at: Date): TransitionResult =>
+  collection === session.collection ? unchanged(session) : advance(session, at, { collection })
 
 /** The door code is gone from the lock. Only once the session no longer holds the pod. */
 export const markAccessRevoked = (session: Session, at: Date): TransitionResult => {

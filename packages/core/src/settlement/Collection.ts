@@ -71,3 +71,27 @@ export const noCollection = new Collection({ hold: Option.none(), dunning: Optio
 /** What has been refunded so far (pending refunds count: they may have landed). */
 export const refundedPence = (c: Collection): Pence =>
   pence(c.refunds.filter((r) => r.status !== "failed").reduce((sum, r) => sum + r.amountPence, 0))
+
+/** What the end captured from the card check hold (0 without one, or before the end). */
+export const capturedPence = (c: Collection): Pence =>
+  Option.match(c.hold, {
+    onNone: () => pence(0),
+    onSome: (h) => (h.status === "captured" ? h.capturedPence : pence(0))
+  })
+
+/** What is still to charge of `owedPence` once the hold's capture is counted. */
+export const remainderPence = (owedPence: number, c: Collection): Pence =>
+  pence(Math.max(0, owedPence - capturedPence(c)))
+
+export const withHold = (c: Collection, hold: CardHold): Collection => new Collection({ ...c, hold: Option.some(hold) })
+
+export const withDunning = (c: Collection, dunning: Dunning): Collection =>
+  new Collection({ ...c, dunning: Option.some(dunning) })
+
+/** Dunning, if any, marked paid: no later attempt charges anything. */
+export const dunningPaid = (c: Collection): Collection =>
+  Option.match(c.dunning, {
+    onNone: () => c,
+    onSome: (d) =>
+      d.status === "paid" ? c : withDunning(c, new Dunning({ ...d, status: "paid", nextAttemptAt: Option.none() }))
+  })
