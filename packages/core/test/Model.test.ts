@@ -182,12 +182,15 @@ class StartCommand implements fc.AsyncCommand<Model, Real> {
     const { pod, card } = this
     const exit = await run(
       real,
-      Effect.gen(function* () {
-        const payments = yield* FakePayments
-        const started = yield* Checkout.startCheckout(pod as PodId)
-        payments.confirmCard(started.setupIntentId, { behaviour: card })
-        return yield* Checkout.finalizeBooking(started)
-      })
+      // Time passes: the card check hold's retries wait on the clock.
+      withTimePassing(
+        Effect.gen(function* () {
+          const payments = yield* FakePayments
+          const started = yield* Checkout.startCheckout(pod as PodId)
+          payments.confirmCard(started.setupIntentId, { behaviour: card })
+          return yield* Checkout.finalizeBooking(started)
+        })
+      )
     )
     if (model.uncertain) return resync(model, real)
     const wasFree = model.holder.get(this.pod) === undefined
