@@ -8,7 +8,7 @@
  * did not ask for, amounts that differ) is reported to staff, once per session. It never
  * charges, and a second run over the same window changes nothing more.
  */
-import { Duration, Effect, Either, Option } from "effect"
+import { Duration, Effect, Option } from "effect"
 import { sendMail } from "../background/Work.js"
 import type { SessionId } from "../Ids.js"
 import { StaffAlert } from "../Messages.js"
@@ -16,10 +16,12 @@ import { boundedPayments } from "../OutsideCalls.js"
 import { Policy } from "../Policy.js"
 import type { ProviderPayment } from "../ports/Payments.js"
 import { SessionStore } from "../ports/SessionStore.js"
-import { isLive, isUnsettled, Paid, Session } from "../session/Session.js"
-import { now, persist, retryWhenStale } from "../session/SessionSteps.js"
+import { recordCollection } from "../session/Lifecycle.js"
+import { isUnsettled, Paid, type Session } from "../session/Session.js"
+import { loadSession, now, persist, retryWhenStale } from "../session/SessionSteps.js"
 import { pence } from "../tariff/Money.js"
-import { CardHold, Collection } from "./Collection.js"
+import { heldHold, releaseKeyFor, releaseLeftoverHold } from "./CardHolds.js"
+import { CardHold, capturedPence, withHold } from "./Collection.js"
 import { paidParts, recordProviderRefunds } from "./Refunds.js"
 import { recordSettlement } from "./Settlement.js"
 
@@ -41,9 +43,9 @@ export interface ReconciliationReport {
   readonly findings: ReadonlyArray<ReconciliationFinding>
 }
 
-/** The key releasing the hold a session recorded; a hold it did not record gets its own. */
-const releaseKeyFor = (sessionId: SessionId, paymentIntentId: string, recorded: boolean) =>
-  recorded ? `qwip-hold-release-${sessionId}` : `qwip-hold-release-${sessionId}-${paymentIntentId}`
+/** The key releasing a hold its session never recorded (the recorded one is `CardHolds`'). */
+const strayReleaseKeyFor = (sessionId: SessionId, paymentIntentId: string) =>
+  `${releaseKeyFor(sessionId)}-${paymentIntentId}`
 
 /** Refunded so far from one PaymentIntent, as we recorded it. */
 const recordedRefunds = (session: Session, paymentIntentId: string) =>
@@ -51,27 +53,15 @@ const recordedRefunds = (session: Session, paymentIntentId: string) =>
     .filter((r) => r.paymentIntentId === paymentIntentId && r.status !== "failed")
     .reduce((sum, r) => sum + r.amountPence, 0)
 
-/** Records a hold's status the provider reports as final (released or captured elsewhere). */
-const recordHoldStatus = (sessionId: SessionId, paymentIntentId: string, status: "released") =>
+/** Records the session's hold released: the provider cancelled it. */
+const recordHoldReleased = (sessionId: SessionId, paymentIntentId: string) =>
   retryWhenStale(
     Effect.gen(function* () {
-      const store = yield* SessionStore
-      const current = yield* store.session(sessionId)
-      if (Option.isNone(current)) return
-      const session = current.value
-      const hold = session.collection.hold
-      if (!Option.exists(hold, (h) => h.paymentIntentId === paymentIntentId && h.status === "held")) return
-      const at = yield* now
-      const collection = new Collection({
-        ...session.collection,
-        hold: Option.map(hold, (h) => new CardHold({ ...h, status }))
-      })
-      yield* persist(session, {
-        transition: Either.right({
-          session: new Session({ ...session, collection, version: session.version + 1, updatedAt: at }),
-          changed: true
-        })
-      })
+      const current = yield* loadSession(sessionId)
+      const held = Option.filter(heldHold(current.collection), (h) => h.paymentIntentId === paymentIntentId)
+      if (Option.isNone(held)) return current
+      const released = withHold(current.collection, new CardHold({ ...held.value, status: "released" }))
+      return yield* persist(current, { transition: recordCollection(current, released, yield* now) })
     })
   )
 
@@ -137,28 +127,37 @@ const compare = (
     if (p.purpose === "hold") {
       switch (p.status) {
         case "requires_capture": {
-          // A hold is in use while its session is live and it is the session's hold (or none is recorded yet).
-          const inUse = isLive(state) && (Option.isSome(recordedHold) || Option.isNone(hold))
-          if (inUse || !old) return none
+          if (!old) return none
+          if (Option.isSome(recordedHold)) {
+            // The session's own hold: released by the same rule (and key) as its `release-hold` work,
+            // which keeps it while the session is live or its payment is still being settled.
+            const after = yield* releaseLeftoverHold(p.sessionId)
+            const recorded = Option.filter(after.collection.hold, (h) => h.paymentIntentId === p.paymentIntentId)
+            if (Option.exists(recorded, (h) => h.status === "released")) {
+              return finding(
+                "hold_released",
+                `${pi}: the session is ${after.state._tag} and its hold of ${p.amountPence}p was still on the card`
+              )
+            }
+            return Option.exists(recorded, (h) => h.status === "captured")
+              ? finding("reported", `${pi}: a hold to release had been captured (${p.amountPence}p held)`)
+              : none
+          }
+          // A hold the session never recorded is used by nothing, but a booking still recording
+          // its first hold: one placed under the booking's key while no hold is recorded yet.
+          if (state._tag === "Provisioning" && Option.isNone(hold)) return none
           const released = yield* payments.releaseHold({
             sessionId: p.sessionId,
             paymentIntentId: p.paymentIntentId,
-            idempotencyKey: releaseKeyFor(p.sessionId, p.paymentIntentId, Option.isSome(recordedHold))
+            idempotencyKey: strayReleaseKeyFor(p.sessionId, p.paymentIntentId)
           })
-          if (released === "captured") {
-            return finding("reported", `${pi}: a hold no session uses was captured meanwhile (${p.amountPence}p)`)
-          }
-          yield* recordHoldStatus(p.sessionId, p.paymentIntentId, "released")
-          return finding(
-            "hold_released",
-            Option.isSome(recordedHold)
-              ? `${pi}: the session is ${state._tag} and its hold of ${p.amountPence}p was still on the card`
-              : `${pi}: a hold of ${p.amountPence}p the session (${state._tag}) never recorded`
-          )
+          return released === "captured"
+            ? finding("reported", `${pi}: a hold the session never recorded was captured (${p.amountPence}p held)`)
+            : finding("hold_released", `${pi}: a hold of ${p.amountPence}p the session (${state._tag}) never recorded`)
         }
         case "canceled":
           if (Option.exists(recordedHold, (h) => h.status === "held")) {
-            yield* recordHoldStatus(p.sessionId, p.paymentIntentId, "released")
+            yield* recordHoldReleased(p.sessionId, p.paymentIntentId)
             return finding("fixed", `${pi}: the provider cancelled the hold; recorded released`)
           }
           return none
@@ -181,10 +180,7 @@ const compare = (
 
     // A charge.
     if (state._tag === "Ending") return none // its end is running and records the answer itself
-    const captured = Option.match(
-      Option.filter(hold, (h) => h.status === "captured" && h.paymentIntentId !== p.paymentIntentId),
-      { onNone: () => 0, onSome: (h) => h.capturedPence }
-    )
+    const captured = capturedPence(session.collection)
     if (state._tag !== "Ended") {
       return p.receivedPence > 0
         ? finding("reported", `${pi} received ${p.receivedPence}p, but the session asked for no charge (${state._tag})`)

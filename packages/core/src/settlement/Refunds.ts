@@ -17,11 +17,11 @@ import { RefundNotice } from "../Messages.js"
 import { boundedPayments } from "../OutsideCalls.js"
 import { chargeRetry, Policy } from "../Policy.js"
 import type { PaymentsUnavailable, ProviderRefund, RefundRefused } from "../ports/Payments.js"
-import type { TransitionResult } from "../session/Lifecycle.js"
-import { Session } from "../session/Session.js"
+import { recordCollection, type TransitionResult } from "../session/Lifecycle.js"
+import type { Session } from "../session/Session.js"
 import { loadSessionWithPod, now, persist, retryWhenStale } from "../session/SessionSteps.js"
 import { type Pence, pence } from "../tariff/Money.js"
-import { Collection, Refund, refundedPence } from "./Collection.js"
+import { Collection, capturedPence, Refund, refundedPence } from "./Collection.js"
 import type { PaymentEventResult } from "./PaymentEvents.js"
 
 /** What a session was paid through one PaymentIntent. */
@@ -39,7 +39,7 @@ export interface PaidPart {
  */
 export const paidParts = (session: Session): ReadonlyArray<PaidPart> => {
   const hold = Option.filter(session.collection.hold, (h) => h.status === "captured" && h.capturedPence > 0)
-  const captured = Option.match(hold, { onNone: () => 0, onSome: (h) => h.capturedPence })
+  const captured = capturedPence(session.collection)
   const parts: Array<PaidPart> = []
   const outcome = session.state._tag === "Ended" ? session.state.outcome : undefined
   if (outcome?._tag === "Paid") {
@@ -111,15 +111,7 @@ export const splitRefund = (
 
 /** The session with its refunds replaced: one versioned step, like any transition. */
 export const withRefunds = (session: Session, refunds: ReadonlyArray<Refund>, at: Date): TransitionResult =>
-  Either.right({
-    session: new Session({
-      ...session,
-      collection: new Collection({ ...session.collection, refunds }),
-      version: session.version + 1,
-      updatedAt: at
-    }),
-    changed: true
-  })
+  recordCollection(session, new Collection({ ...session.collection, refunds }), at)
 
 /** A refund's status as the provider reports it, in ours (a cancelled refund gave nothing back). */
 export const refundStatusOf = (r: ProviderRefund): Refund["status"] =>
