@@ -138,7 +138,7 @@ const refundsIn = (r: SandboxRecord): ReadonlyArray<ProviderRefund> =>
   Object.entries(r.data)
     .filter(([k]) => k.startsWith("refund:"))
     .map(([, v]) => JSON.parse(v) as StoredRefund)
-    .sort((a, b) => a.created.localeCompare(b.created) || a.id.localeCompare(b.id))
+    .sort((a, b) => a.created.localeCompare(b.created) || (a.seq ?? 0) - (b.seq ?? 0) || a.id.localeCompare(b.id))
     .map((s) => ({
       refundId: s.id,
       paymentIntentId: r.id,
@@ -159,6 +159,8 @@ interface StoredRefund {
   readonly key: string | null
   readonly reason: string
   readonly created: string
+  /** Its place among the PaymentIntent's refunds, for their order within one clock tick. */
+  readonly seq?: number
 }
 
 const chargeOfRecord = (pi: SandboxRecord): ChargeReading => {
@@ -339,7 +341,8 @@ export const makeSandboxPayments = (ledger: SandboxLedgerShape) => {
         status: "succeeded",
         key,
         reason,
-        created: created.toISOString()
+        created: created.toISOString(),
+        seq: refundsIn(pi).length + 1
       }
       yield* ledger.update(pi.id, pi.status, {
         [`refund:${stored.id}`]: JSON.stringify(stored),
