@@ -563,8 +563,9 @@ const contract = (it: ContractRunner) => {
           releasePod: false,
           work: []
         })
-        // The end captured the hold, the remainder was declined, dunning tried twice, then the
-        // pay link paid; staff refunded part of it (one refund failed, one still pending).
+        // The end captured the hold and the remainder was declined: dunning's first retry was
+        // declined too and its second is being sent; refunds of every kind (staff's, one that
+        // failed, one made in the dashboard and still pending).
         const declined = new PaymentFailed({
           paymentIntentId: Option.some("pi_rest"),
           declineCode: "insufficient_funds",
