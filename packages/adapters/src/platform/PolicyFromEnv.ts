@@ -37,26 +37,32 @@ export const parseDurationText = (text: string): Option.Option<Duration.Duration
   return n > 0 && Number.isSafeInteger(n * unit) ? Option.some(Duration.millis(n * unit)) : Option.none()
 }
 
-/** `1d,3d,7d`: each retry counted from the decline, so the list must grow; `off`: no retries. */
+/**
+ * `1d,3d,7d` (each retry counted from the decline), or `off` for no retries. Only the syntax is
+ * checked here; that the list grows is the core's rule (`validatePolicy`).
+ */
 export const parseDunningSchedule = (raw: string): Either.Either<ReadonlyArray<Duration.Duration>, string> => {
   if (raw.trim().toLowerCase() === "off") return Either.right([])
-  const parts = raw.split(",").map((p) => p.trim())
   const schedule: Array<Duration.Duration> = []
-  for (const part of parts) {
+  for (const part of raw.split(",").map((p) => p.trim())) {
     const parsed = parseDurationText(part)
     if (Option.isNone(parsed)) {
       return Either.left(`"${part}" is not a duration: list them like 1d,3d,7d (units m, h, d), or off`)
-    }
-    const previous = schedule[schedule.length - 1]
-    if (previous !== undefined && !Duration.greaterThan(parsed.value, previous)) {
-      return Either.left(
-        `each retry is counted from the decline, so each must be later than the one before ("${part}")`
-      )
     }
     schedule.push(parsed.value)
   }
   return Either.right(schedule)
 }
+
+/** The setting behind each policy field the core may refuse. */
+const SETTING_OF: ReadonlyArray<readonly [field: string, setting: string]> = [
+  ["bookingHoldPence", "BOOKING_HOLD_PENCE"],
+  ["strayHoldAge", "STRAY_HOLD_AGE"],
+  ["dunningSchedule", "DUNNING_SCHEDULE"],
+  ["payLinkValidity", "PAY_LINK_DAYS"],
+  ["reconcileWindow", "RECONCILE_WINDOW"],
+  ["reconcileEvery", "RECONCILE_EVERY"]
+]
 
 const policyConfig = Config.all({
   promo: Config.boolean("PROMO_MODE").pipe(Config.withDefault(false)),
@@ -147,16 +153,19 @@ export const policyFromEnv: Effect.Effect<PolicyShape, PlatformStartError> = Eff
     ...(reconcileEvery === undefined ? {} : { reconcileEvery }),
     ...(reconcileWindow === undefined ? {} : { reconcileWindow })
   }
-  const policy = yield* Either.match(makePolicy(overrides), {
-    onLeft: (e) => fail("policy", e.message),
+  return yield* Either.match(makePolicy(overrides), {
+    onLeft: (e) => {
+      // Name the setting to fix: the field the core's reason starts with. A window shorter than
+      // the interval is the window's fault only if it was set.
+      const field = SETTING_OF.find(([name]) => e.reason.startsWith(name))
+      const setting =
+        field === undefined
+          ? "policy"
+          : field[0] === "reconcileWindow" && reconcileWindow === undefined
+            ? "RECONCILE_EVERY"
+            : field[1]
+      return fail(setting, e.message)
+    },
     onRight: Effect.succeed
   })
-  // Each run looks back at least as far as the last one, so nothing falls between two runs.
-  if (Duration.lessThan(policy.reconcileWindow, policy.reconcileEvery)) {
-    return yield* fail(
-      reconcileWindow === undefined ? "RECONCILE_EVERY" : "RECONCILE_WINDOW",
-      `the reconciliation window (${Duration.format(policy.reconcileWindow)}) must be at least as long as the time between runs (${Duration.format(policy.reconcileEvery)}), or payments between runs are never compared`
-    )
-  }
-  return policy
 })
