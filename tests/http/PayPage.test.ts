@@ -10,7 +10,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { makePayLinks } from "@qwip/adapters"
 import type { Message, SessionId } from "@qwip/core"
 import { book, type Client, eventually, sessionIdOf } from "@qwip/test-support/Client"
-import { boot } from "@qwip/test-support/Service"
+import { boot, dataDir, makeOffsetClock, serve } from "@qwip/test-support/Service"
 import { JWT_SECRET, type TestPlatform } from "@qwip/test-support/TestPlatform"
 import { Effect, Redacted } from "effect"
 
@@ -187,5 +187,56 @@ describe("the pay page", { timeout: 60_000 }, () => {
     const script = await fetch(`${running.url}${/src="(\/booking\/pay\.js\?v=[^"]+)"/.exec(html)?.[1]}`)
     expect(script.status).toBe(200)
     expect(await script.text()).toContain("confirmCardPayment")
+  })
+})
+
+describe("the pay link in the payment email (PGlite, the platform from the environment)", { timeout: 90_000 }, () => {
+  it("a charge needing authentication emails a link under PUBLIC_URL; following it pays, once", async () => {
+    const clock = makeOffsetClock()
+    const { api, query } = await serve({ QWIP_DATA_DIR: dataDir(), PUBLIC_URL: "https://pay.qwip.example/" }, { clock })
+    const { sessionToken } = await book(api, "demo-pod", NEEDS_AUTHENTICATION)
+    const sessionId = sessionIdOf(sessionToken)
+    await eventually(
+      () => api.get("/api/provisioning-status", { token: sessionToken }),
+      (a) => a.body.status !== "pending",
+      { timeoutMs: 30_000 }
+    )
+    clock.advance("30 minutes")
+    expect((await api.post("/api/end-session", { token: sessionToken })).status).toBe(200)
+
+    type Row = { kind: string; message: { link?: string; sessionId: string }; rendered: { text: string } | null }
+    const requests = await eventually(
+      async () =>
+        (await query<Row>("select kind, message, rendered from email_outbox")).filter(
+          (r) => r.kind === "PaymentRequest" && r.message.sessionId === sessionId
+        ),
+      (rows) => rows.length > 0 && rows[0]?.rendered !== null,
+      { timeoutMs: 30_000 }
+    )
+    const link = requests[0]?.message.link ?? ""
+    expect(link).toMatch(/^https:\/\/pay\.qwip\.example\/pay\/[\w-]+\.[\w-]+\.[\w-]+$/)
+    expect(requests[0]?.rendered?.text).toContain(link)
+
+    const token = tokenOf(link)
+    const page = await api.get(`/api/pay/${token}`)
+    expect(page.status, JSON.stringify(page.body)).toBe(200)
+    expect(page.body).toMatchObject({ session_id: sessionId, status: "requires_action", provider: "sandbox" })
+    const pi = page.body.payment_intent_id as string
+    expect((await api.post(`/sandbox/payments/${pi}/authenticate`, { body: { result: "succeeded" } })).status).toBe(200)
+    const confirmed = await api.post(`/api/pay/${token}/confirm`, { body: { payment_intent_id: pi } })
+    expect(confirmed.body).toEqual({ status: "paid", session_id: sessionId })
+    // A second read-back (the page reloaded, or the webhook got there first) records nothing more.
+    expect((await api.post(`/api/pay/${token}/confirm`, { body: { payment_intent_id: pi } })).body.status).toBe("paid")
+    expect((await api.get(`/api/pay/${token}`)).body.error).toBe("nothing_to_pay")
+    const succeeded = (await api.get("/sandbox/payments")).body.payments.filter(
+      (p: { object: string; status: string; session_id: string | null }) =>
+        p.object === "payment_intent" && p.session_id === sessionId && p.status === "succeeded"
+    )
+    expect(succeeded).toHaveLength(1)
+    await eventually(
+      async () => (await query<Row>("select kind, message from email_outbox")).filter((r) => r.kind === "Receipt"),
+      (rows) => rows.some((r) => r.message.sessionId === sessionId),
+      { timeoutMs: 30_000 }
+    )
   })
 })
