@@ -185,6 +185,40 @@ export const validatePolicy = (policy: PolicyShape): Either.Either<PolicyShape, 
       })
     )
   }
+  return validateCollection(policy)
+}
+
+/** The card check hold, dunning, pay links and reconciliation settings (issue 13). */
+const validateCollection = (policy: PolicyShape): Either.Either<PolicyShape, InvalidPolicy> => {
+  const fmt = Duration.format
+  const invalid = (reason: string) => Either.left(new InvalidPolicy({ reason }))
+  const hold = policy.bookingHoldPence
+  if (hold !== undefined && (!Number.isInteger(hold) || hold < 1)) {
+    return invalid(`bookingHoldPence must be a whole number of pence, at least 1 (got ${hold}), or unset for no hold`)
+  }
+  const positive = {
+    strayHoldAge: policy.strayHoldAge,
+    payLinkValidity: policy.payLinkValidity,
+    reconcileEvery: policy.reconcileEvery
+  }
+  for (const [name, value] of Object.entries(positive)) {
+    if (!Duration.greaterThan(value, Duration.zero)) return invalid(`${name} must be longer than 0`)
+  }
+  let previous = Duration.zero
+  for (const [i, delay] of policy.dunningSchedule.entries()) {
+    if (!Duration.greaterThan(delay, previous)) {
+      return invalid(
+        `dunningSchedule must grow: attempt ${i + 1} (${fmt(delay)} after the decline) must come after ${i === 0 ? "the decline" : `attempt ${i} (${fmt(previous)})`}`
+      )
+    }
+    previous = delay
+  }
+  // Each run must look back at least to the previous one, or a charge between them is never seen.
+  if (Duration.lessThan(policy.reconcileWindow, policy.reconcileEvery)) {
+    return invalid(
+      `reconcileWindow (${fmt(policy.reconcileWindow)}) must be at least reconcileEvery (${fmt(policy.reconcileEvery)}), so runs overlap`
+    )
+  }
   return Either.right(policy)
 }
 

@@ -21,6 +21,8 @@ import { boundedMailer } from "../OutsideCalls.js"
 import { nextWorkAttemptDelay, Policy, workLeaseRenewal } from "../Policy.js"
 import { SessionStore } from "../ports/SessionStore.js"
 import { now } from "../session/SessionSteps.js"
+import { releaseLeftoverHold } from "../settlement/CardHolds.js"
+import { collectPayment } from "../settlement/Dunning.js"
 import { settleUnknownCharge } from "../settlement/Settlement.js"
 import { sendMail, type WorkItem } from "./Work.js"
 
@@ -43,10 +45,16 @@ export const performWork = (item: WorkItem) => {
         return yield* finishInterruptedEnd(item.sessionId)
       case "settle-charge":
         return yield* settleUnknownCharge(item.sessionId)
-      // Issue 13: filled in by the payments work.
       case "release-hold":
-      case "collect-payment":
-        return yield* Effect.dieMessage(`${item.kind}: not implemented yet`)
+        return yield* releaseLeftoverHold(item.sessionId)
+      case "collect-payment": {
+        // The attempt number ends the key (`collectPaymentWork`).
+        const attempt = Number(item.key.slice(item.key.lastIndexOf(":") + 1))
+        if (!Number.isInteger(attempt) || attempt < 1) {
+          return yield* new WorkNotDone({ reason: `collect-payment work without an attempt number: ${item.key}` })
+        }
+        return yield* collectPayment(item.sessionId, attempt)
+      }
       case "send-mail": {
         if (Option.isNone(item.message)) return yield* new WorkNotDone({ reason: "send-mail work without a message" })
         const mailer = yield* boundedMailer

@@ -2,11 +2,16 @@
  * Ending a session and getting paid for it, exactly once.
  *
  * 1. Fix the end time and price (→ Ending), with a `close-session` work item as a safety net.
- * 2. Charge with an idempotency key derived from the session, so any retry, by anyone,
- *    is the same charge.
- * 3. Close (→ Ended) with the outcome, free the pod, queue code revocation and emails. A pod
- *    whose door code is on its lock stays held until the revocation confirms it gone.
- * A crash between any two steps is finished by a retry (or the safety net) with one charge.
+ * 2. With a card check hold: capture what is owed, up to the hold, and record it on the
+ *    session (`CardHolds.captureForEnd`).
+ * 3. Charge what is still owed with an idempotency key derived from the session, so any
+ *    retry, by anyone, is the same charge for the same amount.
+ * 4. Close (→ Ended) with the outcome, free the pod, queue code revocation and emails; a hold
+ *    nothing was captured from is released by `release-hold` work queued with it, and a charge
+ *    that needs the customer starts dunning. A pod whose door code is on its lock stays held
+ *    until the revocation confirms it gone.
+ * A crash between any two steps is finished by a retry (or the safety net) with one capture
+ * and one charge, for the right total.
  *
  * Every way a session ends goes through `endSession`: the customer (`CustomerEnd`), staff
  * (`StaffEnd`, and `StaffPods.releasePod` when forced) and the safety net (`SafetyNetEnd`).
@@ -22,12 +27,16 @@ import {
   Customer,
   NotBilled,
   type Outcome,
+  Paid,
   PaymentUnknown,
   type Session,
   Waived
 } from "../session/Session.js"
 import { leavePod, loadSession, loadSessionWithPod, now, persist, retryWhenStale } from "../session/SessionSteps.js"
-import { chargeFixedPrice, followUpsFor } from "../settlement/ChargeOutcome.js"
+import { captureForEnd, releaseWorkIfHeld } from "../settlement/CardHolds.js"
+import { chargeFixedPrice, followUpsFor, owedPence } from "../settlement/ChargeOutcome.js"
+import { capturedPence, remainderPence } from "../settlement/Collection.js"
+import { startDunning } from "../settlement/Dunning.js"
 import { describeActor } from "../staff/StaffActor.js"
 import { priceEnd } from "../tariff/Billing.js"
 
@@ -70,11 +79,29 @@ const fixEnd = (sessionId: SessionId, options: EndOptions) =>
     })
   )
 
-/** `chargeFixedPrice`, given up after `wait` (the charge is left unknown, to be settled by reading it back). */
+/**
+ * Collects what `session` owes: the hold's capture first (recorded), then the remainder charged.
+ * `Paid` is the total; a capture with no remainder is paid by the hold's PaymentIntent. A
+ * capture or charge whose answer never came is `PaymentUnknown`, settled by re-running this.
+ */
+export const collectOwed = (session: Session, owed: number) =>
+  Effect.gen(function* () {
+    const captured = yield* captureForEnd(session, owed)
+    const remainder = remainderPence(owed, captured.collection)
+    if (remainder > 0) return yield* chargeFixedPrice(captured, remainder)
+    const hold = Option.getOrThrow(captured.collection.hold)
+    return new Paid({ paymentIntentId: hold.paymentIntentId, amountPence: capturedPence(captured.collection) })
+  }).pipe(
+    Effect.catchTag("PaymentsUnavailable", (e) =>
+      Effect.succeed<Outcome>(new PaymentUnknown({ detail: `capturing the card check hold: ${e.reason}` }))
+    )
+  )
+
+/** `collectOwed`, given up after `wait` (the charge is left unknown, to be settled by reading it back). */
 const chargeWithin = (session: Session, amountPence: number, wait: Duration.Duration | undefined) =>
   wait === undefined
-    ? chargeFixedPrice(session, amountPence)
-    : chargeFixedPrice(session, amountPence).pipe(
+    ? collectOwed(session, amountPence)
+    : collectOwed(session, amountPence).pipe(
         Effect.timeoutTo({
           duration: wait,
           onSuccess: (outcome): Outcome => outcome,
@@ -97,7 +124,7 @@ export const finishEnding = (ending: Session, wait?: Duration.Duration) =>
         ? new NotBilled({ reason: "no_door_code" })
         : quote.chargePence === 0
           ? new NotBilled({ reason: "below_minimum" })
-          : yield* chargeWithin(ending, quote.chargePence, wait)
+          : yield* chargeWithin(ending, owedPence(ending), wait)
     if (outcome._tag === "PaymentUnknown") {
       yield* Effect.logWarning("charge outcome unknown; settled later by reading it back").pipe(
         Effect.annotateLogs({ sessionId: ending.id, detail: outcome.detail })
@@ -107,10 +134,17 @@ export const finishEnding = (ending: Session, wait?: Duration.Duration) =>
       Effect.gen(function* () {
         const { session: current, pod } = yield* loadSessionWithPod(ending.id)
         const at = yield* now
+        const dunning = yield* startDunning(current, pod.name, outcome, at)
         return yield* persist(current, {
-          transition: close(current, outcome, at),
+          transition: close(current, outcome, at, dunning.collection),
           ...leavePod(current),
-          work: [revokeAccessWork(current.id, at), ...followUpsFor(current, pod.name, outcome, at, policy.settleDelay)]
+          work: [
+            revokeAccessWork(current.id, at),
+            ...followUpsFor(current, pod.name, outcome, at, policy.settleDelay),
+            ...dunning.work,
+            // Nothing was owed, or nothing could be captured: the hold is not needed.
+            ...(outcome._tag === "PaymentUnknown" ? [] : releaseWorkIfHeld(current, at))
+          ]
         })
       })
     )

@@ -11,7 +11,7 @@
  */
 import { Either, Equal, Option } from "effect"
 import { IllegalTransition } from "../Errors.js"
-import type { Collection } from "../settlement/Collection.js"
+import { type Collection, dunningPaid } from "../settlement/Collection.js"
 import type { Quote } from "../tariff/Tariff.js"
 import {
   type AccessGrant,
@@ -123,7 +123,7 @@ export const close = (
   switch (state._tag) {
     case "Ending":
       return advance(session, at, {
-        collection,
+        collection: outcome._tag === "Paid" ? dunningPaid(collection) : collection,
         state: new Ended({
           endedAt: state.endedAt,
           quote: state.quote,
@@ -156,7 +156,11 @@ export const settle = (
     return collection === session.collection ? unchanged(session) : advance(session, at, { collection })
   }
   if (!isUnsettled(state.outcome)) return illegal(session, `settle payment as ${outcome._tag}`)
-  return advance(session, at, { state: new Ended({ ...state, outcome }), collection })
+  // Paid, however it came (an attempt, the pay link, staff, a webhook): dunning stops.
+  return advance(session, at, {
+    state: new Ended({ ...state, outcome }),
+    collection: outcome._tag === "Paid" ? dunningPaid(collection) : collection
+  })
 }
 
 /**

@@ -18,12 +18,35 @@ import {
 } from "../session/Session.js"
 import { billableStartOf } from "../tariff/Billing.js"
 import { pence } from "../tariff/Money.js"
+import { capturedPence, remainderPence } from "./Collection.js"
 
-/** The outcome a definite answer to a charge records. */
-export const outcomeOf = (result: ChargeResult): Outcome => {
+/**
+ * What a session owes: its quote once its end is fixed, nothing when staff waived it or it is
+ * not billed (below the minimum, no door code), nothing before its end.
+ */
+export const owedPence = (session: Session): number => {
+  const state = session.state
+  switch (state._tag) {
+    case "Ending":
+      return Option.isSome(state.waiver) || state.billedFrom._tag === "NoCode" ? 0 : state.quote.chargePence
+    case "Ended":
+      return state.outcome._tag === "Waived" || state.outcome._tag === "NotBilled" ? 0 : state.quote.chargePence
+    default:
+      return 0
+  }
+}
+
+/** What is left to charge of what the session owes once the hold's capture is counted. */
+export const stillOwedPence = (session: Session): number => remainderPence(owedPence(session), session.collection)
+
+/**
+ * The outcome a definite answer to a charge records. `capturedPence` (from the card check
+ * hold) is added to what a success charged: `Paid` is everything paid for the session.
+ */
+export const outcomeOf = (result: ChargeResult, captured = 0): Outcome => {
   switch (result._tag) {
     case "Succeeded":
-      return new Paid({ paymentIntentId: result.paymentIntentId, amountPence: result.amountPence })
+      return new Paid({ paymentIntentId: result.paymentIntentId, amountPence: pence(result.amountPence + captured) })
     case "Declined":
       return new PaymentFailed({
         paymentIntentId: result.paymentIntentId,
@@ -35,7 +58,10 @@ export const outcomeOf = (result: ChargeResult): Outcome => {
   }
 }
 
-/** Charges the session's fixed price (same key every time); an unanswered charge is `PaymentUnknown`. */
+/**
+ * Charges `amountPence` (what is owed less the hold's capture), same key every time; an
+ * unanswered charge is `PaymentUnknown`. A success records the total paid, capture included.
+ */
 export const chargeFixedPrice = (session: Session, amountPence: number) =>
   Effect.gen(function* () {
     const payments = yield* boundedPayments
@@ -51,7 +77,7 @@ export const chargeFixedPrice = (session: Session, amountPence: number) =>
       })
       .pipe(
         Effect.retry({ schedule: chargeRetry(policy) }),
-        Effect.map(outcomeOf),
+        Effect.map((result) => outcomeOf(result, capturedPence(session.collection))),
         Effect.catchTag("PaymentsUnavailable", (e) => Effect.succeed<Outcome>(new PaymentUnknown({ detail: e.reason })))
       )
   })
@@ -78,6 +104,7 @@ export const followUpsFor = (
         billableSeconds: quote.billableSeconds,
         rate: Option.some(session.rate),
         amountPence: pence(amountPence),
+        capturedPence: capturedPence(session.collection),
         basis
       }),
       at
@@ -87,7 +114,7 @@ export const followUpsFor = (
       new PaymentProblem({
         sessionId: session.id,
         customerEmail: session.card.email,
-        amountPence: pence(quote.chargePence),
+        amountPence: pence(stillOwedPence(session)),
         problem: kind,
         detail
       }),

@@ -17,6 +17,7 @@ import { SessionStore } from "../ports/SessionStore.js"
 import { NeedsAuthentication, type Outcome, Paid, PaymentFailed, type Session } from "../session/Session.js"
 import { now } from "../session/SessionSteps.js"
 import { CHARGE_CURRENCY, Pence, pence } from "../tariff/Money.js"
+import { capturedPence, remainderPence } from "./Collection.js"
 import { applyRefundEvent } from "./Refunds.js"
 import { recordSettlement } from "./Settlement.js"
 
@@ -113,7 +114,8 @@ const recordedPaymentIntent = (session: Session): Option.Option<string> => {
  *   recorded only when its answer comes back. The session id in the metadata alone proves
  *   nothing (anyone on the account can write it), and an unknown outcome must not adopt a
  *   stranger's PaymentIntent, or the session's own charge would later be refused.
- * - A success must have received exactly the quoted amount, in GBP.
+ * - A success must have received exactly what the session charged, in GBP: the quote, less what
+ *   the end captured from the card check hold.
  */
 export const chargeMismatch = (session: Session, event: ChargeEvent): Option.Option<string> => {
   const state = session.state
@@ -142,10 +144,10 @@ export const chargeMismatch = (session: Session, event: ChargeEvent): Option.Opt
     if (event.currency.toLowerCase() !== CHARGE_CURRENCY) {
       return Option.some(`${pi} is in ${event.currency}, not ${CHARGE_CURRENCY}`)
     }
-    if (event.amountPence !== state.quote.chargePence) {
-      return Option.some(
-        `${pi} received ${event.amountPence} pence; the session was charged ${state.quote.chargePence} pence`
-      )
+    // With a card check hold, the charge is only what its capture left to pay.
+    const expected = remainderPence(state.quote.chargePence, session.collection)
+    if (event.amountPence !== expected) {
+      return Option.some(`${pi} received ${event.amountPence} pence; the session was charged ${expected} pence`)
     }
   }
   return Option.none()
@@ -172,6 +174,8 @@ const reportUnexpectedPayment = (session: Session, event: ChargeSucceeded, reaso
 const settleFromEvent = (event: ChargeEvent, outcome: Outcome) =>
   Effect.gen(function* () {
     if (Option.isNone(event.sessionId)) return ignored("no session id in the charge's metadata")
+    // A hold's capture is recorded by the end that made it; a hold never settles a session.
+    if (event.purpose === "hold") return ignored("a card check hold never settles a session")
     const sessionId = event.sessionId.value
     const store = yield* SessionStore
     const session = yield* store.session(sessionId)
@@ -185,7 +189,15 @@ const settleFromEvent = (event: ChargeEvent, outcome: Outcome) =>
     }
     // A session still closing records this outcome itself from the charge's own answer.
     if (session.value.state._tag !== "Ended") return ignored(`session is ${session.value.state._tag}`)
-    return yield* recordSettlement(sessionId, outcome).pipe(
+    // A success is what the charge received plus what the hold's capture did: the total paid.
+    const total =
+      outcome._tag === "Paid"
+        ? new Paid({
+            paymentIntentId: outcome.paymentIntentId,
+            amountPence: pence(outcome.amountPence + capturedPence(session.value.collection))
+          })
+        : outcome
+    return yield* recordSettlement(sessionId, total).pipe(
       Effect.as<PaymentEventResult>({ _tag: "Applied", sessionId }),
       Effect.catchTags({
         IllegalTransition: (e) => Effect.succeed(ignored(e.message)),

@@ -14,12 +14,14 @@ import { Policy, type PolicyShape } from "../Policy.js"
 import { rate } from "../tariff/Rate.js"
 import { layerFakeLock } from "./FakeLock.js"
 import { layerFakeMailer } from "./FakeMailer.js"
+import { layerFakePayLinks } from "./FakePayLinks.js"
 import { layerFakePayments } from "./FakePayments.js"
 import { layerFakeStaticCodes } from "./FakeStaticCodes.js"
 import { layerMemoryStore } from "./MemoryStore.js"
 
 export * from "./FakeLock.js"
 export * from "./FakeMailer.js"
+export * from "./FakePayLinks.js"
 export * from "./FakePayments.js"
 export * from "./FakeStaticCodes.js"
 export * from "./Faults.js"
@@ -55,6 +57,7 @@ export const layer = (options: { readonly pods?: ReadonlyArray<Pod>; readonly po
   Layer.mergeAll(
     layerMemoryStore(options.pods ?? [demoPod()]),
     layerFakePayments,
+    layerFakePayLinks,
     layerFakeLock,
     layerFakeStaticCodes,
     layerFakeMailer,
