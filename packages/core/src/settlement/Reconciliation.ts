@@ -21,6 +21,7 @@ import { isUnsettled, Paid, type Session } from "../session/Session.js"
 import { loadSession, now, persist, retryWhenStale } from "../session/SessionSteps.js"
 import { pence } from "../tariff/Money.js"
 import { heldHold, releaseKeyFor, releaseLeftoverHold } from "./CardHolds.js"
+import { owedPence } from "./ChargeOutcome.js"
 import { CardHold, capturedPence, withHold } from "./Collection.js"
 import { paidParts, recordProviderRefunds } from "./Refunds.js"
 import { recordSettlement } from "./Settlement.js"
@@ -187,7 +188,7 @@ const compare = (
         : none
     }
     const outcome = state.outcome
-    const owed = state.quote.chargePence
+    const owed = owedPence(session)
     if (p.status !== "succeeded") {
       return outcome._tag === "Paid" && outcome.paymentIntentId === p.paymentIntentId
         ? finding("reported", `${pi} is ${p.status} at the provider, but the session recorded it paid`)
