@@ -189,6 +189,11 @@ const start = async () => {
     })
     return
   }
+  if (!payment.publishable_key) {
+    // Stripe is the provider but the page has no key for Stripe.js (STRIPE_PUBLISHABLE_KEY).
+    $("card-form").hidden = true
+    return showError("Card payments are not set up on this page yet. Please contact Qwip to pay.")
+  }
   try {
     await stripeFlow()
   } catch (error) {
