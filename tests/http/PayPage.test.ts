@@ -12,7 +12,7 @@ import type { Message, SessionId } from "@qwip/core"
 import { book, type Client, eventually, sessionIdOf } from "@qwip/test-support/Client"
 import { boot, dataDir, makeOffsetClock, serve } from "@qwip/test-support/Service"
 import { JWT_SECRET, type TestPlatform } from "@qwip/test-support/TestPlatform"
-import { Effect, Redacted } from "effect"
+import { Effect, Option, Redacted } from "effect"
 
 const NEEDS_AUTHENTICATION = "4000002760003184"
 const DECLINES = "4000000000000341"
@@ -170,6 +170,33 @@ describe("the pay page", { timeout: 60_000 }, () => {
       expect(r.status, path).toBe(404)
       expect(r.body.error).toBe("sandbox_disabled")
     }
+  })
+
+  it("with Stripe, hands the page Stripe's publishable key and the PaymentIntent's client secret", async () => {
+    const { api, platform } = await boot({
+      platformOptions: { sandbox: false },
+      config: { stripePublishableKey: Option.some("pk_test_qwip") }
+    })
+    // The test platform's provider is still the sandbox underneath; without its console the
+    // service behaves as with Stripe, so the card is confirmed on the provider directly.
+    const setup = await api.post("/api/setup-intent", { body: { pod_id: "pod-1" } })
+    const setupIntentId = String(setup.body.client_secret).split("_secret_")[0] as string
+    await Effect.runPromise(
+      platform.sandbox.confirmSetupIntent(setupIntentId, { cardNumber: NEEDS_AUTHENTICATION, email: "ada@example.com" })
+    )
+    const finalize = await api.post("/api/booking/finalize", { token: setup.body.provisioning_jwt_token })
+    const sessionToken = finalize.body.session_jwt_token as string
+    await eventually(
+      () => api.get("/api/provisioning-status", { token: sessionToken }),
+      (a) => a.body.status !== "pending"
+    )
+    platform.clock.advance("2 minutes")
+    expect((await api.post("/api/end-session", { token: sessionToken })).status).toBe(200)
+    const sessionId = sessionIdOf(sessionToken)
+    const page = await api.get(`/api/pay/${tokenOf(await linkFor(platform, sessionId))}`)
+    expect(page.status, JSON.stringify(page.body)).toBe(200)
+    expect(page.body).toMatchObject({ provider: "stripe", publishable_key: "pk_test_qwip", status: "requires_action" })
+    expect(page.body.client_secret).toContain("_secret_")
   })
 
   it("serves the page for any token, uncached, under a strict Content-Security-Policy", async () => {
