@@ -131,6 +131,20 @@ describe("CardHolds: booking", () => {
     ).pipe(Effect.provide(kit()))
   )
 
+  it.effect("a booking whose door code cannot be made releases its hold", () =>
+    Effect.gen(function* () {
+      const payments = yield* FakePayments
+      // The pod has no static codes: provisioning fails for good.
+      const session = yield* book("pod-1", "succeeds")
+      yield* drainWork()
+      const failed = yield* stored(session.id)
+      expect(failed.state._tag).toBe("ProvisioningFailed")
+      expect(Option.map(failed.collection.hold, (h) => h.status)).toEqual(Option.some("released"))
+      expect(payments.holds().map((h) => h.status)).toEqual(["canceled"])
+      expect(payments.captures()).toEqual([])
+    }).pipe(Effect.provide(kit()))
+  )
+
   it.effect("without the policy nothing is held", () =>
     withCodes(
       Effect.gen(function* () {

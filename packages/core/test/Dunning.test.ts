@@ -152,6 +152,26 @@ describe("Dunning", () => {
     ).pipe(Effect.provide(kit()))
   )
 
+  it.effect("a charge needing authentication is tried again on the schedule, each time asking the customer", () =>
+    withCodes(
+      Effect.gen(function* () {
+        const payments = yield* FakePayments
+        const session = yield* ended("needs_authentication")
+        yield* advanceTo(closedAt(session), 1)
+        const after = yield* stored(session.id)
+        expect(dunningOf(after).attempts.map((a) => [a.attempt, a.status])).toEqual([[1, "needs_authentication"]])
+        expect(after.state._tag === "Ended" && after.state.outcome).toMatchObject({
+          _tag: "NeedsAuthentication",
+          paymentIntentId: payments.charges()[1]?.paymentIntentId
+        })
+        expect((yield* sentFor("PaymentRequest", session.id)).map((m) => [m.attempt, m.reason])).toEqual([
+          [0, "needs_authentication"],
+          [1, "needs_authentication"]
+        ])
+      })
+    ).pipe(Effect.provide(kit()))
+  )
+
   it.effect("an attempt that pays ends dunning: paid, a receipt, no later attempt", () =>
     withCodes(
       Effect.gen(function* () {
