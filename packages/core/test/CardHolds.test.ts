@@ -5,7 +5,19 @@
  * right total, one capture and one charge.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Checkout, type PodId, type Receipt, type Session, SessionEnd, type SessionId, Staff } from "@qwip/core"
+import {
+  ChargeSucceeded,
+  Checkout,
+  handlePaymentEvent,
+  makePolicy,
+  type PodId,
+  pence,
+  type Receipt,
+  type Session,
+  SessionEnd,
+  type SessionId,
+  Staff
+} from "@qwip/core"
 import {
   type CardBehaviour,
   demoPod,
@@ -117,6 +129,20 @@ describe("CardHolds: booking", () => {
         expect(payments.holds()).toHaveLength(1)
       })
     ).pipe(Effect.provide(kit()))
+  )
+
+  it.effect("a booking whose door code cannot be made releases its hold", () =>
+    Effect.gen(function* () {
+      const payments = yield* FakePayments
+      // The pod has no static codes: provisioning fails for good.
+      const session = yield* book("pod-1", "succeeds")
+      yield* drainWork()
+      const failed = yield* stored(session.id)
+      expect(failed.state._tag).toBe("ProvisioningFailed")
+      expect(Option.map(failed.collection.hold, (h) => h.status)).toEqual(Option.some("released"))
+      expect(payments.holds().map((h) => h.status)).toEqual(["canceled"])
+      expect(payments.captures()).toEqual([])
+    }).pipe(Effect.provide(kit()))
   )
 
   it.effect("without the policy nothing is held", () =>
@@ -264,4 +290,55 @@ describe("CardHolds: crashes", () => {
   it.effect("crash after the close (the end is repeated)", () =>
     crashThenRecover(Effect.map(MemoryStore, (s) => s.faults.arm("commit", "after", { skip: 2 })))
   )
+})
+
+describe("CardHolds: payment events", () => {
+  const succeeded = (session: Session, paymentIntentId: string, amountPence: number, purpose: "hold" | "charge") =>
+    new ChargeSucceeded({
+      sessionId: Option.some(session.id),
+      paymentIntentId,
+      customerId: Option.some(session.card.customerId),
+      amountPence: pence(amountPence),
+      currency: "gbp",
+      purpose
+    })
+
+  it.effect("a hold's event never settles a session; the remainder's event must match what was left", () =>
+    withCodes(
+      Effect.gen(function* () {
+        const payments = yield* FakePayments
+        const session = yield* active()
+        const hold = Option.getOrThrow(session.collection.hold)
+        yield* TestClock.adjust(Duration.minutes(50))
+        // The remainder's answer is lost: the session ends with its outcome unknown.
+        payments.faults.arm("chargeSession", "after", { times: 3 })
+        const ended = yield* withTimePassing(SessionEnd.endSession(session.id))
+        expect(outcomeOf(ended)._tag).toBe("PaymentUnknown")
+
+        const holdEvent = yield* handlePaymentEvent(succeeded(ended, hold.paymentIntentId, HOLD, "hold"))
+        expect(holdEvent._tag).toBe("Ignored")
+        const remainder = payments.charges()[0]?.paymentIntentId ?? "(none)"
+        // The whole quote is not what the remainder charge asked for.
+        const wrong = yield* handlePaymentEvent(succeeded(ended, remainder, 2500, "charge"))
+        expect(wrong._tag).toBe("Unexpected")
+        const right = yield* handlePaymentEvent(succeeded(ended, remainder, 1000, "charge"))
+        expect(right._tag).toBe("Applied")
+        expect(outcomeOf(yield* stored(session.id))).toMatchObject({
+          _tag: "Paid",
+          paymentIntentId: remainder,
+          amountPence: 2500
+        })
+      })
+    ).pipe(Effect.provide(kit()))
+  )
+})
+
+describe("CardHolds: policy", () => {
+  it("the hold is whole pence, at least 1, or unset", () => {
+    expect(makePolicy({ bookingHoldPence: 1500 })._tag).toBe("Right")
+    expect(makePolicy({ bookingHoldPence: undefined })._tag).toBe("Right")
+    expect(makePolicy({ bookingHoldPence: 0 })._tag).toBe("Left")
+    expect(makePolicy({ bookingHoldPence: 12.5 })._tag).toBe("Left")
+    expect(makePolicy({ strayHoldAge: Duration.zero })._tag).toBe("Left")
+  })
 })

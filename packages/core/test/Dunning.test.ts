@@ -5,10 +5,14 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import {
+  ChargeSucceeded,
+  handlePaymentEvent,
   type Message,
+  makePolicy,
   type PaymentRequest,
   PayPage,
   type PodId,
+  pence,
   type Session,
   SessionEnd,
   type SessionId,
@@ -148,6 +152,26 @@ describe("Dunning", () => {
     ).pipe(Effect.provide(kit()))
   )
 
+  it.effect("a charge needing authentication is tried again on the schedule, each time asking the customer", () =>
+    withCodes(
+      Effect.gen(function* () {
+        const payments = yield* FakePayments
+        const session = yield* ended("needs_authentication")
+        yield* advanceTo(closedAt(session), 1)
+        const after = yield* stored(session.id)
+        expect(dunningOf(after).attempts.map((a) => [a.attempt, a.status])).toEqual([[1, "needs_authentication"]])
+        expect(after.state._tag === "Ended" && after.state.outcome).toMatchObject({
+          _tag: "NeedsAuthentication",
+          paymentIntentId: payments.charges()[1]?.paymentIntentId
+        })
+        expect((yield* sentFor("PaymentRequest", session.id)).map((m) => [m.attempt, m.reason])).toEqual([
+          [0, "needs_authentication"],
+          [1, "needs_authentication"]
+        ])
+      })
+    ).pipe(Effect.provide(kit()))
+  )
+
   it.effect("an attempt that pays ends dunning: paid, a receipt, no later attempt", () =>
     withCodes(
       Effect.gen(function* () {
@@ -207,4 +231,43 @@ describe("Dunning", () => {
       })
     ).pipe(Effect.provide(kit()))
   )
+
+  it.effect("a webhook saying an attempt paid marks dunning paid; the attempt's own answer then changes nothing", () =>
+    withCodes(
+      Effect.gen(function* () {
+        const payments = yield* FakePayments
+        const session = yield* ended("declines")
+        payments.setBehaviour(session.setupIntentId, "succeeds")
+        // The attempt charges, its answer is lost; the webhook arrives first.
+        payments.faults.arm("chargeSession", "after", { times: 3 })
+        yield* advanceTo(closedAt(session), 1)
+        const attempt = payments.charges()[1]
+        if (attempt === undefined) throw new Error("no attempt charged")
+        const applied = yield* handlePaymentEvent(
+          new ChargeSucceeded({
+            sessionId: Option.some(session.id),
+            paymentIntentId: attempt.paymentIntentId,
+            customerId: Option.some(session.card.customerId),
+            amountPence: pence(1000),
+            currency: "gbp"
+          })
+        )
+        expect(applied._tag).toBe("Applied")
+        expect(dunningOf(yield* stored(session.id)).status).toBe("paid")
+        yield* advanceTo(closedAt(session), 10)
+        expect(payments.charges()).toHaveLength(2)
+        const alerts = yield* sentFor("StaffAlert", session.id)
+        expect(alerts.filter((a) => a.topic === "reconciliation")).toEqual([])
+      })
+    ).pipe(Effect.provide(kit()))
+  )
+
+  it("the schedule must grow, and reconciliation runs must overlap", () => {
+    expect(makePolicy({ dunningSchedule: [Duration.days(1), Duration.days(3)] })._tag).toBe("Right")
+    expect(makePolicy({ dunningSchedule: [] })._tag).toBe("Right")
+    expect(makePolicy({ dunningSchedule: [Duration.days(3), Duration.days(1)] })._tag).toBe("Left")
+    expect(makePolicy({ dunningSchedule: [Duration.zero] })._tag).toBe("Left")
+    expect(makePolicy({ payLinkValidity: Duration.zero })._tag).toBe("Left")
+    expect(makePolicy({ reconcileEvery: Duration.hours(24), reconcileWindow: Duration.hours(12) })._tag).toBe("Left")
+  })
 })

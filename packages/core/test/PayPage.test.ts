@@ -83,6 +83,11 @@ describe("PayPage", () => {
         expect((yield* Effect.flip(PayPage.openPayPage(token)))._tag).toBe("NothingToPay")
         // A repeated read-back changes nothing.
         expect((yield* PayPage.confirmPayPage(token, page.payment.paymentIntentId))._tag).toBe("Paid")
+        // The retries scheduled for the unauthenticated charge do nothing once it is paid.
+        expect(Option.map(after.collection.dunning, (d) => d.status)).toEqual(Option.some("paid"))
+        yield* TestClock.adjust(Duration.days(10))
+        yield* drainWork()
+        expect(payments.charges()).toHaveLength(1)
       })
     ).pipe(Effect.provide(kit()))
   )

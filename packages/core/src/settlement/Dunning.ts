@@ -23,6 +23,9 @@ import { pence } from "../tariff/Money.js"
 import { followUpsFor, outcomeOf, stillOwedPence } from "./ChargeOutcome.js"
 import { type Collection, CollectionAttempt, capturedPence, Dunning, withDunning } from "./Collection.js"
 
+// The record itself, reachable as `Dunning.Dunning` where this module is the `Dunning` namespace.
+export { CollectionAttempt, Dunning } from "./Collection.js"
+
 /** The idempotency key of the `attempt`-th dunning attempt. */
 export const collectKeyFor = (sessionId: SessionId, attempt: number): string =>
   `${chargeKeyFor(sessionId)}-collect-${attempt}`
@@ -210,6 +213,9 @@ const recordAttempt = (sessionId: SessionId, record: CollectionAttempt, result: 
     const dunning = current.collection.dunning
     const state = current.state
     if (Option.isNone(dunning) || state._tag !== "Ended") return current
+    // Recorded already (a re-run after the answer was kept): the schedule has moved on.
+    const known = dunning.value.attempts.find((a) => a.attempt === record.attempt)
+    if (known !== undefined && known.status !== "pending") return current
     const answered = new CollectionAttempt({
       ...record,
       status:

@@ -227,6 +227,8 @@ export const handlePaymentEvent = Effect.fn("PaymentEvents.handlePaymentEvent")(
           CardNotSetUp: (e) => Effect.succeed(ignored(e.message)),
           SetupIntentMismatch: (e) => Effect.succeed(ignored(e.message)),
           PodMisconfigured: (e) => Effect.succeed(ignored(e.message)),
+          // The card check refused the booking: the session is failed, nothing more to do.
+          CardDeclined: (e) => Effect.succeed(ignored(e.message)),
           SetupIntentNotFound: (e) => Effect.succeed(ignored(e.message))
         })
       )
