@@ -176,6 +176,27 @@ describe("Reconciliation", () => {
   )
 
   reconTest(
+    "a refund left pending whose request never reached the provider is reported until staff finish it",
+    Effect.gen(function* () {
+      const fake = yield* FakePayments
+      const session = yield* endedSession()
+      fake.faults.arm("refund", "before", { times: 10 })
+      const lost = yield* Effect.flip(
+        withTimePassing(StaffPayments.refundPayment(session.id, { amountPence: Option.none(), reason: "x", by: "ada" }))
+      )
+      expect(lost._tag).toBe("PaymentsUnavailable")
+      fake.faults.clear()
+      const report = yield* reconcileAll
+      expect(report.findings).toEqual([
+        expect.objectContaining({ action: "reported", detail: expect.stringContaining("the session records 1000p") })
+      ])
+      yield* StaffPayments.refundPayment(session.id, { amountPence: Option.none(), reason: "x", by: "ada" })
+      expect(actions(yield* reconcileAll)).toEqual([])
+      expect(fake.refunds()).toHaveLength(1)
+    })
+  )
+
+  reconTest(
     "holds: one in use is left alone; one its ended session no longer needs is released once it is old; a cancelled one is recorded",
     Effect.gen(function* () {
       const fake = yield* FakePayments

@@ -270,6 +270,36 @@ describe("Refunds: staff refunds", () => {
   )
 
   refundTest(
+    "a refund the provider refuses is recorded failed and refused again on a repeat; another reason makes a new one",
+    Effect.gen(function* () {
+      const fake = yield* FakePayments
+      const session = yield* paidSession()
+      // A dashboard refund whose event has not arrived: the provider has only 600p left to refund.
+      fake.dashboardRefund(paidIntent(session), pence(400))
+      const refused = yield* Effect.flip(
+        StaffPayments.refundPayment(session.id, { amountPence: none, reason: "late", by })
+      )
+      expect(refused._tag).toBe("RefundRefused")
+      const row = yield* stored(session.id)
+      expect(row.collection.refunds.map((r) => [r.amountPence, r.status])).toEqual([[1000, "failed"]])
+      const again = yield* Effect.flip(
+        StaffPayments.refundPayment(session.id, { amountPence: none, reason: "late", by })
+      )
+      expect(again._tag).toBe("RefundRefused")
+      expect(again.message).toContain("give another reason")
+      // The event arrives; what is left can be refunded under another reason.
+      yield* handlePaymentEvent(
+        new ChargeRefunded({ sessionId: Option.some(session.id), paymentIntentId: paidIntent(session) })
+      )
+      const rest = yield* StaffPayments.refundPayment(session.id, { amountPence: none, reason: "late again", by })
+      expect([rest.refundedPence, rest.totalRefundedPence]).toEqual([600, 1000])
+      expect(fake.netReceivedFor(session.id)).toBe(0)
+      const audit = (yield* MemoryStaff).audit().filter((a) => a.action === "payments.refund")
+      expect(audit.map((a) => (a.after as { refused?: string }).refused !== undefined)).toEqual([true, false, false])
+    })
+  )
+
+  refundTest(
     "two refunds at once for everything: one refunds, the other finds nothing left",
     Effect.gen(function* () {
       const fake = yield* FakePayments

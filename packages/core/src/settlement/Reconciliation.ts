@@ -97,12 +97,22 @@ const reconcileOne = (p: ProviderPayment) =>
     if (p.receivedPence > 0 && p.refundedPence !== recordedRefunds(session, p.paymentIntentId)) {
       const ours = paidParts(session).some((part) => part.paymentIntentId === p.paymentIntentId)
       const r = ours ? yield* recordProviderRefunds(p.sessionId, p.paymentIntentId) : undefined
+      const about = { sessionId: p.sessionId, paymentIntentId: p.paymentIntentId }
       if (r?._tag === "Applied") {
         refunds.push({
-          sessionId: p.sessionId,
-          paymentIntentId: p.paymentIntentId,
+          ...about,
           action: "refund_recorded",
           detail: `${pi}: the provider has refunded ${p.refundedPence}p in all; recorded`
+        })
+      }
+      const after = yield* store.session(p.sessionId)
+      const recorded = Option.match(after, { onNone: () => 0, onSome: (s) => recordedRefunds(s, p.paymentIntentId) })
+      if (recorded !== p.refundedPence) {
+        // Typically our refund whose request never reached the provider: staff repeat it to finish it.
+        refunds.push({
+          ...about,
+          action: "reported",
+          detail: `${pi}: the provider has refunded ${p.refundedPence}p; the session records ${recorded}p (a pending refund is finished by repeating it)`
         })
       }
     }

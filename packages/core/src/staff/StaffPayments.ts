@@ -11,7 +11,7 @@ import { Effect, Either, Option } from "effect"
 import type { SessionId } from "../Ids.js"
 import { boundedPayments } from "../OutsideCalls.js"
 import { chargeRetry, Policy } from "../Policy.js"
-import { type ChargeResult, chargeKeyFor } from "../ports/Payments.js"
+import { type ChargeResult, chargeKeyFor, RefundRefused } from "../ports/Payments.js"
 import { type ChargeAttempt, StaffStore } from "../ports/StaffStore.js"
 import { isUnsettled, type Outcome, type Session } from "../session/Session.js"
 import { loadSession } from "../session/SessionSteps.js"
@@ -233,6 +233,14 @@ export const refundPayment = Effect.fn("StaffPayments.refundPayment")(function* 
     }
   )
   if (Option.isSome(r.refused)) return yield* r.refused.value
+  const refusedBefore = r.repeated ? r.refunds.find((x) => x.status === "failed") : undefined
+  if (refusedBefore !== undefined) {
+    // A repeat cannot succeed: the provider answers a key it refused with the same refusal.
+    return yield* new RefundRefused({
+      paymentIntentId: refusedBefore.paymentIntentId,
+      reason: `it refused this refund when first asked (${refusedBefore.key}); nothing more was refunded: give another reason to make a new refund`
+    })
+  }
   if (Option.isSome(r.unanswered)) return yield* r.unanswered.value
   return {
     session: r.session,
