@@ -11,12 +11,14 @@ import * as path from "node:path"
 import {
   AccessTokens,
   makeMemoryLedger,
+  makePayLinks,
   makeSandboxPayments,
   Photos,
   PlatformInfo,
   type PlatformInfoShape,
   Readiness,
   Sandbox,
+  SandboxAuthentication,
   type SandboxConsoleShape,
   Stripe,
   StripeWebhooks,
@@ -25,6 +27,7 @@ import {
 import {
   LockAccess,
   Mailer,
+  PayLinks,
   PaymentEventInbox,
   type PaymentEventInboxShape,
   type PaymentEventStatus,
@@ -169,12 +172,16 @@ export const makeTestPlatform = (options: TestPlatformOptions = {}) => {
       Sandbox,
       options.sandbox === false ? Option.none<SandboxConsoleShape>() : Option.some(sandbox.console)
     ),
+    // As PaymentsFromEnv: the pay page's test steps only when the sandbox is the provider.
+    options.sandbox === false ? Layer.empty : Layer.succeed(SandboxAuthentication, sandbox.authentication),
     Layer.succeed(LockAccess, lock.lock),
     Layer.succeed(FakeLock, lock.control),
     Layer.succeed(StaticCodes, codes.codes),
     Layer.succeed(Mailer, mailer.mailer),
     Layer.succeed(FakeMailer, mailer.control),
     Policy.layer({ ...testPolicy, workAttempts: 3, ...options.policy }),
+    // As the platform signs them: from the JWT secret, on the default public URL.
+    Layer.succeed(PayLinks, makePayLinks({ secret: Redacted.make(JWT_SECRET), publicUrl: "http://localhost:8000" })),
     Layer.effect(AccessTokens, Tokens.makeAccessTokens({ secret: Redacted.make(JWT_SECRET) })).pipe(Layer.orDie),
     Layer.succeed(PlatformInfo, {
       store: "pglite",

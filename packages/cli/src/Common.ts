@@ -8,15 +8,17 @@ import { Options, Prompt } from "@effect/cli"
 import type * as Adapters from "@qwip/adapters"
 import type { StaffPlatformServices, StaffViews, StoreAccess } from "@qwip/adapters"
 import {
+  type Pence,
   type PodId,
   PodId as PodIdSchema,
+  pence,
   type SealedCodeKeys,
   type SessionId,
   SessionId as SessionIdSchema,
   type StaffStore,
   staffActorName
 } from "@qwip/core"
-import { ConfigProvider, Data, Effect, Either, Layer, Option, Schema } from "effect"
+import { ConfigProvider, Data, Duration, Effect, Either, Layer, Option, Schema } from "effect"
 
 /** The command line is wrong: exit code 2. */
 export class UsageError extends Data.TaggedError("UsageError")<{ readonly message: string }> {}
@@ -133,4 +135,49 @@ export const timeOf = (text: string): Effect.Effect<Date, UsageError> => {
     : Effect.fail(
         new UsageError({ message: `--at "${text}" must be an ISO 8601 time with its zone, e.g. 2025-01-01T09:30Z` })
       )
+}
+
+const AMOUNT = /^£?\s*(\d+)(?:\.(\d{1,2}))?$/
+
+/**
+ * An amount of money as staff type it, `£12.50`, `12.50`, `12.5` or `12`, as whole pence, exactly
+ * (no floating point: the pounds and pence are read as digits).
+ */
+export const penceOf = (option: string, text: string): Effect.Effect<Pence, UsageError> => {
+  const trimmed = text.trim()
+  const bad = (why: string) =>
+    Effect.fail(
+      new UsageError({ message: `${option} "${text}" ${why}; give pounds and pence, e.g. £12.50, 12.50 or 12` })
+    )
+  if (/^-|^£\s*-/.test(trimmed)) return bad("is negative")
+  if (/^£?\s*\d+\.\d{3,}$/.test(trimmed)) return bad("has more than 2 decimal places (pence are the smallest unit)")
+  const match = AMOUNT.exec(trimmed)
+  if (match === null) return bad("is not an amount")
+  const whole = Number(match[1])
+  const fraction = Number((match[2] ?? "0").padEnd(2, "0"))
+  const amount = whole * 100 + fraction
+  if (!Number.isSafeInteger(amount)) return bad("is too large")
+  if (amount === 0) return bad("is zero")
+  return Effect.succeed(pence(amount))
+}
+
+const UNIT_MS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000 }
+
+/** `--since`: how far back (`30m`, `24h`, `7d`) or an ISO 8601 time with its zone. */
+export const sinceOf = (text: string, now: Date): Effect.Effect<Date, UsageError> => {
+  const trimmed = text.trim()
+  const relative = /^(\d+)\s*([mhd])$/i.exec(trimmed)
+  if (relative !== null) {
+    const ms = Number(relative[1]) * (UNIT_MS[(relative[2] ?? "").toLowerCase()] ?? 0)
+    if (ms > 0) return Effect.succeed(new Date(now.getTime() - Duration.toMillis(Duration.millis(ms))))
+  }
+  const date = new Date(trimmed)
+  if (ZONED.test(trimmed) && !Number.isNaN(date.getTime()) && date.getTime() < now.getTime()) {
+    return Effect.succeed(date)
+  }
+  return Effect.fail(
+    new UsageError({
+      message: `--since "${text}" must be how far back (e.g. 30m, 24h, 7d) or a past ISO 8601 time with its zone (2025-01-01T09:30Z)`
+    })
+  )
 }

@@ -67,6 +67,8 @@ export * from "./settlement/PaymentEvents.js"
 export * as PaymentInbox from "./settlement/PaymentInbox.js"
 export { PaymentEventNotProcessed, type PaymentEventReceipt } from "./settlement/PaymentInbox.js"
 export * as PayPage from "./settlement/PayPage.js"
+export * as Reconciliation from "./settlement/Reconciliation.js"
+export * as Refunds from "./settlement/Refunds.js"
 export * as Settlement from "./settlement/Settlement.js"
 export * from "./staff/StaffActor.js"
 // Staff actions (the `qwip` CLI), by what they act on.

@@ -4,6 +4,7 @@ import {
   chargeKeyFor,
   NotBilled,
   type PodId,
+  pence,
   rate,
   type Session,
   type SessionListFilter,
@@ -248,6 +249,55 @@ describe("Staff: payments", () => {
       yield* endAfter(session, 10)
       const refused = yield* Effect.flip(StaffPayments.retryPayment(session.id, { by }))
       expect(refused._tag).toBe("PaymentNeedsCustomer")
+    })
+  )
+
+  staffTest(
+    "a refund after a staff retry comes from the retry's PaymentIntent, audited with its key",
+    Effect.gen(function* () {
+      const payments = yield* FakePayments
+      const staff = yield* MemoryStaff
+      const session = yield* activeSession("pod-1", "declines")
+      yield* endAfter(session, 10)
+      const nothing = yield* Effect.flip(
+        StaffPayments.refundPayment(session.id, { amountPence: Option.none(), reason: "sorry", by })
+      )
+      expect(nothing._tag).toBe("NothingToRefund")
+      payments.setBehaviour(session.setupIntentId, "succeeds")
+      const paid = yield* StaffPayments.retryPayment(session.id, { by })
+      expect(paid.result).toBe("paid")
+      const retryIntent = payments.charges().find((c) => c.idempotencyKey === Option.getOrNull(paid.idempotencyKey))
+      const refund = yield* StaffPayments.refundPayment(session.id, {
+        amountPence: Option.some(pence(150)),
+        reason: "sorry",
+        by
+      })
+      expect(refund.refunds.map((r) => [r.paymentIntentId, r.amountPence])).toEqual([
+        [retryIntent?.paymentIntentId, 150]
+      ])
+      expect(payments.netReceivedFor(session.id)).toBe(500 - 150)
+      const audit = staff.audit().filter((a) => a.action === "payments.refund")
+      expect(audit.map((a) => [a.actor, a.subject, a.before])).toEqual([
+        [by, session.id, { amountPence: 150, reason: "sorry" }]
+      ])
+      expect(audit[0]?.after).toMatchObject({
+        key: `qwip-refund-${session.id}-150-sorry`,
+        refundedPence: 150,
+        totalRefundedPence: 150,
+        repeated: false
+      })
+    })
+  )
+
+  staffTest(
+    "staff's reconciliation is audited with what it found and changes nothing when all agrees",
+    Effect.gen(function* () {
+      const session = yield* activeSession("pod-1")
+      yield* endAfter(session, 10)
+      const until = new Date((yield* TestClock.currentTimeMillis) + 1)
+      const report = yield* StaffPayments.reconcile({ since: new Date(0), until, by })
+      expect([report.checked, report.findings]).toEqual([1, []])
+      expect((yield* actions).filter((a) => a.startsWith("payments."))).toEqual(["payments.reconcile"])
     })
   )
 })

@@ -137,6 +137,55 @@ export const SandboxPayments = Schema.Struct({
   )
 })
 
+/** The pay page's token: the last part of the emailed link `/pay/<token>`. */
+const PayToken = Schema.Struct({
+  token: Schema.String.annotations({ description: "The signed token from the pay link in the email" })
+})
+
+export const PayPageResponse = Schema.Struct({
+  session_id: Schema.String,
+  pod_name: Schema.String,
+  amount_pence: Schema.Int.annotations({ description: "What the session still owes, in pence" }),
+  amount: Pounds,
+  status: Schema.String.annotations({
+    description:
+      "The PaymentIntent's status: requires_action (authenticate it), requires_payment_method (pay with a card), processing, succeeded"
+  }),
+  payment_intent_id: Schema.String,
+  client_secret: Schema.String.annotations({
+    description: "For Stripe.js confirmCardPayment; on sandbox payments, a stand-in"
+  }),
+  provider: Schema.Literal("stripe", "sandbox"),
+  publishable_key: Schema.NullOr(Schema.String).annotations({
+    description: "Stripe's publishable key for Stripe.js; null on sandbox payments"
+  })
+})
+
+export const PayConfirmRequest = Schema.Struct({
+  payment_intent_id: Schema.String.annotations({ description: "The PaymentIntent the page confirmed" })
+})
+export const PayConfirmResponse = Schema.Struct({
+  status: Schema.Literal("paid", "processing", "requires_action", "failed").annotations({
+    description:
+      "paid: recorded, the receipt follows; processing: the bank has not answered yet; requires_action or failed: try again"
+  }),
+  session_id: Schema.String
+})
+
+export const SandboxAuthenticateRequest = Schema.Struct({
+  result: Schema.Literal("succeeded", "failed").annotations({
+    description: "What the customer does on the test 3-D Secure page"
+  })
+})
+export const SandboxPayRequest = Schema.Struct({
+  card: Schema.String.annotations({ description: "A test card number, e.g. 4242424242424242" })
+})
+export const SandboxPaymentStatus = Schema.Struct({
+  payment_intent_id: Schema.String,
+  status: Schema.String,
+  last_payment_error: Schema.NullOr(Schema.Struct({ code: Schema.String, message: Schema.String }))
+})
+
 export const Health = Schema.Struct({ status: Schema.Literal("ok") })
 export const Ready = Schema.Struct({ status: Schema.Literal("ready"), detail: Schema.String })
 
@@ -231,6 +280,7 @@ export class BookingGroup extends HttpApiGroup.make("booking")
     HttpApiEndpoint.post("finalize", "/booking/finalize")
       .addSuccess(FinalizeResponse)
       .addError(tokenRefused)
+      .addError(problemAt(402, "The card check at booking was declined (card_declined): book with another card"))
       .addError(problemAt(404, "Unknown pod or card set-up"))
       .addError(problemAt(409, "The card is not set up yet, the pod is in use, or the set-up is for another pod"))
       .addError(problemAt(503, "The payment provider is unavailable"))
@@ -238,7 +288,7 @@ export class BookingGroup extends HttpApiGroup.make("booking")
       .annotate(OpenApi.Summary, "Finish a booking: start the session")
       .annotate(
         OpenApi.Description,
-        "Once the card is saved, starts the session on the pod and returns its session token (also emailed as a link); the door code is made in the background (see provisioning-status). A retry with the same provisioning token returns a token for the same session."
+        "Once the card is saved, starts the session on the pod and returns its session token (also emailed as a link); the door code is made in the background (see provisioning-status). With the card check on (BOOKING_HOLD_PENCE), a hold is placed on the card first and a declined card answers 402 card_declined: no door code, nothing charged, the pod stays free. A retry with the same provisioning token returns a token for the same session (or the same 402)."
       )
   )
   .prefix("/api")
@@ -361,6 +411,42 @@ export class WebhooksGroup extends HttpApiGroup.make("webhooks")
   )
   .annotate(OpenApi.Description, "Events from Stripe") {}
 
+export class PayGroup extends HttpApiGroup.make("pay")
+  .add(
+    HttpApiEndpoint.get("payPage", "/pay/:token")
+      .setPath(PayToken)
+      .addSuccess(PayPageResponse)
+      .addError(problemAt(404, "The pay link is not one of ours (pay_link_invalid)"))
+      .addError(problemAt(409, "The session owes nothing: already paid, waived or refunded (nothing_to_pay)"))
+      .addError(problemAt(410, "The pay link has expired (pay_link_expired)"))
+      .addError(rateLimited)
+      .addError(problemAt(503, "The payment provider is unavailable"))
+      .annotate(OpenApi.Summary, "What a pay link asks for")
+      .annotate(
+        OpenApi.Description,
+        "What the pay page at /pay/<token> shows and needs: the session, pod and amount owed, and a PaymentIntent to finish on-session (the one waiting for the customer's authentication, or a new one for the amount owed) with its client secret for Stripe.js, or the sandbox's stand-in."
+      )
+  )
+  .add(
+    HttpApiEndpoint.post("confirmPayment", "/pay/:token/confirm")
+      .setPath(PayToken)
+      .setPayload(PayConfirmRequest)
+      .addSuccess(PayConfirmResponse)
+      .addError(invalid)
+      .addError(problemAt(404, "The pay link is not one of ours, or the PaymentIntent is not this session's"))
+      .addError(problemAt(409, "The session owes nothing (nothing_to_pay)"))
+      .addError(problemAt(410, "The pay link has expired (pay_link_expired)"))
+      .addError(rateLimited)
+      .addError(problemAt(503, "The payment provider is unavailable"))
+      .annotate(OpenApi.Summary, "Record what the pay page did")
+      .annotate(
+        OpenApi.Description,
+        "After Stripe.js (or the sandbox) confirmed the PaymentIntent, the page asks us to read it back from the provider: a payment that succeeded for this session is recorded, dunning stops and the receipt follows. Safe to repeat; the webhook records the same outcome."
+      )
+  )
+  .prefix("/api")
+  .annotate(OpenApi.Description, "Paying what a session owes through the signed link emailed to the customer") {}
+
 export class SandboxGroup extends HttpApiGroup.make("sandbox")
   .add(
     HttpApiEndpoint.post("confirmSetupIntent", "/setup-intents/:id/confirm")
@@ -382,6 +468,34 @@ export class SandboxGroup extends HttpApiGroup.make("sandbox")
       .addError(problemAt(404, "Not running on sandbox payments"))
       .annotate(OpenApi.Summary, "List what the sandbox charged")
       .annotate(OpenApi.Description, "Only on sandbox payments: the card set-ups and charges it recorded.")
+  )
+  .add(
+    HttpApiEndpoint.post("authenticatePayment", "/payments/:payment_intent_id/authenticate")
+      .setPath(Schema.Struct({ payment_intent_id: Schema.String }))
+      .setPayload(SandboxAuthenticateRequest)
+      .addSuccess(SandboxPaymentStatus)
+      .addError(invalid)
+      .addError(problemAt(404, "Unknown PaymentIntent, or not running on sandbox payments"))
+      .addError(problemAt(409, "The PaymentIntent is not waiting for authentication"))
+      .annotate(OpenApi.Summary, "Pass or fail a test authentication (sandbox)")
+      .annotate(
+        OpenApi.Description,
+        "Only on sandbox payments: stands in for Stripe's test 3-D Secure page, completing (succeeded) or failing a PaymentIntent that waits for the customer's authentication. Then confirm on the pay page to record it."
+      )
+  )
+  .add(
+    HttpApiEndpoint.post("payWithCard", "/payments/:payment_intent_id/pay")
+      .setPath(Schema.Struct({ payment_intent_id: Schema.String }))
+      .setPayload(SandboxPayRequest)
+      .addSuccess(SandboxPaymentStatus)
+      .addError(invalid)
+      .addError(problemAt(404, "Unknown PaymentIntent, or not running on sandbox payments"))
+      .addError(problemAt(409, "The PaymentIntent is not open for payment"))
+      .annotate(OpenApi.Summary, "Pay with a test card (sandbox)")
+      .annotate(
+        OpenApi.Description,
+        "Only on sandbox payments: stands in for Stripe.js's card field on the pay page, paying an open PaymentIntent with one of the test cards (4242424242424242 pays; 4000002760003184 asks for authentication first; the decline cards are declined)."
+      )
   )
   .prefix("/sandbox")
   .annotate(OpenApi.Description, "Sandbox payments' customer side: try booking and paying without Stripe") {}
@@ -435,6 +549,7 @@ export class QwipApi extends HttpApi.make("qwip")
   .add(SessionsGroup)
   .add(PhotosGroup)
   .add(WebhooksGroup)
+  .add(PayGroup)
   .add(SandboxGroup)
   .add(DeprecatedGroup)
   .add(OperationsGroup)

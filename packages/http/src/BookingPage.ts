@@ -1,5 +1,5 @@
 /**
- * The booking page at `/`: plain HTML, CSS and a module script (`packages/http/public/`) that
+ * The booking page at `/`, and the pay page at `/pay/<token>` (the link in a payment email): plain HTML, CSS and a module script (`packages/http/public/`) that
  * do the customer's flow through the public API only, as Qwip's frontend does. The files are
  * read once at start; the page gets its settings (sandbox or Stripe's publishable key) in a
  * JSON block, and its assets a content hash so a deploy is never served stale from a cache.
@@ -40,16 +40,26 @@ export const BookingPageLive = HttpApiBuilder.Router.use((router) =>
     const config = yield* HttpConfig
     const sandbox = yield* Sandbox
     const read = (name: string) => Effect.promise(() => readFile(new URL(name, publicDirectory), "utf8"))
-    const [template, script, styles] = yield* Effect.all([read("index.html"), read("booking.js"), read("booking.css")])
-    const version = createHash("sha256").update(script).update(styles).digest("base64url").slice(0, 12)
+    const [template, script, styles, payTemplate, payScript] = yield* Effect.all([
+      read("index.html"),
+      read("booking.js"),
+      read("booking.css"),
+      read("pay.html"),
+      read("pay.js")
+    ])
+    const version = createHash("sha256")
+      .update(script)
+      .update(styles)
+      .update(payScript)
+      .digest("base64url")
+      .slice(0, 12)
     const usesStripe = Option.isNone(sandbox) && Option.isSome(config.stripePublishableKey)
-    const page = template.replaceAll("{{ASSET_VERSION}}", version).replace(
-      '"__QWIP_CONFIG__"',
-      scriptJson({
-        sandbox: Option.isSome(sandbox),
-        stripePublishableKey: Option.getOrNull(config.stripePublishableKey)
-      })
-    )
+    const settings = scriptJson({
+      sandbox: Option.isSome(sandbox),
+      stripePublishableKey: Option.getOrNull(config.stripePublishableKey)
+    })
+    const page = template.replaceAll("{{ASSET_VERSION}}", version).replace('"__QWIP_CONFIG__"', settings)
+    const payPage = payTemplate.replaceAll("{{ASSET_VERSION}}", version).replace('"__QWIP_CONFIG__"', settings)
     const headers = {
       "content-security-policy": contentSecurityPolicy(usesStripe),
       "x-content-type-options": "nosniff",
@@ -66,6 +76,18 @@ export const BookingPageLive = HttpApiBuilder.Router.use((router) =>
         headers: { ...headers, "cache-control": "public, max-age=31536000, immutable" }
       })
     yield* router.get("/", Effect.succeed(html))
+    // One page for every token: the script reads the token from the path and asks the API, which
+    // checks it. Never cached or indexed: the URL is the customer's credential.
+    yield* router.get(
+      "/pay/:token",
+      Effect.succeed(
+        HttpServerResponse.text(payPage, {
+          contentType: "text/html; charset=utf-8",
+          headers: { ...headers, "cache-control": "no-store", "x-robots-tag": "noindex" }
+        })
+      )
+    )
+    yield* router.get("/booking/pay.js", Effect.succeed(asset(payScript, "text/javascript; charset=utf-8")))
     yield* router.get("/booking/booking.js", Effect.succeed(asset(script, "text/javascript; charset=utf-8")))
     yield* router.get("/booking/booking.css", Effect.succeed(asset(styles, "text/css; charset=utf-8")))
   })

@@ -52,6 +52,8 @@ const ruleFor = (config: HttpConfigShape, method: string, path: string, hasToken
   if ((path === "/api/end-session-preview" || path === "/api/is-session-complete") && !hasToken) {
     return rule("session-lookup")
   }
+  // A pay link is a bearer of its own: reads and confirms by it are limited like look-ups by id.
+  if (path.startsWith("/api/pay/")) return rule("session-lookup")
   if (path === "/api/session/upload-checkout-photo") {
     return rule("general", { maxBody: MAX_CHECKOUT_PHOTO_BYTES + MULTIPART_OVERHEAD_BYTES, tooLarge: photoTooLarge })
   }

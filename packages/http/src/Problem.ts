@@ -31,7 +31,14 @@ import type {
   WorkNotDone
 } from "@qwip/core"
 import { Data, Effect, Schema } from "effect"
-import type { InvalidToken, InvalidWebhookSignature, MalformedWebhookEvent, SandboxCardDeclined } from "./Adapters.js"
+import type {
+  InvalidToken,
+  InvalidWebhookSignature,
+  MalformedWebhookEvent,
+  SandboxCardDeclined,
+  SandboxPaymentNotFound,
+  SandboxPaymentNotOpen
+} from "./Adapters.js"
 
 /** A failure to answer with: the status, a stable code and a message for the person. */
 export class ApiProblem extends Data.TaggedError("ApiProblem")<{
@@ -102,6 +109,8 @@ type Known =
   | PhotoTooLarge
   | InvalidToken
   | SandboxCardDeclined
+  | SandboxPaymentNotFound
+  | SandboxPaymentNotOpen
   | InvalidWebhookSignature
   | MalformedWebhookEvent
 
@@ -139,7 +148,12 @@ const table: { readonly [K in Known["_tag"]]: Entry<Extract<Known, { readonly _t
     "card_not_set_up",
     `The card has not been set up yet (status ${e.status}); confirm the card, then finalize again`
   ],
-  CardDeclined: (e) => [402, "card_declined", `The card was declined (${e.code}): ${e.reason}`],
+  // What the frontend shows: the booking is refused, nothing charged, the pod stays free.
+  CardDeclined: (e) => [
+    402,
+    "card_declined",
+    `Your card was declined (${e.code}): ${e.reason}. Nothing was charged; please book again with another card`
+  ],
   SetupIntentMismatch: () => [409, "setup_intent_mismatch", "The card set-up was made for another pod"],
   SetupIntentNotFound: () => [404, "setup_intent_not_found", "The card set-up does not exist"],
   IllegalTransition: (e) => [409, "invalid_session_state", `The session is ${e.from} and cannot ${e.event}`],
@@ -164,6 +178,8 @@ const table: { readonly [K in Known["_tag"]]: Entry<Extract<Known, { readonly _t
   PhotoTooLarge: (e) => [400, "photo_too_large", e.message],
   InvalidToken: tokenEntry,
   SandboxCardDeclined: (e) => [402, "card_declined", e.reason],
+  SandboxPaymentNotFound: (e) => [404, "payment_not_found", e.message],
+  SandboxPaymentNotOpen: (e) => [409, "payment_not_open", e.message],
   InvalidWebhookSignature: (e) => [400, "invalid_signature", e.message],
   MalformedWebhookEvent: (e) => [400, "invalid_event", e.message]
 }

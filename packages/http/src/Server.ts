@@ -4,11 +4,12 @@
  * (store, payments, locks, codes, mail, photos, policy, tokens, ...) come from outside:
  * `@qwip/adapters`' `layerFromEnv` in production, in-memory doubles in tests.
  */
-import { HttpApiBuilder, HttpApiScalar, HttpServer } from "@effect/platform"
+import { HttpApiBuilder, HttpApiScalar, HttpRouter, HttpServer } from "@effect/platform"
 import type {
   CheckoutPhotos,
   LockAccess,
   Mailer,
+  PayLinks,
   PaymentEventInbox,
   Payments,
   Policy,
@@ -25,6 +26,7 @@ import { BookingPageLive } from "./BookingPage.js"
 import { HttpConfig } from "./Config.js"
 import { BookingLive } from "./handlers/Booking.js"
 import { DeprecatedLive, OperationsLive, PhotosLive } from "./handlers/Operations.js"
+import { PayLive } from "./handlers/Pay.js"
 import { PodsLive } from "./handlers/Pods.js"
 import { SandboxLive } from "./handlers/Sandbox.js"
 import { SessionsLive } from "./handlers/Sessions.js"
@@ -40,6 +42,7 @@ import { Telemetry } from "./observability/Telemetry.js"
 export type PlatformServices =
   | SessionStore
   | Payments
+  | PayLinks
   | LockAccess
   | StaticCodes
   | Mailer
@@ -59,6 +62,7 @@ const Handlers = Layer.mergeAll(
   SessionsLive,
   PhotosLive,
   WebhooksLive,
+  PayLive,
   SandboxLive,
   DeprecatedLive,
   OperationsLive,
@@ -67,6 +71,9 @@ const Handlers = Layer.mergeAll(
 
 /** The API with its handlers; needs the platform's services and `HttpConfig`. */
 export const ApiLive = HttpApiBuilder.api(QwipApi).pipe(Layer.provide(Handlers), Layer.provide(AuthLive))
+
+/** The longest path segment a route parameter takes: a pay token, with room to spare. */
+export const MAX_PATH_SEGMENT = 1024
 
 /**
  * The HTTP app on whatever `HttpServer` is provided: routes, middleware, `/openapi.json`, `/docs`, `/`.
@@ -79,7 +86,10 @@ export const HttpAppLive = HttpApiBuilder.serve().pipe(
   Layer.provide(HttpApiScalar.layer({ path: "/docs" })),
   Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
   Layer.provide(HttpApiBuilder.middleware(makeServiceMiddleware)),
-  Layer.provide(ApiLive)
+  Layer.provide(ApiLive),
+  // A pay link's token (a signed JWT, about 200 characters) is one path segment; the router's
+  // default refuses segments over 100 characters as "no such route".
+  Layer.provide(HttpRouter.setRouterConfig({ maxParamLength: MAX_PATH_SEGMENT }))
 )
 
 /** Node's HTTP server on `HttpConfig`'s host and port. */

@@ -11,8 +11,11 @@ import {
   formatPounds,
   type Message,
   type PaymentProblem,
+  type PaymentRequest,
   type ProvisioningFailedNotice,
+  pence,
   type Receipt,
+  type RefundNotice,
   type SessionId,
   type StaffAlert,
   spacedDigits
@@ -203,6 +206,13 @@ const receipt = (m: Receipt): RenderedEmail => {
   rows.push(["Billed time", formatDuration(m.billableSeconds)])
   if (Option.isSome(m.rate)) rows.push(["Rate", describeRate(m.rate.value)])
   rows.push(["Amount", amountLine(m)])
+  // With a card check hold, part (or all) of the amount was taken from the hold placed at
+  // booking: say how it splits, so the two lines on the card statement add up.
+  if (m.basis === "charged" && m.capturedPence > 0) {
+    rows.push(["From the hold at booking", `£${formatPounds(m.capturedPence)}`])
+    const charged = pence(Math.max(0, m.amountPence - m.capturedPence))
+    if (charged > 0) rows.push(["Charged at the end", `£${formatPounds(charged)}`])
+  }
   const subject = subjectLine(`Your qwip receipt: ${m.podName}, ${start}`)
   const body = html`<h1 style="font-size:20px">Thanks for using qwip</h1>
 <p>Your session has ended. Here is your receipt.</p>
@@ -233,6 +243,59 @@ const provisioningFailed = (m: ProvisioningFailedNotice): RenderedEmail => {
     "Nothing has been charged to your card.",
     "",
     `You can try booking again in a few minutes. If it happens again, or you need a hand, email ${SUPPORT_EMAIL} and quote ${m.sessionId}.`
+  ].join("\n")
+  return { subject, html: page(subject, body), text }
+}
+
+const paymentRequest = (m: PaymentRequest): RenderedEmail => {
+  const amount = `£${formatPounds(m.amountPence)}`
+  const expires = formatLondon(m.linkExpiresAt)
+  const why =
+    m.reason === "needs_authentication"
+      ? "Your bank wants you to approve this payment before it goes through."
+      : "Your card was declined when we tried to take this payment."
+  const subject = subjectLine(`Please complete your qwip payment of ${amount} for ${m.podName}`)
+  const body = html`<h1 style="font-size:20px">Your qwip payment needs you</h1>
+<p>We could not take <strong>${amount}</strong> for your session at <strong>${m.podName}</strong>. ${why}</p>
+<p><a href="${m.link}" style="display:inline-block;background:#1d1d1b;color:#ffffff;padding:10px 18px;border-radius:6px;text-decoration:none">Pay ${amount}</a></p>
+<p>The link works until ${expires}. You can pay with the card you booked with or another card.</p>
+<p>Questions? Email <a href="mailto:${SUPPORT_EMAIL}">${SUPPORT_EMAIL}</a> and quote ${m.sessionId}.</p>`
+  const text = [
+    "Your qwip payment needs you",
+    "",
+    `We could not take ${amount} for your session at ${m.podName}. ${why}`,
+    "",
+    `Pay ${amount}: ${m.link}`,
+    `The link works until ${expires}. You can pay with the card you booked with or another card.`,
+    "",
+    `Questions? Email ${SUPPORT_EMAIL} and quote ${m.sessionId}.`
+  ].join("\n")
+  return { subject, html: page(subject, body), text }
+}
+
+const refundNotice = (m: RefundNotice): RenderedEmail => {
+  const amount = `£${formatPounds(m.amountPence)}`
+  const rows: Array<readonly [string, string]> = [
+    ["Pod", m.podName],
+    ["Refunded now", amount],
+    ["Reason", m.reason]
+  ]
+  if (m.totalRefundedPence !== m.amountPence) {
+    rows.push(["Refunded in total", `£${formatPounds(m.totalRefundedPence)}`])
+  }
+  const subject = subjectLine(`We've refunded ${amount} for your qwip session at ${m.podName}`)
+  const body = html`<h1 style="font-size:20px">Your refund is on its way</h1>
+<p>We've refunded <strong>${amount}</strong> to the card you paid with. It usually reaches your account within 5 to 10 working days.</p>
+${table(rows)}
+<p>Questions? Email <a href="mailto:${SUPPORT_EMAIL}">${SUPPORT_EMAIL}</a> and quote ${m.sessionId}.</p>`
+  const text = [
+    "Your refund is on its way",
+    "",
+    `We've refunded ${amount} to the card you paid with. It usually reaches your account within 5 to 10 working days.`,
+    "",
+    textRows(rows),
+    "",
+    `Questions? Email ${SUPPORT_EMAIL} and quote ${m.sessionId}.`
   ].join("\n")
   return { subject, html: page(subject, body), text }
 }
@@ -309,9 +372,9 @@ export const renderMessage = (message: Message, options: TemplateOptions): Effec
       return Effect.succeed(paymentProblem(message))
     case "StaffAlert":
       return Effect.succeed(staffAlert(message))
-    // Issue 13: rendered by the payments work.
     case "PaymentRequest":
+      return Effect.succeed(paymentRequest(message))
     case "RefundNotice":
-      return Effect.dieMessage(`${message._tag}: no template yet`)
+      return Effect.succeed(refundNotice(message))
   }
 }

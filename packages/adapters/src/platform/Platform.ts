@@ -9,6 +9,7 @@ import {
   type CheckoutPhotos,
   type LockAccess,
   type Mailer,
+  type PayLinks,
   type PaymentEventInbox,
   type Payments,
   Policy,
@@ -25,6 +26,7 @@ import type { StripeWebhooks } from "../stripe/StripeWebhooks.js"
 import { AccessTokens } from "../tokens/AccessTokens.js"
 import { locksFromEnv } from "./LocksFromEnv.js"
 import { mailFromEnv } from "./MailFromEnv.js"
+import { payLinksFromEnv } from "./PayLinksFromEnv.js"
 import { paymentsFromEnv } from "./PaymentsFromEnv.js"
 import { photosFromEnv } from "./PhotosFromEnv.js"
 import { policyFromEnv } from "./PolicyFromEnv.js"
@@ -35,6 +37,9 @@ import { staffChannelFromEnv } from "./StaffChannelFromEnv.js"
 import type { PlatformStartError } from "./StartError.js"
 import { storeFromEnv } from "./StoreFromEnv.js"
 
+export { makePayLinks, PAY_AUDIENCE, type PayLinksOptions } from "../paylinks/PayLinks.js"
+export { payLinksFromEnv, publicUrlFromEnv } from "./PayLinksFromEnv.js"
+export { parseDunningSchedule, parseDurationText, policyFromEnv, SMALLEST_HOLD_PENCE } from "./PolicyFromEnv.js"
 export { CodeCipher } from "./SecretsFromEnv.js"
 export { PlatformStartError } from "./StartError.js"
 
@@ -44,6 +49,7 @@ export type StaffPlatformServices =
   | StoreRecords
   | StoreBackend
   | Payments
+  | PayLinks
   | LockAccess
   | StaticCodes
   | CodeCipher
@@ -73,6 +79,7 @@ const fromEnv = Effect.gen(function* () {
   const photos = yield* photosFromEnv(store.dataDir)
   const requestLimits = yield* requestLimitsFromEnv(store.choice)
   const staffChannel = yield* staffChannelFromEnv({ callDeadline })
+  const payLinks = yield* payLinksFromEnv(local)
 
   const info: PlatformInfoShape = {
     store: store.kind,
@@ -91,6 +98,7 @@ const fromEnv = Effect.gen(function* () {
   const staff: Layer.Layer<StaffPlatformServices, PlatformStartError> = Layer.mergeAll(
     store.services,
     payments.layer,
+    payLinks,
     mail.layer,
     locks.layer,
     Layer.succeed(CodeCipher, secrets.cipher),

@@ -9,6 +9,7 @@ import {
   formatRate,
   Overdue,
   Policy,
+  refundedPence,
   type Session,
   SessionNotFound,
   SessionStore,
@@ -216,6 +217,17 @@ const show = Command.make("show", { ...readOptions, id: shownSession }, (o) =>
           add(e.createdAt, `email ${e.kind}`, `to ${e.recipient}: ${subject}`)
         }
         for (const a of audit) add(a.at, `staff: ${a.action}`, `by ${a.actor}`)
+        const collection = session.collection
+        for (const attempt of Option.match(collection.dunning, { onNone: () => [], onSome: (d) => d.attempts })) {
+          add(
+            attempt.at,
+            `collection attempt ${attempt.attempt} ${attempt.status}`,
+            `${pounds(attempt.amountPence)}, key ${attempt.idempotencyKey}${Option.match(attempt.declineCode, { onNone: () => "", onSome: (c) => ` (${c})` })}`
+          )
+        }
+        for (const r of collection.refunds) {
+          add(r.at, `refund ${r.status}`, `${pounds(r.amountPence)} by ${r.by}: ${r.reason} (${r.paymentIntentId})`)
+        }
         timeline.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0))
 
         const view = sessionView(session, yield* now, policy.overdueGrace)
@@ -254,6 +266,34 @@ const show = Command.make("show", { ...readOptions, id: shownSession }, (o) =>
               createdAt: e.createdAt.toISOString()
             })),
             audit: audit.map((a) => ({ actor: a.actor, action: a.action, at: a.at.toISOString() })),
+            collection: {
+              hold: Option.getOrNull(
+                Option.map(collection.hold, (h) => ({
+                  paymentIntentId: h.paymentIntentId,
+                  amountPence: h.amountPence,
+                  status: h.status,
+                  capturedPence: h.capturedPence
+                }))
+              ),
+              dunning: Option.getOrNull(
+                Option.map(collection.dunning, (d) => ({
+                  status: d.status,
+                  nextAttemptAt: Option.getOrNull(Option.map(d.nextAttemptAt, (t) => t.toISOString())),
+                  attempts: d.attempts.length
+                }))
+              ),
+              refundedPence: refundedPence(collection),
+              refunds: collection.refunds.map((r) => ({
+                key: r.key,
+                refundId: Option.getOrNull(r.refundId),
+                paymentIntentId: r.paymentIntentId,
+                amountPence: r.amountPence,
+                status: r.status,
+                reason: r.reason,
+                by: r.by,
+                at: r.at.toISOString()
+              }))
+            },
             timeline
           })
         }
@@ -269,6 +309,18 @@ const show = Command.make("show", { ...readOptions, id: shownSession }, (o) =>
             `charge     ${pounds(c.amountPence)} ${c.status}${c.paymentIntentId === null ? "" : ` (${c.paymentIntentId})`}`
           )
         }
+        if (Option.isSome(collection.hold)) {
+          const h = collection.hold.value
+          yield* say(
+            `hold       ${pounds(h.amountPence)} ${h.status}${h.capturedPence > 0 ? `, ${pounds(h.capturedPence)} captured` : ""} (${h.paymentIntentId})`
+          )
+        }
+        if (Option.isSome(collection.dunning)) {
+          const d = collection.dunning.value
+          const next = Option.match(d.nextAttemptAt, { onNone: () => "", onSome: (t) => `, next ${when(t)}` })
+          yield* say(`dunning    ${d.status}${next} (${d.attempts.length} attempt(s))`)
+        }
+        if (collection.refunds.length > 0) yield* say(`refunded   ${pounds(refundedPence(collection))}`)
         if (view.failure !== null) yield* say(`problem    ${red(view.failure)}`)
         yield* say("")
         yield* printTable(

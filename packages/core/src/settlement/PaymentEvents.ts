@@ -18,6 +18,7 @@ import { NeedsAuthentication, type Outcome, Paid, PaymentFailed, type Session } 
 import { now } from "../session/SessionSteps.js"
 import { CHARGE_CURRENCY, Pence, pence } from "../tariff/Money.js"
 import { capturedPence, remainderPence } from "./Collection.js"
+import { applyRefundEvent } from "./Refunds.js"
 import { recordSettlement } from "./Settlement.js"
 
 /** A card set-up succeeded; finalizes the booking if the client never did. */
@@ -248,8 +249,8 @@ export const handlePaymentEvent = Effect.fn("PaymentEvents.handlePaymentEvent")(
       )
     case "ChargeNeedsAuthentication":
       return yield* settleFromEvent(event, new NeedsAuthentication({ paymentIntentId: event.paymentIntentId }))
-    // Issue 13: recorded by the refunds work.
     case "ChargeRefunded":
-      return ignored("refund events are not handled yet")
+      // The event names the PaymentIntent only: its refunds are read back from the provider.
+      return yield* applyRefundEvent(event.sessionId, event.paymentIntentId)
   }
 })

@@ -3,6 +3,7 @@
  * what to do.
  */
 import { Schema } from "effect"
+import { formatPounds, pence } from "../tariff/Money.js"
 
 /** Live sessions hold the pod, so the change would leave them inconsistent. */
 export class PodHeld extends Schema.TaggedError<PodHeld>()("PodHeld", {
@@ -75,5 +76,27 @@ export class InvalidCodeList extends Schema.TaggedError<InvalidCodeList>()("Inva
 }) {
   override get message() {
     return `invalid code list: ${this.reason}`
+  }
+}
+
+/** The session has nothing a refund could give back (not paid, or all of it refunded already). */
+export class NothingToRefund extends Schema.TaggedError<NothingToRefund>()("NothingToRefund", {
+  sessionId: Schema.String,
+  reason: Schema.String
+}) {
+  override get message() {
+    return `nothing to refund for session ${this.sessionId}: ${this.reason}`
+  }
+}
+
+/** A refund of more than the session was paid, less what is already refunded. */
+export class RefundTooLarge extends Schema.TaggedError<RefundTooLarge>()("RefundTooLarge", {
+  sessionId: Schema.String,
+  requestedPence: Schema.Int,
+  refundablePence: Schema.Int
+}) {
+  override get message() {
+    const pounds = (p: number) => `£${formatPounds(pence(p))}`
+    return `cannot refund ${pounds(this.requestedPence)} for session ${this.sessionId}: at most ${pounds(this.refundablePence)} is left to refund (paid, less what is already refunded)`
   }
 }

@@ -1,5 +1,5 @@
 /**
- * What staff do to payments (`qwip payments retry`). Retrying a payment never makes two
+ * What staff do to payments (`qwip payments retry | refund | reconcile`). Retrying a payment never makes two
  * successful charges. An unknown outcome is retried with the same idempotency key (the
  * provider answers with the first charge if it landed). After a definite decline the provider
  * would only replay the cached decline for that key, so a new attempt gets its own key
@@ -11,15 +11,25 @@ import { Effect, Either, Option } from "effect"
 import type { SessionId } from "../Ids.js"
 import { boundedPayments } from "../OutsideCalls.js"
 import { chargeRetry, Policy } from "../Policy.js"
-import { type ChargeResult, chargeKeyFor } from "../ports/Payments.js"
+import { type ChargeResult, chargeKeyFor, RefundRefused } from "../ports/Payments.js"
 import { type ChargeAttempt, StaffStore } from "../ports/StaffStore.js"
 import { isUnsettled, type Outcome, type Session } from "../session/Session.js"
 import { loadSession } from "../session/SessionSteps.js"
 import { outcomeOf } from "../settlement/ChargeOutcome.js"
+import type { Refund } from "../settlement/Collection.js"
+import { reconcilePayments } from "../settlement/Reconciliation.js"
+import { refundKeyFor, refundSession } from "../settlement/Refunds.js"
 import { recordSettlement } from "../settlement/Settlement.js"
-import { pence } from "../tariff/Money.js"
-import { audit } from "./StaffAudit.js"
-import { NothingToRetry, PaymentNeedsCustomer, PaymentStillProcessing } from "./StaffErrors.js"
+import { type Pence, pence } from "../tariff/Money.js"
+import { audit, iso } from "./StaffAudit.js"
+import {
+  InvalidStaffRequest,
+  NothingToRefund,
+  NothingToRetry,
+  PaymentNeedsCustomer,
+  PaymentStillProcessing,
+  RefundTooLarge
+} from "./StaffErrors.js"
 
 /** The idempotency key of staff's `attempt`-th retry of a session's charge after a decline. */
 export const retryChargeKeyFor = (sessionId: SessionId, attempt: number): string =>
@@ -156,4 +166,107 @@ export const retryPayment = Effect.fn("StaffPayments.retryPayment")(function* (
     })
   }
   return yield* finish(resultOf(result), Option.some(outcomeOf(result)), Option.some(key), n)
+})
+
+export interface PaymentRefund {
+  readonly session: Session
+  /** Refunded by this call (0 for a repeat). */
+  readonly refundedPence: Pence
+  /** Everything refunded on the session so far, pending refunds included. */
+  readonly totalRefundedPence: Pence
+  /** The same refund (session, amount, reason) was made before: nothing more was refunded. */
+  readonly repeated: boolean
+  /** This refund's parts, one per PaymentIntent it took money back from. */
+  readonly refunds: ReadonlyArray<Refund>
+}
+
+const refundRecord = (r: Refund) => ({
+  key: r.key,
+  paymentIntentId: r.paymentIntentId,
+  amountPence: r.amountPence,
+  status: r.status,
+  refundId: Option.getOrNull(r.refundId)
+})
+
+/**
+ * Refunds part (`amountPence`) or all of what an ended session was paid (`qwip payments
+ * refund`), never more than paid less refunded, audited, the customer emailed. The same
+ * session, amount and reason refund once: a repeat answers `repeated` and refunds nothing
+ * more; after `PaymentsUnavailable` (recorded pending) a repeat finishes it with the same keys.
+ * A refund the provider refused is recorded failed; another reason makes a new refund.
+ */
+export const refundPayment = Effect.fn("StaffPayments.refundPayment")(function* (
+  sessionId: SessionId,
+  options: { readonly amountPence: Option.Option<Pence>; readonly reason: string; readonly by: string }
+) {
+  const reason = options.reason.trim()
+  if (reason === "") {
+    return yield* new InvalidStaffRequest({ reason: "a refund needs a reason: it is told to the customer and audited" })
+  }
+  const made = yield* refundSession({ sessionId, amountPence: options.amountPence, reason, by: options.by }).pipe(
+    Effect.catchTags({ StaleSession: Effect.die, IllegalTransition: Effect.die })
+  )
+  if (Either.isLeft(made)) {
+    const refusal = made.left
+    return yield* refusal._tag === "TooLarge"
+      ? new RefundTooLarge({
+          sessionId,
+          requestedPence: refusal.requestedPence,
+          refundablePence: refusal.refundablePence
+        })
+      : new NothingToRefund({ sessionId, reason: refusal.reason })
+  }
+  const r = made.right
+  yield* audit(
+    options.by,
+    "payments.refund",
+    sessionId,
+    { amountPence: Option.getOrNull(options.amountPence), reason },
+    {
+      key: refundKeyFor(sessionId, options.amountPence, reason),
+      refundedPence: r.refundedPence,
+      totalRefundedPence: r.totalRefundedPence,
+      repeated: r.repeated,
+      refunds: r.refunds.map(refundRecord),
+      ...(Option.isSome(r.refused) ? { refused: r.refused.value.reason } : {}),
+      ...(Option.isSome(r.unanswered) ? { unanswered: r.unanswered.value.reason } : {})
+    }
+  )
+  if (Option.isSome(r.refused)) return yield* r.refused.value
+  const refusedBefore = r.repeated ? r.refunds.find((x) => x.status === "failed") : undefined
+  if (refusedBefore !== undefined) {
+    // A repeat cannot succeed: the provider answers a key it refused with the same refusal.
+    return yield* new RefundRefused({
+      paymentIntentId: refusedBefore.paymentIntentId,
+      reason: `it refused this refund when first asked (${refusedBefore.key}); nothing more was refunded: give another reason to make a new refund`
+    })
+  }
+  if (Option.isSome(r.unanswered)) return yield* r.unanswered.value
+  return {
+    session: r.session,
+    refundedPence: r.refundedPence,
+    totalRefundedPence: r.totalRefundedPence,
+    repeated: r.repeated,
+    refunds: r.refunds
+  } satisfies PaymentRefund
+})
+
+/**
+ * Compares our payments with the provider's over `[since, until)` now (`qwip payments
+ * reconcile`), audited with what it found; never charges (see `Reconciliation`).
+ */
+export const reconcile = Effect.fn("StaffPayments.reconcile")(function* (options: {
+  readonly since: Date
+  readonly until: Date
+  readonly by: string
+}) {
+  const report = yield* reconcilePayments({ since: options.since, until: options.until })
+  yield* audit(
+    options.by,
+    "payments.reconcile",
+    undefined,
+    { since: iso(options.since), until: iso(options.until) },
+    { checked: report.checked, findings: report.findings }
+  )
+  return report
 })
