@@ -230,27 +230,49 @@ describe("Reconciliation", () => {
   )
 
   reconTest(
-    "the hold of a session whose payment is still unknown is kept for the settling; once captured, all agrees",
+    "the hold of a session whose capture's answer was lost is left to the settling; then all agrees",
     Effect.gen(function* () {
       const fake = yield* FakePayments
       const session = yield* activeSession("pod-1")
       const held = yield* placeHold(session)
       yield* recordHold(session.id, held)
       yield* TestClock.adjust(Duration.minutes(20))
-      // The capture never gets through: the end cannot know what was captured, so nothing is charged.
-      fake.faults.arm("captureHold", "before", { times: 10 })
+      // The capture is made but its answer never comes back: the end cannot know what was
+      // captured, so nothing is charged and the settling work finds out.
+      fake.faults.arm("captureHold", "after", { times: 10 })
       const ended = yield* withTimePassing(SessionEnd.endSession(session.id))
       expect(outcome(ended)?._tag).toBe("PaymentUnknown")
       fake.faults.clear()
       yield* TestClock.adjust(Duration.minutes(31))
+      // The provider has it captured; the session still says held: not reported, the settling records it.
       expect(actions(yield* reconcileAll)).toEqual([])
-      expect(fake.holds().map((h) => h.status)).toEqual(["requires_capture"])
-      // The settling work captures what is owed (1000p of the 1500p hold); nothing else is charged.
+      expect(fake.holds().map((h) => h.status)).toEqual(["succeeded"])
+      // The settling work's capture (same key) answers what was captured: 1000p of the 1500p hold.
       yield* drainWork()
       expect(outcome(yield* stored(session.id))).toMatchObject({ _tag: "Paid", amountPence: 1000 })
       expect(fake.captures().map((c) => c.amountPence)).toEqual([1000])
       expect(actions(yield* reconcileAll)).toEqual([])
       expect(fake.netReceivedFor(session.id)).toBe(1000)
+    })
+  )
+
+  reconTest(
+    "a hold whose capture never reached the provider is kept while the payment is unknown, then captured",
+    Effect.gen(function* () {
+      const fake = yield* FakePayments
+      const session = yield* activeSession("pod-1")
+      yield* recordHold(session.id, yield* placeHold(session))
+      yield* TestClock.adjust(Duration.minutes(20))
+      fake.faults.arm("captureHold", "before", { times: 10 })
+      expect(outcome(yield* withTimePassing(SessionEnd.endSession(session.id)))?._tag).toBe("PaymentUnknown")
+      fake.faults.clear()
+      yield* TestClock.adjust(Duration.minutes(31))
+      // Old enough to be stray, but its session's payment is still being settled: kept.
+      expect(actions(yield* reconcileAll)).toEqual([])
+      expect(fake.holds().map((h) => h.status)).toEqual(["requires_capture"])
+      yield* drainWork()
+      expect(fake.captures().map((c) => c.amountPence)).toEqual([1000])
+      expect(actions(yield* reconcileAll)).toEqual([])
     })
   )
 

@@ -270,6 +270,39 @@ describe("Refunds: staff refunds", () => {
   )
 
   refundTest(
+    "a crash between any two steps (record, request, record the answer) is finished by the repeat, refunding once",
+    Effect.gen(function* () {
+      const fake = yield* FakePayments
+      const store = yield* MemoryStore
+      const session = yield* paidSession()
+      const refund = StaffPayments.refundPayment(session.id, { amountPence: some(400), reason: "crash", by })
+      // Before anything is recorded: nothing happened.
+      store.faults.arm("commit", "before")
+      yield* Effect.exit(refund)
+      expect((yield* stored(session.id)).collection.refunds).toEqual([])
+      expect(fake.refunds()).toEqual([])
+      // Recorded pending, then the process dies before the request.
+      store.faults.arm("commit", "after")
+      yield* Effect.exit(refund)
+      expect((yield* stored(session.id)).collection.refunds.map((r) => r.status)).toEqual(["pending"])
+      expect(fake.refunds()).toEqual([])
+      // The request is made, the answer never recorded.
+      store.faults.arm("commit", "before")
+      yield* Effect.exit(refund)
+      expect((yield* stored(session.id)).collection.refunds.map((r) => r.status)).toEqual(["pending"])
+      expect(fake.refunds().map((r) => r.amountPence)).toEqual([400])
+      // The repeat sends the same key (the provider answers its first refund) and records it.
+      const done = yield* refund
+      expect([done.refundedPence, done.totalRefundedPence, done.repeated]).toEqual([400, 400, false])
+      expect(fake.refunds().map((r) => r.amountPence)).toEqual([400])
+      const again = yield* refund
+      expect([again.refundedPence, again.repeated]).toEqual([0, true])
+      yield* drainWork()
+      expect((yield* refundNotices).map((n) => n.amountPence)).toEqual([400])
+    })
+  )
+
+  refundTest(
     "a refund the provider refuses is recorded failed and refused again on a repeat; another reason makes a new one",
     Effect.gen(function* () {
       const fake = yield* FakePayments

@@ -291,8 +291,9 @@ export const refundSession = Effect.fn("Refunds.refundSession")(function* (reque
     }
   }
   const nothingSent = parts.every((p) => p.status !== "pending")
+  // A repeat that sent nothing writes nothing: its answers and email were recorded together.
   const after =
-    answers.size > 0 || nothingSent
+    answers.size > 0
       ? yield* recordAnswers(
           request.sessionId,
           key,
