@@ -172,6 +172,35 @@ describe("Staff: sessions", () => {
 })
 
 describe("Staff: payments", () => {
+  it.effect("with a card check hold, a retry charges only what the captured hold did not cover", () =>
+    withCodes(
+      Effect.gen(function* () {
+        const payments = yield* FakePayments
+        const session = yield* activeSession("pod-1", "declines")
+        // 50 minutes at the demo rate is 2500p: the 1500p hold is captured, the 1000p remainder declined.
+        const ended = yield* endAfter(session, 50)
+        expect(outcomeOf(ended.after)).toBe("PaymentFailed")
+        expect(payments.captures().map((c) => c.amountPence)).toEqual([1500])
+        payments.confirmCard(session.setupIntentId, { behaviour: "succeeds" })
+        const retried = yield* StaffPayments.retryPayment(session.id, { by })
+        expect(retried.result).toBe("paid")
+        const state = retried.session.state
+        expect(state._tag === "Ended" ? state.outcome : state).toMatchObject({ _tag: "Paid", amountPence: 2500 })
+        expect(payments.charges().map((c) => [c.idempotencyKey, c.amountPence])).toEqual([
+          [chargeKeyFor(session.id), 1000],
+          [StaffPayments.retryChargeKeyFor(session.id, 1), 1000]
+        ])
+        expect(payments.netReceivedFor(session.id)).toBe(2500)
+      })
+    ).pipe(
+      Effect.provide(
+        staffKit([demoPod({ id: "pod-1" }), demoPod({ id: "pod-2" })], {
+          bookingHoldPence: 1500
+        })
+      )
+    )
+  )
+
   staffTest(
     "after a decline, each retry gets its own attempt key; once paid, nothing more is charged",
     Effect.gen(function* () {

@@ -15,8 +15,9 @@ import { type ChargeResult, chargeKeyFor, RefundRefused } from "../ports/Payment
 import { type ChargeAttempt, StaffStore } from "../ports/StaffStore.js"
 import { isUnsettled, type Outcome, type Session } from "../session/Session.js"
 import { loadSession } from "../session/SessionSteps.js"
-import { outcomeOf } from "../settlement/ChargeOutcome.js"
+import { outcomeOf, stillOwedPence } from "../settlement/ChargeOutcome.js"
 import type { Refund } from "../settlement/Collection.js"
+import { capturedPence } from "../settlement/Collection.js"
 import { reconcilePayments } from "../settlement/Reconciliation.js"
 import { refundKeyFor, refundSession } from "../settlement/Refunds.js"
 import { recordSettlement } from "../settlement/Settlement.js"
@@ -99,7 +100,9 @@ export const retryPayment = Effect.fn("StaffPayments.retryPayment")(function* (
         "the previous service recorded this failure without its charge, so it may have charged; check the customer's payments at the provider first"
     })
   }
-  const amountPence = state.quote.chargePence
+  // With a card check hold, its captured part is paid already: only the rest is charged.
+  const amountPence = stillOwedPence(session)
+  const captured = capturedPence(session.collection)
 
   const finish = (result: PaymentRetryResult, outcome: Option.Option<Outcome>, key: Option.Option<string>, n: number) =>
     Effect.gen(function* () {
@@ -128,7 +131,7 @@ export const retryPayment = Effect.fn("StaffPayments.retryPayment")(function* (
       const r = reading.value
       switch (r._tag) {
         case "Succeeded":
-          return yield* finish("already_paid", Option.some(outcomeOf(r)), Option.none(), 0)
+          return yield* finish("already_paid", Option.some(outcomeOf(r, captured)), Option.none(), 0)
         case "Processing":
           return yield* new PaymentStillProcessing({ sessionId, paymentIntentId: r.paymentIntentId })
         case "NeedsAuthentication":
@@ -165,7 +168,7 @@ export const retryPayment = Effect.fn("StaffPayments.retryPayment")(function* (
       paymentIntentId: result._tag === "Declined" ? result.paymentIntentId : Option.some(result.paymentIntentId)
     })
   }
-  return yield* finish(resultOf(result), Option.some(outcomeOf(result)), Option.some(key), n)
+  return yield* finish(resultOf(result), Option.some(outcomeOf(result, captured)), Option.some(key), n)
 })
 
 export interface PaymentRefund {
