@@ -9,10 +9,11 @@
  * sets both); each test counts under its own key prefix, so runs never share counts.
  */
 import { randomBytes } from "node:crypto"
-import { connect, createServer } from "node:net"
+import { connect } from "node:net"
 import { afterEach, describe, expect, it } from "@effect/vitest"
 import { defaultHttpConfig, type RunningService, start } from "@qwip/http"
 import { client } from "@qwip/test-support/Client"
+import { freePort } from "@qwip/test-support/Network"
 import { boot, dataDir, platform, postgresEnv, testConfig, testDatabaseUrl } from "@qwip/test-support/Service"
 import { Duration, type Layer, Logger } from "effect"
 
@@ -138,21 +139,10 @@ const pauseRedis = (url: string, ms: number) =>
     socket.once("error", reject)
   })
 
-/** A port nothing listens on: taken from the OS, then closed again. */
-const closedPort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      const port = typeof address === "object" && address !== null ? address.port : 0
-      server.close(() => resolve(port))
-    })
-  })
-
 describe("a rate limit store that does not answer", () => {
   it("lets every request through, quickly, and logs it", { timeout: 60_000 }, async () => {
-    const port = await closedPort()
+    // A port taken from the OS and closed again: nothing listens on it.
+    const port = await freePort()
     const a = await startOn({ REDIS_URL: `redis://127.0.0.1:${port}`, QWIP_DATA_DIR: dataDir() })
     const started = Date.now()
     for (let i = 0; i < LIMIT + 3; i++) expect((await ask(a.api)).status).not.toBe(429)
