@@ -220,6 +220,8 @@ const waitForPayView = async (page: Page) => {
   await expect.poll(() => testId(page, "amount").isVisible(), { timeout: 15_000 }).toBe(true)
   expect(await testId(page, "amount").textContent()).toMatch(/^£\d+\.\d\d$/)
   expect(await page.locator("#loading").isVisible()).toBe(false)
+  // Fits a phone: nothing (the session id, a long amount) pushes the page sideways.
+  expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(PHONE.width)
 }
 
 for (const platform of platforms) {
