@@ -186,33 +186,31 @@ const openPage = async (url: string) => {
   const context = await browser.newContext({ viewport: PHONE, locale: "en-GB", timezoneId: "Europe/London" })
   const page = await context.newPage()
   const problems: Array<string> = []
-  const console: Array<string> = []
+  const messages: Array<string> = []
   page.on("pageerror", (e) => problems.push(`page error: ${e.message}`))
   page.on("console", (m) => {
-    console.push(`${m.type()}: ${m.text()}`)
+    messages.push(`${m.type()}: ${m.text()}`)
     // The browser logs each 4xx answer; the page shows those to the person, which is checked.
     if (m.type() === "error" && !/status of 4\d\d/.test(m.text())) problems.push(`console: ${m.text()}`)
   })
   // Chromium logs CSP refusals to the console; the event is reported too, in case it does not.
-  await page.addInitScript(() => {
-    document.addEventListener("securitypolicyviolation", (e) =>
-      console.error(`Content Security Policy violation: ${e.violatedDirective} ${e.blockedURI}`)
-    )
-  })
+  // (A string: these tests compile without the DOM's types.)
+  await page.addInitScript(`document.addEventListener("securitypolicyviolation", (e) =>
+    console.error("Content Security Policy violation: " + e.violatedDirective + " " + e.blockedURI))`)
   const origin = new URL(url).origin
   page.on("request", (r) => {
     if (!r.url().startsWith(origin) && !r.url().startsWith("data:")) problems.push(`external request: ${r.url()}`)
   })
   const response = await page.goto(url)
   expect(response?.headers()["content-security-policy"]).toContain("default-src 'self'")
-  return { page, problems, console, close: () => context.close() }
+  return { page, problems, messages, close: () => context.close() }
 }
 
 const testId = (page: Page, id: string) => page.getByTestId(id)
 
 /** Nothing went wrong in the page, and its Content-Security-Policy refused nothing. */
-const expectClean = (opened: { problems: Array<string>; console: Array<string> }) => {
-  expect(opened.console.filter((m) => /Content Security Policy|Content-Security-Policy/i.test(m))).toEqual([])
+const expectClean = (opened: { problems: Array<string>; messages: Array<string> }) => {
+  expect(opened.messages.filter((m) => /Content Security Policy|Content-Security-Policy/i.test(m))).toEqual([])
   expect(opened.problems).toEqual([])
 }
 
@@ -221,7 +219,7 @@ const waitForPayView = async (page: Page) => {
   expect(await testId(page, "amount").textContent()).toMatch(/^£\d+\.\d\d$/)
   expect(await page.locator("#loading").isVisible()).toBe(false)
   // Fits a phone: nothing (the session id, a long amount) pushes the page sideways.
-  expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(PHONE.width)
+  expect(await page.evaluate<number>("document.documentElement.scrollWidth")).toBeLessThanOrEqual(PHONE.width)
 }
 
 for (const platform of platforms) {
@@ -306,6 +304,13 @@ for (const platform of platforms) {
       expect(await testId(page, "authenticate-complete").isVisible()).toBe(false)
       expect(await testId(page, "card-number").isVisible()).toBe(true)
       await page.screenshot({ path: `${artifacts}pay-declined-${platform.name}.png`, fullPage: true })
+
+      // The same declining card is refused on the page too, plainly, and nothing is taken.
+      await testId(page, "card-number").fill(SOFT_DECLINE)
+      await testId(page, "pay-card").click()
+      await expect.poll(() => testId(page, "error").textContent(), { timeout: 15_000 }).toContain("did not go through")
+      expect(await testId(page, "done-text").isVisible()).toBe(false)
+      expect(await succeededFor(service, sessionId)).toEqual([])
 
       await testId(page, "card-number").fill(GOOD)
       await testId(page, "pay-card").click()
