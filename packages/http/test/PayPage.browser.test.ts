@@ -59,6 +59,7 @@ interface Email {
   readonly kind: string
   readonly sessionId: string | undefined
   readonly link: string | undefined
+  readonly reason: string | undefined
   readonly linkExpiresAt: string | undefined
 }
 
@@ -70,12 +71,16 @@ interface Service {
   readonly emails: () => Promise<ReadonlyArray<Email>>
 }
 
-type OutboxRow = { kind: string; message: { sessionId?: string; link?: string; linkExpiresAt?: string } }
+type OutboxRow = {
+  kind: string
+  message: { sessionId?: string; link?: string; reason?: string; linkExpiresAt?: string }
+}
 const fromOutbox = (rows: ReadonlyArray<OutboxRow>): ReadonlyArray<Email> =>
   rows.map((r) => ({
     kind: r.kind,
     sessionId: r.message.sessionId,
     link: r.message.link,
+    reason: r.message.reason,
     linkExpiresAt: r.message.linkExpiresAt
   }))
 
@@ -94,6 +99,7 @@ const platforms: ReadonlyArray<{ readonly name: string; readonly start: () => Pr
             kind: m._tag,
             sessionId: "sessionId" in m ? m.sessionId : undefined,
             link: m._tag === "PaymentRequest" ? m.link : undefined,
+            reason: m._tag === "PaymentRequest" ? m.reason : undefined,
             linkExpiresAt: m._tag === "PaymentRequest" ? m.linkExpiresAt.toISOString() : undefined
           }))
       }
@@ -155,13 +161,14 @@ const bookAndEnd = async (service: Service, card: string) => {
 }
 
 /** The payment email sent for the session (the end's own charge failed): waits for it. */
-const paymentEmail = async (service: Service, sessionId: string) => {
+const paymentEmail = async (service: Service, sessionId: string, reason: "needs_authentication" | "declined") => {
   const requests = await eventually(
     async () => (await service.emails()).filter((e) => e.kind === "PaymentRequest" && e.sessionId === sessionId),
     (found) => found.length > 0,
     { timeoutMs: 30_000 }
   )
   const email = requests[0] as Email
+  expect(email.reason).toBe(reason)
   expect(email.link).toMatch(/\/pay\/[\w-]+\.[\w-]+\.[\w-]+$/)
   return email
 }
@@ -227,7 +234,7 @@ for (const platform of platforms) {
     it("authentication: the emailed link, the test authenticate step, paid, the receipt queued", async () => {
       const service = await platform.start()
       const sessionId = await bookAndEnd(service, NEEDS_AUTHENTICATION)
-      const email = await paymentEmail(service, sessionId)
+      const email = await paymentEmail(service, sessionId, "needs_authentication")
       const opened = await openPage(onService(service, email.link ?? ""))
       const { page } = opened
 
@@ -266,7 +273,7 @@ for (const platform of platforms) {
     it("a failed authentication shows an error and leaves it unpaid; authenticating again then pays", async () => {
       const service = await platform.start()
       const sessionId = await bookAndEnd(service, NEEDS_AUTHENTICATION)
-      const email = await paymentEmail(service, sessionId)
+      const email = await paymentEmail(service, sessionId, "needs_authentication")
       const opened = await openPage(onService(service, email.link ?? ""))
       const { page } = opened
       await waitForPayView(page)
@@ -309,7 +316,7 @@ for (const platform of platforms) {
     it("a declined charge: the emailed link, another card, paid, the receipt queued", async () => {
       const service = await platform.start()
       const sessionId = await bookAndEnd(service, SOFT_DECLINE)
-      const email = await paymentEmail(service, sessionId)
+      const email = await paymentEmail(service, sessionId, "declined")
       const opened = await openPage(onService(service, email.link ?? ""))
       const { page } = opened
       await waitForPayView(page)
@@ -347,7 +354,7 @@ for (const platform of platforms) {
     it("a forged or expired link shows a clear message, not a blank page", async () => {
       const service = await platform.start()
       const sessionId = await bookAndEnd(service, NEEDS_AUTHENTICATION)
-      const email = await paymentEmail(service, sessionId)
+      const email = await paymentEmail(service, sessionId, "needs_authentication")
       const url = onService(service, email.link ?? "")
 
       const forged = await openPage(`${url.slice(0, -4)}AAAA`)
