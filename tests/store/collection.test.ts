@@ -12,9 +12,9 @@ import {
   chargeKeyFor,
   chargeOf,
   type Message,
-  type PodId,
   PayPage,
-  pence,
+  type PodId,
+  type pence,
   Reconciliation,
   type Session,
   SessionEnd,
@@ -23,7 +23,7 @@ import {
   StaffPayments
 } from "@qwip/core"
 import { demoPod, FakeMailer, FakePayLinks, FakePayments, FakeStaticCodes } from "@qwip/core/testing"
-import { Duration, Effect, Exit, Option } from "effect"
+import { Cause, Duration, Effect, Exit, Option } from "effect"
 import {
   activeSession,
   advance,
@@ -58,6 +58,9 @@ const stored = (id: SessionId) => Effect.flatMap(SessionStore, (s) => s.session(
 const podInUse = Effect.flatMap(SessionStore, (s) => s.podStatus("pod-1" as PodId)).pipe(
   Effect.map((s) => Option.getOrThrow(s).inUse)
 )
+
+/** The live sessions on pod-1 (a finalize that failed leaves its session opened there). */
+const openSessions = Effect.flatMap(SessionStore, (s) => s.liveSessionsOnPod("pod-1" as PodId))
 
 const outcomeOf = (s: Session) => {
   if (s.state._tag !== "Ended") throw new Error(`not ended: ${s.state._tag}`)
@@ -297,8 +300,14 @@ forEachScenarioStore("payments: each card behaviour", (it) => {
 })
 
 forEachScenarioStore("payments: a crash in the hold, then recovery", (it) => {
-  /** Books with `arm` armed first; whatever finalize did, the worker finishes it: one hold. */
-  const holdCrash = (arm: Effect.Effect<void, never, PaymentScenarioServices>) =>
+  /**
+   * Books with `arm` armed first; finalize stops where `left` says (the store's hold, the
+   * provider's holds), and the worker finishes it: one hold.
+   */
+  const holdCrash = (
+    arm: Effect.Effect<void, never, PaymentScenarioServices>,
+    left: { readonly recorded: boolean; readonly error?: string }
+  ) =>
     run(
       Effect.gen(function* () {
         const payments = yield* FakePayments
@@ -306,6 +315,14 @@ forEachScenarioStore("payments: a crash in the hold, then recovery", (it) => {
         const started = yield* Checkout.startCheckout("pod-1" as PodId)
         payments.confirmCard(started.setupIntentId, { behaviour: "succeeds", email: "ada@example.com" })
         const first = yield* Effect.exit(Checkout.finalizeBooking(started))
+        expect(Exit.isFailure(first)).toBe(true)
+        if (left.error !== undefined)
+          expect(Exit.isFailure(first) && Cause.failureOption(first.cause)).toEqual(
+            Option.some(expect.objectContaining({ _tag: left.error }))
+          )
+        const [opened] = yield* openSessions
+        expect(Option.isSome(opened?.collection.hold ?? Option.none())).toBe(left.recorded)
+        expect(payments.holds()).toHaveLength(1)
         payments.faults.clear()
         ;(yield* StoreFaults).clear()
         yield* drainWork()
@@ -327,26 +344,56 @@ forEachScenarioStore("payments: a crash in the hold, then recovery", (it) => {
     )
 
   it.scoped("the hold is placed, its answer lost every time", () =>
-    holdCrash(Effect.map(FakePayments, (p) => p.faults.arm("placeHold", "after", { times: 10 })))
+    holdCrash(
+      Effect.map(FakePayments, (p) => p.faults.arm("placeHold", "after", { times: 10 })),
+      {
+        recorded: false,
+        error: "PaymentsUnavailable"
+      }
+    )
   )
   it.scoped("crash between placing the hold and recording it", () =>
-    holdCrash(Effect.map(StoreFaults, (f) => f.arm("commit", "before")))
+    holdCrash(
+      Effect.map(StoreFaults, (f) => f.arm("commit", "before")),
+      { recorded: false }
+    )
   )
   it.scoped("crash after recording the hold", () =>
-    holdCrash(Effect.map(StoreFaults, (f) => f.arm("commit", "after")))
+    holdCrash(
+      Effect.map(StoreFaults, (f) => f.arm("commit", "after")),
+      { recorded: true }
+    )
   )
 })
 
 forEachScenarioStore("payments: a crash in the capture, then recovery", (it) => {
-  /** Ends a 50-minute session (2500p: 1500 captured, 1000 charged) with `arm` armed first. */
-  const captureCrash = (arm: Effect.Effect<void, never, PaymentScenarioServices>) =>
+  /**
+   * Ends a 50-minute session (2500p: 1500 captured, 1000 charged) with `arm` armed first; the
+   * end stops where `left` says (what the store recorded, what the provider did).
+   */
+  const captureCrash = (
+    arm: Effect.Effect<void, never, PaymentScenarioServices>,
+    left: {
+      readonly ended: boolean
+      readonly hold: "held" | "captured"
+      readonly outcome?: string
+      readonly charges: number
+    }
+  ) =>
     run(
       Effect.gen(function* () {
         const payments = yield* FakePayments
         const session = yield* activeSession("pod-1", "succeeds")
         yield* advance(Duration.minutes(50))
         yield* arm
-        yield* Effect.exit(SessionEnd.endSession(session.id))
+        const first = yield* Effect.exit(SessionEnd.endSession(session.id))
+        expect(Exit.isSuccess(first)).toBe(left.outcome !== undefined)
+        const between = yield* stored(session.id)
+        expect(between.state._tag === "Ended").toBe(left.ended)
+        if (left.outcome !== undefined) expect(outcomeOf(between)._tag).toBe(left.outcome)
+        expect(Option.map(between.collection.hold, (h) => h.status)).toEqual(Option.some(left.hold))
+        expect(payments.captures()).toHaveLength(1)
+        expect(payments.charges()).toHaveLength(left.charges)
         payments.faults.clear()
         // The safety net and the settling work finish whatever the crash left.
         yield* drainWorkFor(Duration.minutes(5), Duration.seconds(30))
@@ -371,22 +418,62 @@ forEachScenarioStore("payments: a crash in the capture, then recovery", (it) => 
     )
 
   it.scoped("the capture lands, its answer lost every time", () =>
-    captureCrash(Effect.map(FakePayments, (p) => p.faults.arm("captureHold", "after", { times: 10 })))
+    captureCrash(
+      Effect.map(FakePayments, (p) => p.faults.arm("captureHold", "after", { times: 10 })),
+      // Recorded unknown: the settling work reads the capture back and charges the remainder.
+      { ended: true, hold: "held", outcome: "PaymentUnknown", charges: 0 }
+    )
   )
   it.scoped("crash after the capture, before it is recorded", () =>
-    captureCrash(Effect.map(StoreFaults, (f) => f.arm("commit", "before", { skip: 1 })))
+    captureCrash(
+      Effect.map(StoreFaults, (f) => f.arm("commit", "before", { skip: 1 })),
+      {
+        ended: false,
+        hold: "held",
+        charges: 0
+      }
+    )
   )
   it.scoped("crash after recording the capture, before the remainder", () =>
-    captureCrash(Effect.map(StoreFaults, (f) => f.arm("commit", "after", { skip: 1 })))
+    captureCrash(
+      Effect.map(StoreFaults, (f) => f.arm("commit", "after", { skip: 1 })),
+      {
+        ended: false,
+        hold: "captured",
+        charges: 0
+      }
+    )
   )
   it.scoped("the remainder charge lands, its answer lost every time", () =>
-    captureCrash(Effect.map(FakePayments, (p) => p.faults.arm("chargeSession", "after", { times: 10 })))
+    captureCrash(
+      Effect.map(FakePayments, (p) => p.faults.arm("chargeSession", "after", { times: 10 })),
+      {
+        ended: true,
+        hold: "captured",
+        outcome: "PaymentUnknown",
+        charges: 1
+      }
+    )
   )
   it.scoped("crash after the remainder, before the close", () =>
-    captureCrash(Effect.map(StoreFaults, (f) => f.arm("commit", "before", { skip: 2 })))
+    captureCrash(
+      Effect.map(StoreFaults, (f) => f.arm("commit", "before", { skip: 2 })),
+      {
+        ended: false,
+        hold: "captured",
+        charges: 1
+      }
+    )
   )
   it.scoped("crash after the close (the end is repeated)", () =>
-    captureCrash(Effect.map(StoreFaults, (f) => f.arm("commit", "after", { skip: 2 })))
+    captureCrash(
+      Effect.map(StoreFaults, (f) => f.arm("commit", "after", { skip: 2 })),
+      {
+        ended: true,
+        hold: "captured",
+        charges: 1
+      }
+    )
   )
 })
 
@@ -395,7 +482,10 @@ forEachScenarioStore("payments: a crash in a dunning attempt, then recovery", (i
    * A declined session whose first dunning attempt (day 1, the card now paying) runs with
    * `arm` armed; the worker tries the attempt again: one charge under its key, paid.
    */
-  const attemptCrash = (arm: Effect.Effect<void, never, PaymentScenarioServices>) =>
+  const attemptCrash = (
+    arm: Effect.Effect<void, never, PaymentScenarioServices>,
+    left: { readonly pending: boolean; readonly charged: boolean }
+  ) =>
     run(
       Effect.gen(function* () {
         const payments = yield* FakePayments
@@ -406,6 +496,13 @@ forEachScenarioStore("payments: a crash in a dunning attempt, then recovery", (i
         payments.setBehaviour(session.setupIntentId, "succeeds")
         yield* arm
         yield* advanceTo(declinedAt, 1)
+        // The attempt stopped where the crash was: unpaid, recorded pending or not, sent or not.
+        const between = yield* stored(session.id)
+        expect(outcomeOf(between)._tag).toBe("PaymentFailed")
+        expect(dunningOf(between).attempts.map((a) => [a.attempt, a.status])).toEqual(
+          left.pending ? [[1, "pending"]] : []
+        )
+        expect(payments.charges()).toHaveLength(left.charged ? 2 : 1)
         payments.faults.clear()
         ;(yield* StoreFaults).clear()
         yield* advanceTo(declinedAt, 1.01)
@@ -427,23 +524,44 @@ forEachScenarioStore("payments: a crash in a dunning attempt, then recovery", (i
     )
 
   it.scoped("crash before the attempt is recorded", () =>
-    attemptCrash(Effect.map(StoreFaults, (f) => f.arm("commit", "before")))
+    attemptCrash(
+      Effect.map(StoreFaults, (f) => f.arm("commit", "before")),
+      { pending: false, charged: false }
+    )
   )
   it.scoped("crash after recording the attempt, before it is sent", () =>
-    attemptCrash(Effect.map(StoreFaults, (f) => f.arm("commit", "after")))
+    attemptCrash(
+      Effect.map(StoreFaults, (f) => f.arm("commit", "after")),
+      { pending: true, charged: false }
+    )
   )
   it.scoped("the attempt is charged, its answer lost every time", () =>
-    attemptCrash(Effect.map(FakePayments, (p) => p.faults.arm("chargeSession", "after", { times: 10 })))
+    attemptCrash(
+      Effect.map(FakePayments, (p) => p.faults.arm("chargeSession", "after", { times: 10 })),
+      {
+        pending: true,
+        charged: true
+      }
+    )
   )
   it.scoped("crash after the charge, before its answer is recorded", () =>
-    attemptCrash(Effect.map(StoreFaults, (f) => f.arm("commit", "before", { skip: 1 })))
+    attemptCrash(
+      Effect.map(StoreFaults, (f) => f.arm("commit", "before", { skip: 1 })),
+      {
+        pending: true,
+        charged: true
+      }
+    )
   )
 })
 
 forEachScenarioStore("payments: a crash in a refund, then recovery", (it) => {
   const request = { amountPence: Option.none<ReturnType<typeof pence>>(), reason: "door jammed", by: "ada" }
   /** A paid 1000p session refunded in full with `arm` armed; staff repeat it: refunded once. */
-  const refundCrash = (arm: Effect.Effect<void, never, PaymentScenarioServices>) =>
+  const refundCrash = (
+    arm: Effect.Effect<void, never, PaymentScenarioServices>,
+    left: { readonly pending: boolean; readonly refunded: boolean }
+  ) =>
     run(
       Effect.gen(function* () {
         const payments = yield* FakePayments
@@ -452,6 +570,10 @@ forEachScenarioStore("payments: a crash in a refund, then recovery", (it) => {
         yield* arm
         const first = yield* Effect.exit(StaffPayments.refundPayment(session.id, request))
         expect(Exit.isFailure(first)).toBe(true)
+        expect((yield* stored(session.id)).collection.refunds.map((r) => r.status)).toEqual(
+          left.pending ? ["pending"] : []
+        )
+        expect(payments.refunds()).toHaveLength(left.refunded ? 1 : 0)
         payments.faults.clear()
         ;(yield* StoreFaults).clear()
         const repeat = yield* StaffPayments.refundPayment(session.id, request)
@@ -472,16 +594,34 @@ forEachScenarioStore("payments: a crash in a refund, then recovery", (it) => {
     )
 
   it.scoped("crash before the refund is recorded pending", () =>
-    refundCrash(Effect.map(StoreFaults, (f) => f.arm("commit", "before")))
+    refundCrash(
+      Effect.map(StoreFaults, (f) => f.arm("commit", "before")),
+      { pending: false, refunded: false }
+    )
   )
   it.scoped("crash after recording it pending, before the request", () =>
-    refundCrash(Effect.map(StoreFaults, (f) => f.arm("commit", "after")))
+    refundCrash(
+      Effect.map(StoreFaults, (f) => f.arm("commit", "after")),
+      { pending: true, refunded: false }
+    )
   )
   it.scoped("the refund is made, its answer lost every time", () =>
-    refundCrash(Effect.map(FakePayments, (p) => p.faults.arm("refund", "after", { times: 10 })))
+    refundCrash(
+      Effect.map(FakePayments, (p) => p.faults.arm("refund", "after", { times: 10 })),
+      {
+        pending: true,
+        refunded: true
+      }
+    )
   )
   it.scoped("crash after the refund, before its answer is recorded", () =>
-    refundCrash(Effect.map(StoreFaults, (f) => f.arm("commit", "before", { skip: 1 })))
+    refundCrash(
+      Effect.map(StoreFaults, (f) => f.arm("commit", "before", { skip: 1 })),
+      {
+        pending: true,
+        refunded: true
+      }
+    )
   )
 })
 
@@ -502,7 +642,11 @@ forEachScenarioStore("payments: reconciliation", (it) => {
         const until = new Date((yield* ScenarioClock).unsafeCurrentTimeMillis() + 1)
         const report = yield* Reconciliation.reconcilePayments({ since: new Date(0), until })
         expect(report.findings).toEqual([
-          expect.objectContaining({ sessionId: session.id, action: "settled", detail: expect.stringContaining("1000p") })
+          expect.objectContaining({
+            sessionId: session.id,
+            action: "settled",
+            detail: expect.stringContaining("1000p")
+          })
         ])
         expect(outcomeOf(yield* stored(session.id))).toMatchObject({ _tag: "Paid", amountPence: 1000 })
         expect(yield* chargeRow(session.id)).toMatchObject({ status: "succeeded", amountPence: 1000 })

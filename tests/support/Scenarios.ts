@@ -6,15 +6,9 @@
  */
 import { randomBytes } from "node:crypto"
 import { describe, layer, type Vitest, it as vitestIt } from "@effect/vitest"
-import {
-  layerPostgres,
-  SqlStore,
-  StoreBackend,
-  StoreRecords,
-  type StoreRecordsShape
-} from "@qwip/adapters/store/index"
-import * as StaffQueries from "@qwip/adapters/store/StaffQueries"
+import { layerPostgres, SqlStore, StoreBackend, StoreRecords, type StoreRecordsShape } from "@qwip/adapters/store/index"
 import { backendFor, makeBackend, openPglite } from "@qwip/adapters/store/Pglite"
+import * as StaffQueries from "@qwip/adapters/store/StaffQueries"
 import {
   Checkout,
   type PayLinks,
