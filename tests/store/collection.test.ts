@@ -102,6 +102,17 @@ const chargeRow = (id: SessionId) =>
     return charge
   })
 
+/** Recovery left nothing for staff to untangle: no background work parked, on any store. */
+const noParkedWork = (id: SessionId) =>
+  Effect.gen(function* () {
+    expect((yield* sentFor("StaffAlert", id)).filter((a) => a.topic === "work_parked")).toEqual([])
+    yield* onSql(({ records }) =>
+      Effect.map(records.workFor(id), (work) =>
+        expect(work.filter((w) => w.status === "parked").map((w) => [w.kind, w.lastError])).toEqual([])
+      )
+    )
+  })
+
 /** Moves the clock to `days` after `from` (if not there yet) and runs what is due. */
 const advanceTo = (from: Date, days: number) =>
   Effect.gen(function* () {
@@ -299,6 +310,110 @@ forEachScenarioStore("payments: each card behaviour", (it) => {
   )
 })
 
+forEachScenarioStore("payments: with the hold, a card needing authentication and staff's retry", (it) => {
+  it.scoped("needs_authentication with the hold: booking refused, its PaymentIntent cancelled, nothing held", () =>
+    run(
+      Effect.gen(function* () {
+        const payments = yield* FakePayments
+        const refused = yield* Effect.flip(book("pod-1", "needs_authentication"))
+        expect(refused).toMatchObject({ _tag: "CardDeclined", code: "authentication_required" })
+        yield* drainWork()
+        const [session] = payments.holds()
+        expect(payments.holds().map((h) => h.status)).toEqual(["canceled"])
+        const failed = yield* stored(session?.sessionId as SessionId)
+        expect(failed.state._tag).toBe("ProvisioningFailed")
+        expect(Option.map(failed.collection.hold, (h) => h.status)).toEqual(Option.some("released"))
+        expect(yield* podInUse).toBe(false)
+        expect(payments.charges()).toEqual([])
+        expect(payments.captures()).toEqual([])
+      }),
+      true
+    )
+  )
+
+  /**
+   * The hold is captured (1500p) and the 1000p remainder declined; staff retry once the card
+   * pays, `lost` times losing the answer first: only the remainder is charged, under staff's key.
+   */
+  const staffRetry = (lost: boolean) =>
+    run(
+      Effect.gen(function* () {
+        const payments = yield* FakePayments
+        const session = yield* ended("declines", 50)
+        expect(outcomeOf(session)._tag).toBe("PaymentFailed")
+        expect(holdOf(session)).toEqual(Option.some(["captured", HOLD, HOLD]))
+        expect(yield* chargeRow(session.id)).toMatchObject({ status: "failed", amountPence: 2500 })
+        payments.setBehaviour(session.setupIntentId, "succeeds")
+        const key = `${chargeKeyFor(session.id)}-retry-1`
+        if (lost) {
+          payments.faults.arm("chargeSession", "after", { times: 10 })
+          const unknown = yield* StaffPayments.retryPayment(session.id, { by: "ada" })
+          expect([unknown.result, unknown.idempotencyKey]).toEqual(["unknown", Option.some(key)])
+          expect(outcomeOf(yield* stored(session.id))._tag).toBe("PaymentFailed")
+          payments.faults.clear()
+        }
+        const retried = yield* StaffPayments.retryPayment(session.id, { by: "ada" })
+        expect([retried.result, retried.attempt, retried.idempotencyKey]).toEqual(["paid", 1, Option.some(key)])
+        const paid = yield* stored(session.id)
+        expect(outcomeOf(paid)).toMatchObject({ _tag: "Paid", amountPence: 2500 })
+        expect(dunningOf(paid).status).toBe("paid")
+        expect(payments.captures().map((c) => c.amountPence)).toEqual([HOLD])
+        expect(payments.charges().map((c) => [c.idempotencyKey, c.amountPence])).toEqual([
+          [chargeKeyFor(session.id), 1000],
+          [key, 1000]
+        ])
+        expect(payments.succeededChargesFor(session.id)).toBe(1)
+        expect(payments.netReceivedFor(session.id)).toBe(2500)
+        expect(yield* chargeRow(session.id)).toMatchObject({ status: "succeeded", amountPence: 2500 })
+        // Dunning charges nothing more; a further retry has nothing to do.
+        yield* advanceTo(closedAt(session), 10)
+        expect(payments.charges()).toHaveLength(2)
+        expect((yield* Effect.flip(StaffPayments.retryPayment(session.id, { by: "ada" })))._tag).toBe("NothingToRetry")
+        expect((yield* sentFor("Receipt", session.id)).map((r) => [r.amountPence, r.capturedPence])).toEqual([
+          [2500, HOLD]
+        ])
+        yield* noParkedWork(session.id)
+      }),
+      true
+    )
+
+  it.scoped("staff retry a declined remainder: only what the hold did not cover is charged", () => staffRetry(false))
+  it.scoped("staff retry whose answer is lost: the repeat uses the same attempt's key, one charge", () =>
+    staffRetry(true)
+  )
+
+  it.scoped("a full refund of a hold-paid session gives back both parts, once", () =>
+    run(
+      Effect.gen(function* () {
+        const payments = yield* FakePayments
+        const session = yield* ended("succeeds", 50)
+        expect(payments.netReceivedFor(session.id)).toBe(2500)
+        const request = { amountPence: Option.none<ReturnType<typeof pence>>(), reason: "door jammed", by: "ada" }
+        payments.faults.arm("refund", "after", { times: 10 })
+        expect(Exit.isFailure(yield* Effect.exit(StaffPayments.refundPayment(session.id, request)))).toBe(true)
+        payments.faults.clear()
+        const refund = yield* StaffPayments.refundPayment(session.id, request)
+        expect(refund.totalRefundedPence).toBe(2500)
+        expect(refund.refunds.map((r) => [r.amountPence, r.status]).sort()).toEqual([
+          [1000, "succeeded"],
+          [HOLD, "succeeded"]
+        ])
+        expect(
+          payments
+            .refunds()
+            .map((r) => r.amountPence)
+            .sort()
+        ).toEqual([1000, HOLD])
+        expect(payments.netReceivedFor(session.id)).toBe(0)
+        expect(yield* chargeRow(session.id)).toMatchObject({ status: "succeeded", refundedPence: 2500 })
+        yield* drainWork()
+        expect(yield* sentFor("RefundNotice", session.id)).toHaveLength(1)
+      }),
+      true
+    )
+  )
+})
+
 forEachScenarioStore("payments: a crash in the hold, then recovery", (it) => {
   /**
    * Books with `arm` armed first; finalize stops where `left` says (the store's hold, the
@@ -339,6 +454,8 @@ forEachScenarioStore("payments: a crash in the hold, then recovery", (it) => {
         yield* SessionEnd.endSession(session.id)
         expect(payments.captures().map((c) => c.amountPence)).toEqual([HOLD])
         expect(payments.netReceivedFor(session.id)).toBe(2500)
+        yield* drainWork()
+        yield* noParkedWork(session.id)
       }),
       true
     )
@@ -413,6 +530,7 @@ forEachScenarioStore("payments: a crash in the capture, then recovery", (it) => 
           [2500, HOLD]
         ])
         expect(yield* podInUse).toBe(false)
+        yield* noParkedWork(session.id)
       }),
       true
     )
@@ -519,6 +637,7 @@ forEachScenarioStore("payments: a crash in a dunning attempt, then recovery", (i
         // No later attempt.
         yield* advanceTo(declinedAt, 10)
         expect(payments.charges()).toHaveLength(2)
+        yield* noParkedWork(session.id)
       }),
       false
     )
@@ -589,6 +708,7 @@ forEachScenarioStore("payments: a crash in a refund, then recovery", (it) => {
         expect(after.collection.refunds.map((r) => [r.amountPence, r.status])).toEqual([[1000, "succeeded"]])
         expect(yield* chargeRow(session.id)).toMatchObject({ status: "succeeded", refundedPence: 1000 })
         expect(yield* sentFor("RefundNotice", session.id)).toHaveLength(1)
+        yield* noParkedWork(session.id)
       }),
       false
     )
