@@ -6,10 +6,12 @@
  */
 import { randomBytes } from "node:crypto"
 import { describe, layer, type Vitest, it as vitestIt } from "@effect/vitest"
-import { layerPostgres, SqlStore, StoreRecords, type StoreRecordsShape } from "@qwip/adapters/store/index"
+import { layerPostgres, SqlStore, StoreBackend, StoreRecords, type StoreRecordsShape } from "@qwip/adapters/store/index"
 import { backendFor, makeBackend, openPglite } from "@qwip/adapters/store/Pglite"
+import * as StaffQueries from "@qwip/adapters/store/StaffQueries"
 import {
   Checkout,
+  type PayLinks,
   type Pod,
   type PodId,
   Policy,
@@ -17,17 +19,21 @@ import {
   type Session,
   SessionStore,
   type SessionStoreShape,
+  StaffStore,
   Worker
 } from "@qwip/core"
 import {
   type CardBehaviour,
+  type FakePayLinks,
   FakePayments,
   type Faults,
   InjectedFault,
   layerFakeLock,
   layerFakeMailer,
+  layerFakePayLinks,
   layerFakePayments,
   layerFakeStaticCodes,
+  layerMemoryStaffStore,
   layerMemoryStore,
   MemoryStore,
   makeFaults,
@@ -243,6 +249,39 @@ export const scenario = <A, E>(
       Effect.withClock(clock)
     )
   })
+
+export type PaymentScenarioServices = ScenarioServices | PayLinks | FakePayLinks | StaffStore
+
+/**
+ * The store's own `StaffStore`: the SQL store's queries over its backend, or the memory one over
+ * the memory store (staff's payment actions number their attempts and audit there).
+ */
+const scenarioStaffStore = Effect.gen(function* () {
+  const backend = yield* Effect.serviceOption(StoreBackend)
+  if (Option.isSome(backend)) return Context.make(StaffStore, StaffQueries.make(backend.value))
+  const memory = yield* Effect.serviceOption(MemoryStore)
+  if (Option.isNone(memory)) return yield* Effect.dieMessage("a scenario store with no StaffStore")
+  return yield* Layer.build(layerMemoryStaffStore.pipe(Layer.provide(Layer.succeed(MemoryStore, memory.value))))
+})
+
+/**
+ * As `scenario`, with the pay-link double and the store's `StaffStore` as well: what the
+ * payment paths (dunning's pay link emails, the pay page, staff's retries and refunds) need.
+ */
+export const paymentScenario = <A, E>(
+  body: Effect.Effect<A, E, PaymentScenarioServices>,
+  policy: Partial<PolicyShape> = {}
+): Effect.Effect<A, E, FreshStore | Scope.Scope> =>
+  scenario(
+    Effect.scoped(
+      Effect.gen(function* () {
+        const links = yield* Layer.build(layerFakePayLinks)
+        const staff = yield* scenarioStaffStore
+        return yield* body.pipe(Effect.provide(Context.merge(links, staff)))
+      })
+    ),
+    policy
+  )
 
 /** Runs `body` against each store that can hold a fresh database per scenario. */
 export const forEachScenarioStore = (title: string, body: (it: Vitest.MethodsNonLive<FreshStore>) => void) => {
