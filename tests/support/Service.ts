@@ -169,6 +169,12 @@ export interface Deployment {
    * no HTTP endpoint shows it.
    */
   readonly collection: (sessionId: string) => Promise<string | null>
+  /**
+   * How many of a session's background work items are due by the deployment's clock and not
+   * yet done: 0 once the worker has run everything the clock has reached (so a test can tell
+   * "did nothing" from "has not run yet").
+   */
+  readonly dueWork: (sessionId: string) => Promise<number>
 }
 
 export interface SentMail {
@@ -271,6 +277,13 @@ const onEnv =
           `select collection_status from session_charges where session_id = '${sessionId.replace(/'/g, "''")}'`
         )
         return rows[0]?.collection_status ?? null
+      },
+      dueWork: async (sessionId) => {
+        const now = new Date(clock.clock.unsafeCurrentTimeMillis()).toISOString()
+        const rows = await sql<{ n: number | string }>(
+          `select count(*) as n from background_work where status = 'pending' and session_id = '${sessionId.replace(/'/g, "''")}' and run_at <= '${now}'`
+        )
+        return Number(rows[0]?.n ?? 0)
       }
     }
   }
@@ -300,6 +313,13 @@ export const memoryPlatform: JourneyPlatform = {
         return session === undefined
           ? null
           : Option.match(session.collection.dunning, { onNone: () => null, onSome: (d) => d.status })
+      },
+      dueWork: async (sessionId) => {
+        const now = platform.clock.clock.unsafeCurrentTimeMillis()
+        return platform.store
+          .work()
+          .filter((w) => w.status === "pending" && w.item.sessionId === sessionId && w.item.runAt.getTime() <= now)
+          .length
       }
     }
   }
