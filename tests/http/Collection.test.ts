@@ -25,6 +25,7 @@ const HOLD_PENCE = 1500
 /** Dunning attempts an hour, two and three after the decline. */
 const SCHEDULE = "1h,2h,3h"
 const ATTEMPTS = 3
+const HOUR = 3_600_000
 /** Well past the last attempt of a schedule started now. */
 const PAST_SCHEDULE = "4 hours"
 
@@ -197,7 +198,7 @@ describe.each(journeyPlatforms)("[$name] the test cards over HTTP", { timeout: 1
       ])
       const request = await payLinkEmailed(deployment, sessionId, 0)
       expect(request).toMatchObject({ reason: "declined", amountPence: costPence })
-      expect(await deployment.collection(sessionId)).toBe("scheduled")
+      expect((await deployment.collection(sessionId)).status).toBe("scheduled")
 
       const token = tokenOf(request.link)
       const page = await api.get(`/api/pay/${token}`)
@@ -209,7 +210,7 @@ describe.each(journeyPlatforms)("[$name] the test cards over HTTP", { timeout: 1
       expect(paid.body.status).toBe("succeeded")
       await confirmPaid(api, token, pi, sessionId)
       await expectReceipt(deployment, sessionId, costPence)
-      expect(await deployment.collection(sessionId)).toBe("paid")
+      expect((await deployment.collection(sessionId)).status).toBe("paid")
 
       deployment.advance(PAST_SCHEDULE)
       await settled(deployment, sessionId)
@@ -240,13 +241,17 @@ describe.each(journeyPlatforms)("[$name] the test cards over HTTP", { timeout: 1
       expect(await intentsOf(api, sessionId)).toHaveLength(made)
       expect(await mailOf(deployment, sessionId, "PaymentRequest")).toHaveLength(1)
       expect(await mailOf(deployment, sessionId, "Receipt")).toHaveLength(1)
-      expect(await deployment.collection(sessionId)).toBe("paid")
+      expect((await deployment.collection(sessionId)).status).toBe("paid")
     })
 
     it(`${INSUFFICIENT_FUNDS} (sandbox only, soft): retried on the schedule, an email per failure, then staff alerted once`, async () => {
       const { sessionId, costPence } = await useAndEnd(api, deployment, pod.id, INSUFFICIENT_FUNDS, minutes())
       await payLinkEmailed(deployment, sessionId, 0)
-      expect(await deployment.collection(sessionId)).toBe("scheduled")
+      const scheduled = await deployment.collection(sessionId)
+      expect(scheduled.status).toBe("scheduled")
+      // The first attempt an hour after the decline, the rest counted from it.
+      const first = scheduled.nextAttemptAt?.getTime() ?? Number.NaN
+      expect(first).not.toBeNaN()
 
       for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
         // Each attempt is due an hour after the one before (the schedule counts from the decline).
@@ -258,10 +263,16 @@ describe.each(journeyPlatforms)("[$name] the test cards over HTTP", { timeout: 1
         expect(made.map((p) => [p.status, p.amount_pence])).toEqual(
           Array.from({ length: attempt + 1 }, () => ["requires_payment_method", costPence])
         )
+        if (attempt < ATTEMPTS) {
+          expect(await deployment.collection(sessionId)).toEqual({
+            status: "scheduled",
+            nextAttemptAt: new Date(first + attempt * HOUR)
+          })
+        }
       }
       const alerts = await waitForMail(deployment, sessionId, "StaffAlert")
       expect(alerts.map((m) => m.message.topic)).toEqual(["unpaid_after_collection"])
-      expect(await deployment.collection(sessionId)).toBe("exhausted")
+      expect(await deployment.collection(sessionId)).toEqual({ status: "exhausted", nextAttemptAt: null })
 
       deployment.advance(PAST_SCHEDULE)
       await settled(deployment, sessionId)
@@ -275,7 +286,7 @@ describe.each(journeyPlatforms)("[$name] the test cards over HTTP", { timeout: 1
       const { sessionId, costPence } = await useAndEnd(api, deployment, pod.id, LOST_CARD, minutes())
       const request = await payLinkEmailed(deployment, sessionId, 0)
       expect(request).toMatchObject({ reason: "declined", amountPence: costPence })
-      expect(await deployment.collection(sessionId)).toBe("stopped")
+      expect(await deployment.collection(sessionId)).toEqual({ status: "stopped", nextAttemptAt: null })
 
       deployment.advance(PAST_SCHEDULE)
       await settled(deployment, sessionId)

@@ -17,8 +17,8 @@ import * as path from "node:path"
 import { afterAll, afterEach } from "@effect/vitest"
 import { layerFromEnv, Store } from "@qwip/adapters"
 import { pgliteBehind } from "@qwip/adapters/store/Pglite"
+import { chargeOf, type PolicyShape } from "@qwip/core"
 import { defaultHttpConfig, type HttpConfigShape, type RunningService, start } from "@qwip/http"
-import type { PolicyShape } from "@qwip/core"
 import { ConfigProvider, Context, Duration, Effect, Layer, Logger, LogLevel, Option } from "effect"
 import pg from "pg"
 import { type Client, client } from "./Client.js"
@@ -164,17 +164,22 @@ export interface Deployment {
    */
   readonly mail: () => Promise<ReadonlyArray<SentMail>>
   /**
-   * Where dunning stands for a session's charge, as `qwip payments list` shows it (`scheduled`,
-   * `paid`, `stopped`, `exhausted`), or null when it never started. Read from the store, since
-   * no HTTP endpoint shows it.
+   * Where dunning stands for a session's charge and when it next tries, as `qwip payments list`
+   * shows them (status `scheduled`, `paid`, `stopped`, `exhausted`; null when it never
+   * started). Read from the store's charge row, since no HTTP endpoint shows it.
    */
-  readonly collection: (sessionId: string) => Promise<string | null>
+  readonly collection: (sessionId: string) => Promise<CollectionView>
   /**
    * How many of a session's background work items are due by the deployment's clock and not
    * yet done: 0 once the worker has run everything the clock has reached (so a test can tell
    * "did nothing" from "has not run yet").
    */
   readonly dueWork: (sessionId: string) => Promise<number>
+}
+
+export interface CollectionView {
+  readonly status: string | null
+  readonly nextAttemptAt: Date | null
 }
 
 export interface SentMail {
@@ -232,7 +237,7 @@ export interface JourneyPlatform {
 }
 
 type OutboxRow = { readonly kind: string; readonly message: unknown; readonly session_id?: string }
-type ChargeRow = { readonly collection_status: string | null }
+type ChargeRow = { readonly collection_status: string | null; readonly next_attempt_at: Date | string | null }
 
 const onEnv =
   (env: () => Record<string, string>) =>
@@ -274,9 +279,10 @@ const onEnv =
         })),
       collection: async (sessionId) => {
         const rows = await sql<ChargeRow>(
-          `select collection_status from session_charges where session_id = '${sessionId.replace(/'/g, "''")}'`
+          `select collection_status, next_attempt_at from session_charges where session_id = '${sessionId.replace(/'/g, "''")}'`
         )
-        return rows[0]?.collection_status ?? null
+        const next = rows[0]?.next_attempt_at ?? null
+        return { status: rows[0]?.collection_status ?? null, nextAttemptAt: next === null ? null : new Date(next) }
       },
       dueWork: async (sessionId) => {
         const now = new Date(clock.clock.unsafeCurrentTimeMillis()).toISOString()
@@ -310,9 +316,11 @@ export const memoryPlatform: JourneyPlatform = {
       mail: async () => platform.mailer.sent().map((message) => ({ kind: message._tag, message })),
       collection: async (sessionId) => {
         const session = platform.store.sessions().find((s) => s.id === sessionId)
-        return session === undefined
-          ? null
-          : Option.match(session.collection.dunning, { onNone: () => null, onSome: (d) => d.status })
+        const charge = session === undefined ? Option.none() : chargeOf(session)
+        return {
+          status: Option.getOrNull(Option.flatMap(charge, (c) => c.collection)),
+          nextAttemptAt: Option.getOrNull(Option.flatMap(charge, (c) => c.nextAttemptAt))
+        }
       },
       dueWork: async (sessionId) => {
         const now = platform.clock.clock.unsafeCurrentTimeMillis()
