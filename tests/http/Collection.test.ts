@@ -198,7 +198,9 @@ describe.each(journeyPlatforms)("[$name] the test cards over HTTP", { timeout: 1
       ])
       const request = await payLinkEmailed(deployment, sessionId, 0)
       expect(request).toMatchObject({ reason: "declined", amountPence: costPence })
-      expect((await deployment.collection(sessionId)).status).toBe("scheduled")
+      const scheduled = await deployment.collection(sessionId)
+      expect(scheduled.status).toBe("scheduled")
+      expect(scheduled.nextAttemptAt).toBeInstanceOf(Date)
 
       const token = tokenOf(request.link)
       const page = await api.get(`/api/pay/${token}`)
@@ -210,10 +212,12 @@ describe.each(journeyPlatforms)("[$name] the test cards over HTTP", { timeout: 1
       expect(paid.body.status).toBe("succeeded")
       await confirmPaid(api, token, pi, sessionId)
       await expectReceipt(deployment, sessionId, costPence)
-      expect((await deployment.collection(sessionId)).status).toBe("paid")
+      expect(await deployment.collection(sessionId)).toEqual({ status: "paid", nextAttemptAt: null })
 
+      const made = (await intentsOf(api, sessionId)).length
       deployment.advance(PAST_SCHEDULE)
       await settled(deployment, sessionId)
+      expect(await intentsOf(api, sessionId)).toHaveLength(made)
       expect((await intentsOf(api, sessionId)).filter((p) => p.status === "succeeded")).toHaveLength(1)
       expect(await mailOf(deployment, sessionId, "PaymentRequest")).toHaveLength(1)
       expect(await mailOf(deployment, sessionId, "Receipt")).toHaveLength(1)
@@ -241,7 +245,7 @@ describe.each(journeyPlatforms)("[$name] the test cards over HTTP", { timeout: 1
       expect(await intentsOf(api, sessionId)).toHaveLength(made)
       expect(await mailOf(deployment, sessionId, "PaymentRequest")).toHaveLength(1)
       expect(await mailOf(deployment, sessionId, "Receipt")).toHaveLength(1)
-      expect((await deployment.collection(sessionId)).status).toBe("paid")
+      expect(await deployment.collection(sessionId)).toEqual({ status: "paid", nextAttemptAt: null })
     })
 
     it(`${INSUFFICIENT_FUNDS} (sandbox only, soft): retried on the schedule, an email per failure, then staff alerted once`, async () => {
@@ -303,6 +307,7 @@ describe.each(journeyPlatforms)("[$name] the test cards over HTTP", { timeout: 1
       expect(paid.body.status, JSON.stringify(paid.body)).toBe("succeeded")
       await confirmPaid(api, token, pi, sessionId)
       await expectReceipt(deployment, sessionId, costPence)
+      expect(await deployment.collection(sessionId)).toEqual({ status: "paid", nextAttemptAt: null })
     })
   })
 })
