@@ -211,8 +211,11 @@ const scheduleOf = (raw: string): ReadonlyArray<Duration.Duration> =>
 const memoryPolicyOf = (settings: DeploySettings): Partial<PolicyShape> => {
   const policy: { -readonly [K in keyof PolicyShape]?: PolicyShape[K] } = {}
   for (const [name, value] of Object.entries(settings)) {
-    if (name === "BOOKING_HOLD_PENCE") policy.bookingHoldPence = Number(value) > 0 ? Number(value) : undefined
-    else if (name === "DUNNING_SCHEDULE") policy.dunningSchedule = scheduleOf(value)
+    if (name === "BOOKING_HOLD_PENCE") {
+      if (!/^\d+$/.test(value)) throw new Error(`BOOKING_HOLD_PENCE: "${value}" is not whole pence`)
+      // 0 is off, as in the environment.
+      policy.bookingHoldPence = Number(value) > 0 ? Number(value) : undefined
+    } else if (name === "DUNNING_SCHEDULE") policy.dunningSchedule = scheduleOf(value)
     else if (name === "PAY_LINK_DAYS") policy.payLinkValidity = Duration.days(Number(value))
     else throw new Error(`the memory platform does not take ${name}`)
   }
@@ -236,7 +239,7 @@ export interface JourneyPlatform {
   readonly deploy: (settings?: DeploySettings) => Deployment
 }
 
-type OutboxRow = { readonly kind: string; readonly message: unknown; readonly session_id?: string }
+type OutboxRow = { readonly kind: string; readonly message: unknown }
 type ChargeRow = { readonly collection_status: string | null; readonly next_attempt_at: Date | string | null }
 
 const onEnv =
