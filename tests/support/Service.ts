@@ -17,8 +17,9 @@ import * as path from "node:path"
 import { afterAll, afterEach } from "@effect/vitest"
 import { layerFromEnv, Store } from "@qwip/adapters"
 import { pgliteBehind } from "@qwip/adapters/store/Pglite"
+import { chargeOf, type PolicyShape } from "@qwip/core"
 import { defaultHttpConfig, type HttpConfigShape, type RunningService, start } from "@qwip/http"
-import { ConfigProvider, Context, type Duration, Effect, Layer, Logger, LogLevel } from "effect"
+import { ConfigProvider, Context, Duration, Effect, Layer, Logger, LogLevel, Option } from "effect"
 import pg from "pg"
 import { type Client, client } from "./Client.js"
 import {
@@ -157,6 +158,68 @@ export interface Deployment {
   readonly start: (options?: { readonly worker?: boolean; readonly forFile?: boolean }) => Promise<Served>
   /** Moves the services' clock forward. */
   readonly advance: (duration: Duration.DurationInput) => void
+  /**
+   * The emails sent so far, oldest first: the fake mailer's in memory, the outbox's rows
+   * otherwise (`kind` is the message's tag; `message` its fields as stored).
+   */
+  readonly mail: () => Promise<ReadonlyArray<SentMail>>
+  /**
+   * Where dunning stands for a session's charge and when it next tries, as `qwip payments list`
+   * shows them (status `scheduled`, `paid`, `stopped`, `exhausted`; null when it never
+   * started). Read from the store's charge row, since no HTTP endpoint shows it.
+   */
+  readonly collection: (sessionId: string) => Promise<CollectionView>
+  /**
+   * How many of a session's background work items are due by the deployment's clock and not
+   * yet done: 0 once the worker has run everything the clock has reached (so a test can tell
+   * "did nothing" from "has not run yet").
+   */
+  readonly dueWork: (sessionId: string) => Promise<number>
+}
+
+export interface CollectionView {
+  readonly status: string | null
+  readonly nextAttemptAt: Date | null
+}
+
+export interface SentMail {
+  readonly kind: string
+  // biome-ignore lint/suspicious/noExplicitAny: tests read the message's fields as stored
+  readonly message: any
+}
+
+/**
+ * Settings a deployment runs with, as the environment names them. In memory only the
+ * collection settings are understood (translated to the policy); any other is refused, so a
+ * test never believes a setting applied when it did not.
+ */
+export type DeploySettings = Readonly<Record<string, string>>
+
+const DURATION_UNITS: Record<string, Duration.DurationInput> = { m: "1 minute", h: "1 hour", d: "1 day" }
+
+/** `1h,2h,3h` (units m, h, d) as the policy's schedule, for the in-memory platform. */
+const scheduleOf = (raw: string): ReadonlyArray<Duration.Duration> =>
+  raw.trim() === "off"
+    ? []
+    : raw.split(",").map((part) => {
+        const match = /^(\d+)([mhd])$/.exec(part.trim())
+        const unit = DURATION_UNITS[match?.[2] ?? ""]
+        if (match === null || unit === undefined) throw new Error(`DUNNING_SCHEDULE: "${part}" is not like 1h`)
+        return Duration.times(Duration.decode(unit), Number(match[1]))
+      })
+
+const memoryPolicyOf = (settings: DeploySettings): Partial<PolicyShape> => {
+  const policy: { -readonly [K in keyof PolicyShape]?: PolicyShape[K] } = {}
+  for (const [name, value] of Object.entries(settings)) {
+    if (name === "BOOKING_HOLD_PENCE") {
+      if (!/^\d+$/.test(value)) throw new Error(`BOOKING_HOLD_PENCE: "${value}" is not whole pence`)
+      // 0 is off, as in the environment.
+      policy.bookingHoldPence = Number(value) > 0 ? Number(value) : undefined
+    } else if (name === "DUNNING_SCHEDULE") policy.dunningSchedule = scheduleOf(value)
+    else if (name === "PAY_LINK_DAYS") policy.payLinkValidity = Duration.days(Number(value))
+    else throw new Error(`the memory platform does not take ${name}`)
+  }
+  return policy
 }
 
 export interface JourneyPlatform {
@@ -172,24 +235,67 @@ export interface JourneyPlatform {
   readonly pods: number
   /** The door codes its static codes hand out. */
   readonly code: RegExp
-  readonly deploy: () => Deployment
+  /** A fresh deployment; `settings` (optional) as the environment names them, e.g. `BOOKING_HOLD_PENCE`. */
+  readonly deploy: (settings?: DeploySettings) => Deployment
 }
 
-const onEnv = (env: () => Record<string, string>) => (): Deployment => {
-  const settings = env()
-  const clock = makeOffsetClock()
-  return {
-    start: async (options = {}) => {
-      const { service, api, stop } = await serve(settings, {
-        clock,
-        config: quickWorker(options.worker !== false),
-        ...(options.forFile === undefined ? {} : { forFile: options.forFile })
-      })
-      return { api, url: service.url, stop }
-    },
-    advance: clock.advance
+type OutboxRow = { readonly kind: string; readonly message: unknown }
+type ChargeRow = { readonly collection_status: string | null; readonly next_attempt_at: Date | string | null }
+
+const onEnv =
+  (env: () => Record<string, string>) =>
+  (extra: DeploySettings = {}): Deployment => {
+    const settings = { ...env(), ...extra }
+    const clock = makeOffsetClock()
+    // Raw SQL on the deployment's store: the embedded one through the latest service, Postgres
+    // on the deployment's own schema.
+    let embedded: (<A>(text: string) => Promise<Array<A>>) | undefined
+    const sql = async <A>(text: string): Promise<Array<A>> => {
+      if (settings.DATABASE_URL === undefined) {
+        if (embedded === undefined) throw new Error("start a service before reading its store")
+        return embedded<A>(text)
+      }
+      const db = new pg.Client({ connectionString: settings.DATABASE_URL })
+      await db.connect()
+      try {
+        await db.query(`set search_path to "${settings.DATABASE_SCHEMA}"`)
+        return (await db.query(text)).rows as Array<A>
+      } finally {
+        await db.end()
+      }
+    }
+    return {
+      start: async (options = {}) => {
+        const { service, api, stop, query } = await serve(settings, {
+          clock,
+          config: quickWorker(options.worker !== false),
+          ...(options.forFile === undefined ? {} : { forFile: options.forFile })
+        })
+        embedded = query
+        return { api, url: service.url, stop }
+      },
+      advance: clock.advance,
+      mail: async () =>
+        (await sql<OutboxRow>("select kind, message from email_outbox order by id")).map((r) => ({
+          kind: r.kind,
+          message: r.message
+        })),
+      collection: async (sessionId) => {
+        const rows = await sql<ChargeRow>(
+          `select collection_status, next_attempt_at from session_charges where session_id = '${sessionId.replace(/'/g, "''")}'`
+        )
+        const next = rows[0]?.next_attempt_at ?? null
+        return { status: rows[0]?.collection_status ?? null, nextAttemptAt: next === null ? null : new Date(next) }
+      },
+      dueWork: async (sessionId) => {
+        const now = new Date(clock.clock.unsafeCurrentTimeMillis()).toISOString()
+        const rows = await sql<{ n: number | string }>(
+          `select count(*) as n from background_work where status = 'pending' and session_id = '${sessionId.replace(/'/g, "''")}' and run_at <= '${now}'`
+        )
+        return Number(rows[0]?.n ?? 0)
+      }
+    }
   }
-}
 
 const demoPod = { id: "demo-pod", name: "Qwip Demo Pod", address: "1 Example Street, London", price_per_minute: 0.5 }
 
@@ -198,8 +304,8 @@ export const memoryPlatform: JourneyPlatform = {
   pod: { id: "pod-1", name: "Pod pod-1", address: "1 Test Street, London", price_per_minute: 60 },
   pods: 3,
   code: /^04726$/,
-  deploy: () => {
-    const platform = makeTestPlatform()
+  deploy: (settings = {}) => {
+    const platform = makeTestPlatform({ policy: memoryPolicyOf(settings) })
     return {
       start: async (options = {}) => {
         const { running, api, stop } = await boot({
@@ -209,7 +315,23 @@ export const memoryPlatform: JourneyPlatform = {
         })
         return { api, url: running.url, stop }
       },
-      advance: platform.clock.advance
+      advance: platform.clock.advance,
+      mail: async () => platform.mailer.sent().map((message) => ({ kind: message._tag, message })),
+      collection: async (sessionId) => {
+        const session = platform.store.sessions().find((s) => s.id === sessionId)
+        const charge = session === undefined ? Option.none() : chargeOf(session)
+        return {
+          status: Option.getOrNull(Option.flatMap(charge, (c) => c.collection)),
+          nextAttemptAt: Option.getOrNull(Option.flatMap(charge, (c) => c.nextAttemptAt))
+        }
+      },
+      dueWork: async (sessionId) => {
+        const now = platform.clock.clock.unsafeCurrentTimeMillis()
+        return platform.store
+          .work()
+          .filter((w) => w.status === "pending" && w.item.sessionId === sessionId && w.item.runAt.getTime() <= now)
+          .length
+      }
     }
   }
 }
