@@ -79,7 +79,8 @@ export class StaffAlert extends Schema.TaggedClass<StaffAlert>()("StaffAlert", {
     "work_parked",
     "code_not_removed",
     "unpaid_after_collection",
-    "reconciliation"
+    "reconciliation",
+    "refund_failed"
   ),
   sessionId: SessionId,
   podId: Schema.String,

@@ -351,6 +351,51 @@ describe("Refunds: staff refunds", () => {
   )
 })
 
+describe("Refunds: finished in the background", () => {
+  refundTest(
+    "a refund recorded but never sent (a crash) is sent by the worker under its key, once, and the customer told",
+    Effect.gen(function* () {
+      const fake = yield* FakePayments
+      const store = yield* MemoryStore
+      const session = yield* paidSession()
+      store.faults.arm("commit", "after")
+      yield* Effect.exit(StaffPayments.refundPayment(session.id, { amountPence: some(400), reason: "crash", by }))
+      expect((yield* stored(session.id)).collection.refunds.map((r) => r.status)).toEqual(["pending"])
+      expect(fake.refunds()).toEqual([])
+      // Nobody repeats the command: the worker's finish-refund work sends it.
+      yield* TestClock.adjust(Duration.minutes(5))
+      yield* drainWork()
+      expect(fake.refunds().map((r) => r.amountPence)).toEqual([400])
+      expect((yield* stored(session.id)).collection.refunds.map((r) => r.status)).toEqual(["succeeded"])
+      expect((yield* refundNotices).map((n) => n.amountPence)).toEqual([400])
+      // Staff repeating it later refunds nothing more.
+      const again = yield* StaffPayments.refundPayment(session.id, { amountPence: some(400), reason: "crash", by })
+      expect([again.refundedPence, again.repeated]).toEqual([0, true])
+      expect(fake.refunds()).toHaveLength(1)
+    })
+  )
+
+  refundTest(
+    "a pending refund the provider refuses meanwhile (a dashboard refund took the money) is recorded failed and staff told",
+    Effect.gen(function* () {
+      const fake = yield* FakePayments
+      const store = yield* MemoryStore
+      const mailer = yield* FakeMailer
+      const session = yield* paidSession()
+      store.faults.arm("commit", "after")
+      yield* Effect.exit(StaffPayments.refundPayment(session.id, { amountPence: none, reason: "full", by }))
+      fake.dashboardRefund(paidIntent(session), pence(1))
+      yield* TestClock.adjust(Duration.minutes(5))
+      yield* drainWork()
+      expect(fake.refunds().map((r) => r.amountPence)).toEqual([1])
+      const refunds = (yield* stored(session.id)).collection.refunds
+      expect(refunds.map((r) => r.status)).toEqual(["failed"])
+      const alerts = mailer.sent().filter((m) => m._tag === "StaffAlert" && m.topic === "refund_failed")
+      expect(alerts).toHaveLength(1)
+    })
+  )
+})
+
 describe("Refunds: the provider's refund events", () => {
   refundTest(
     "a dashboard refund is recorded once under provider:<id>, the customer told; staff can refund only the rest",

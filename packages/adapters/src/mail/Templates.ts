@@ -341,7 +341,8 @@ const TOPICS: Record<StaffAlert["topic"], string> = {
   work_parked: "background work parked",
   code_not_removed: "door code still on the lock",
   unpaid_after_collection: "unpaid after collection",
-  reconciliation: "payments disagree with the provider"
+  reconciliation: "payments disagree with the provider",
+  refund_failed: "a refund was refused"
 }
 
 const staffAlert = (m: StaffAlert): RenderedEmail => {

@@ -43,6 +43,7 @@ const alertCommand = (m: StaffAlert): string => {
       return `qwip codes list --pod ${m.podId}`
     case "work_parked":
     case "reconciliation":
+    case "refund_failed":
       return `qwip sessions show ${m.sessionId}`
   }
 }
@@ -60,7 +61,8 @@ const alertSummary: Record<StaffAlert["topic"], string> = {
   work_parked: "Background work parked",
   code_not_removed: "Door code still on the lock",
   unpaid_after_collection: "Still unpaid after collection",
-  reconciliation: "Payments do not reconcile"
+  reconciliation: "Payments do not reconcile",
+  refund_failed: "A refund was refused by the payment provider"
 }
 
 /** The notice staff read for a staff message; none for a customer's. */

@@ -19,7 +19,8 @@ export const WorkKind = Schema.Literal(
   "send-mail",
   "release-hold",
   "collect-payment",
-  "notify-staff"
+  "notify-staff",
+  "finish-refund"
 )
 export type WorkKind = typeof WorkKind.Type
 
@@ -57,6 +58,13 @@ export const closeSessionWork = (sessionId: SessionId, runAt: Date) => order("cl
 export const settleChargeWork = (sessionId: SessionId, runAt: Date) => order("settle-charge", sessionId, runAt)
 /** Cancels the session's card check hold if nothing was captured from it (see `CardHolds`). */
 export const releaseHoldWork = (sessionId: SessionId, runAt: Date) => order("release-hold", sessionId, runAt)
+/**
+ * Sends the session's refunds still `pending` (see `Refunds`): queued with each refund's record,
+ * so one whose request never went (a crash) is sent by the worker, not only by a repeat.
+ * `recorded` (how many refunds the session had recorded) keeps each refund's key its own.
+ */
+export const finishRefundWork = (sessionId: SessionId, recorded: number, runAt: Date) =>
+  order("finish-refund", sessionId, runAt, `:${recorded}`)
 /** The `attempt`-th scheduled retry of a declined charge (see `Dunning`). */
 export const collectPaymentWork = (sessionId: SessionId, attempt: number, runAt: Date) =>
   order("collect-payment", sessionId, runAt, `:${attempt}`)

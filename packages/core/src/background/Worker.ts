@@ -24,6 +24,7 @@ import { SessionStore } from "../ports/SessionStore.js"
 import { now } from "../session/SessionSteps.js"
 import { releaseLeftoverHold } from "../settlement/CardHolds.js"
 import { collectPayment } from "../settlement/Dunning.js"
+import { finishPendingRefunds } from "../settlement/Refunds.js"
 import { settleUnknownCharge } from "../settlement/Settlement.js"
 import { sendMail, type WorkItem } from "./Work.js"
 
@@ -62,6 +63,8 @@ export const performWork = (item: WorkItem) => {
         const mailer = yield* boundedMailer
         return yield* mailer.send(item.message.value)
       }
+      case "finish-refund":
+        return yield* finishPendingRefunds(item.sessionId)
       case "notify-staff":
         return yield* notifyStaff(item)
     }

@@ -10,13 +10,15 @@
  * and refunds nothing more, and no refund (pending ones count) ever takes the session past
  * what it was paid.
  */
-import { Effect, Either, Option } from "effect"
-import { sendMail, type WorkOrder } from "../background/Work.js"
+import { Duration, Effect, Either, Option } from "effect"
+import { finishRefundWork, sendMail, type WorkOrder } from "../background/Work.js"
+import { WorkNotDone } from "../Errors.js"
 import type { SessionId } from "../Ids.js"
-import { RefundNotice } from "../Messages.js"
+import { RefundNotice, StaffAlert } from "../Messages.js"
 import { boundedPayments } from "../OutsideCalls.js"
 import { chargeRetry, Policy } from "../Policy.js"
 import type { PaymentsUnavailable, ProviderRefund, RefundRefused } from "../ports/Payments.js"
+import { SessionStore } from "../ports/SessionStore.js"
 import { recordCollection, type TransitionResult } from "../session/Lifecycle.js"
 import type { Session } from "../session/Session.js"
 import { loadSessionWithPod, now, persist, retryWhenStale } from "../session/SessionSteps.js"
@@ -192,8 +194,12 @@ const recordPending = (request: RefundRequest, key: string) =>
             at
           })
       )
+      const refunds = [...session.collection.refunds, ...parts]
+      const { settleDelay } = yield* Policy
       const after = yield* persist(session, {
-        transition: withRefunds(session, [...session.collection.refunds, ...parts], at)
+        transition: withRefunds(session, refunds, at),
+        // If this request never reaches the provider (a crash), the worker sends it.
+        work: [finishRefundWork(session.id, refunds.length, new Date(at.getTime() + Duration.toMillis(settleDelay)))]
       })
       return Either.right({ session: after, podName: pod.name, parts, repeat: false })
     })
@@ -248,62 +254,87 @@ const recordAnswers = (
   )
 
 /**
+ * Sends a refund's `pending` parts under their own keys (a repeat finds the refund the first
+ * request made) and records the answers; a refused part is recorded `failed`, an unanswered
+ * one stays `pending`.
+ */
+const sendParts = (
+  sessionId: SessionId,
+  key: string,
+  podName: string,
+  reason: string,
+  parts: ReadonlyArray<Refund>,
+  session: Session
+) =>
+  Effect.gen(function* () {
+    const payments = yield* boundedPayments
+    const policy = yield* Policy
+    const answers = new Map<string, { status: Refund["status"]; refundId: Option.Option<string> }>()
+    let refused: Option.Option<RefundRefused> = Option.none()
+    let unanswered: Option.Option<PaymentsUnavailable> = Option.none()
+    let sent = 0
+    for (const part of parts) {
+      if (part.status !== "pending") continue
+      const answer = yield* payments
+        .refund({
+          sessionId,
+          paymentIntentId: part.paymentIntentId,
+          amountPence: part.amountPence,
+          idempotencyKey: part.key,
+          reason: part.reason
+        })
+        .pipe(
+          // The same key every time: a retry finds the refund the first request made.
+          Effect.retry({ schedule: chargeRetry(policy), while: (e) => e._tag === "PaymentsUnavailable" }),
+          Effect.either
+        )
+      if (Either.isRight(answer)) {
+        const status = refundStatusOf(answer.right)
+        answers.set(part.key, { status, refundId: Option.some(answer.right.refundId) })
+        if (status !== "failed") sent += part.amountPence
+      } else if (answer.left._tag === "RefundRefused") {
+        answers.set(part.key, { status: "failed", refundId: Option.none() })
+        if (Option.isNone(refused)) refused = Option.some(answer.left)
+      } else if (Option.isNone(unanswered)) {
+        unanswered = Option.some(answer.left)
+      }
+    }
+    // A repeat that sent nothing writes nothing: its answers and email were recorded together.
+    const after =
+      answers.size > 0
+        ? yield* recordAnswers(
+            sessionId,
+            key,
+            podName,
+            reason,
+            parts.map((p) => p.key),
+            answers,
+            Option.isNone(unanswered)
+          )
+        : session
+    return { after, refused, unanswered, sent }
+  })
+
+/**
  * Refunds part (`amountPence`) or all of what a session was paid (see the module's notes).
  * Fails with the refusal when nothing can be refunded or the amount is more than is left;
  * a provider's refusal or silence comes back in the result, recorded on the session.
  */
 export const refundSession = Effect.fn("Refunds.refundSession")(function* (request: RefundRequest) {
-  const payments = yield* boundedPayments
-  const policy = yield* Policy
   const key = refundKeyFor(request.sessionId, request.amountPence, request.reason)
   const recorded = yield* recordPending(request, key)
   if (Either.isLeft(recorded)) return Either.left(recorded.left)
   const { podName, parts, repeat } = recorded.right
 
-  const answers = new Map<string, { status: Refund["status"]; refundId: Option.Option<string> }>()
-  let refused: Option.Option<RefundRefused> = Option.none()
-  let unanswered: Option.Option<PaymentsUnavailable> = Option.none()
-  let sent = 0
-  for (const part of parts) {
-    if (part.status !== "pending") continue
-    const answer = yield* payments
-      .refund({
-        sessionId: request.sessionId,
-        paymentIntentId: part.paymentIntentId,
-        amountPence: part.amountPence,
-        idempotencyKey: part.key,
-        reason: part.reason
-      })
-      .pipe(
-        // The same key every time: a retry finds the refund the first request made.
-        Effect.retry({ schedule: chargeRetry(policy), while: (e) => e._tag === "PaymentsUnavailable" }),
-        Effect.either
-      )
-    if (Either.isRight(answer)) {
-      const status = refundStatusOf(answer.right)
-      answers.set(part.key, { status, refundId: Option.some(answer.right.refundId) })
-      if (status !== "failed") sent += part.amountPence
-    } else if (answer.left._tag === "RefundRefused") {
-      answers.set(part.key, { status: "failed", refundId: Option.none() })
-      if (Option.isNone(refused)) refused = Option.some(answer.left)
-    } else if (Option.isNone(unanswered)) {
-      unanswered = Option.some(answer.left)
-    }
-  }
+  const { after, refused, unanswered, sent } = yield* sendParts(
+    request.sessionId,
+    key,
+    podName,
+    request.reason,
+    parts,
+    recorded.right.session
+  )
   const nothingSent = parts.every((p) => p.status !== "pending")
-  // A repeat that sent nothing writes nothing: its answers and email were recorded together.
-  const after =
-    answers.size > 0
-      ? yield* recordAnswers(
-          request.sessionId,
-          key,
-          podName,
-          request.reason,
-          parts.map((p) => p.key),
-          answers,
-          Option.isNone(unanswered)
-        )
-      : recorded.right.session
   const ofThis = after.collection.refunds.filter((r) => parts.some((p) => p.key === r.key))
   return Either.right<RefundMade>({
     session: after,
@@ -314,6 +345,48 @@ export const refundSession = Effect.fn("Refunds.refundSession")(function* (reque
     refused,
     unanswered
   })
+})
+
+/** A part's refund key: its own key without the `-<paymentIntentId>` it ends with. */
+const refundKeyOfPart = (part: Refund): string => part.key.slice(0, -(part.paymentIntentId.length + 1))
+
+/**
+ * Sends every refund of the session still `pending` (`finish-refund` work): a refund whose
+ * request never went, or whose answer never came, is sent again under its own keys. One the
+ * provider refuses now (more than is left, say after a dashboard refund) is recorded `failed`
+ * and staff are told; one still unanswered fails the work, which is tried again.
+ */
+export const finishPendingRefunds = Effect.fn("Refunds.finishPendingRefunds")(function* (sessionId: SessionId) {
+  const { session, pod } = yield* loadSessionWithPod(sessionId)
+  const pending = session.collection.refunds.filter((r) => r.status === "pending" && !r.key.startsWith("provider:"))
+  const byKey = new Map<string, Array<Refund>>()
+  for (const part of pending) {
+    const key = refundKeyOfPart(part)
+    byKey.set(key, [...(byKey.get(key) ?? []), part])
+  }
+  let current = session
+  for (const [key, parts] of byKey) {
+    const first = parts[0]
+    if (first === undefined) continue
+    const { after, refused, unanswered } = yield* sendParts(sessionId, key, pod.name, first.reason, parts, current)
+    current = after
+    if (Option.isSome(refused)) {
+      const at = yield* now
+      yield* (yield* SessionStore).enqueue([
+        sendMail(
+          new StaffAlert({
+            topic: "refund_failed",
+            sessionId,
+            podId: session.podId,
+            detail: `refund ${key} by ${first.by} ("${first.reason}") was refused: ${refused.value.reason}`
+          }),
+          at
+        )
+      ])
+    }
+    if (Option.isSome(unanswered)) return yield* new WorkNotDone({ reason: unanswered.value.message })
+  }
+  return current
 })
 
 /**
