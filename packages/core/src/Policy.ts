@@ -6,6 +6,7 @@
 import { Clock, Context, Duration, Effect, Either, Layer, Option, Random, Schedule, Schema } from "effect"
 import type { AccessCode } from "./doorcodes/AccessCode.js"
 import type { AccessMode, Pod } from "./Pod.js"
+import { SMALLEST_CHARGE_PENCE } from "./tariff/Money.js"
 import type { RatePerMinute } from "./tariff/Rate.js"
 import { DEFAULT_MINIMUM_CHARGE_PENCE, PROMO_FREE_MINUTES, type Terms } from "./tariff/Tariff.js"
 
@@ -195,6 +196,11 @@ const validateCollection = (policy: PolicyShape): Either.Either<PolicyShape, Inv
   const hold = policy.bookingHoldPence
   if (hold !== undefined && (!Number.isInteger(hold) || hold < 1)) {
     return invalid(`bookingHoldPence must be a whole number of pence, at least 1 (got ${hold}), or unset for no hold`)
+  }
+  if (hold !== undefined && hold < SMALLEST_CHARGE_PENCE) {
+    return invalid(
+      `bookingHoldPence (${hold}) is below the payment provider's smallest charge (${SMALLEST_CHARGE_PENCE}p): a smaller hold never works`
+    )
   }
   const positive = {
     strayHoldAge: policy.strayHoldAge,

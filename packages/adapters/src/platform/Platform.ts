@@ -39,7 +39,7 @@ import { storeFromEnv } from "./StoreFromEnv.js"
 
 export { makePayLinks, PAY_AUDIENCE, type PayLinksOptions } from "../paylinks/PayLinks.js"
 export { payLinksFromEnv, publicUrlFromEnv } from "./PayLinksFromEnv.js"
-export { parseDunningSchedule, parseDurationText, policyFromEnv, SMALLEST_HOLD_PENCE } from "./PolicyFromEnv.js"
+export { parseDunningSchedule, parseDurationText, policyFromEnv } from "./PolicyFromEnv.js"
 export { CodeCipher } from "./SecretsFromEnv.js"
 export { PlatformStartError } from "./StartError.js"
 

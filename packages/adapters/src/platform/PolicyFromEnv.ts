@@ -9,9 +9,6 @@ import { makePolicy, Policy, type PolicyShape } from "@qwip/core"
 import { Config, Duration, Effect, Either, Option } from "effect"
 import { fromConfigError, PlatformStartError } from "./StartError.js"
 
-/** The provider's smallest charge in GBP (Stripe refuses less than 30p); a smaller hold never works. */
-export const SMALLEST_HOLD_PENCE = 30
-
 const UNITS: Record<string, number> = {
   m: 60_000,
   min: 60_000,
@@ -117,12 +114,6 @@ export const policyFromEnv: Effect.Effect<PolicyShape, PlatformStartError> = Eff
     "a whole number of pence (e.g. 1500), or 0 for off",
     0
   )
-  if (hold !== undefined && hold > 0 && hold < SMALLEST_HOLD_PENCE) {
-    return yield* fail(
-      "BOOKING_HOLD_PENCE",
-      `${hold} is below the payment provider's smallest charge (${SMALLEST_HOLD_PENCE}p); use at least ${SMALLEST_HOLD_PENCE}, or 0 for off`
-    )
-  }
   const bookingHoldPence = hold !== undefined && hold > 0 ? hold : undefined
   const strayHoldAge = yield* durationOf("STRAY_HOLD_AGE", settings.strayHoldAge)
   const payLinkDays = yield* wholeOf("PAY_LINK_DAYS", settings.payLinkDays, "a whole number of days", 1)

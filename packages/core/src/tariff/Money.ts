@@ -27,3 +27,5 @@ export const toPoundsNumber = (amount: Pence): number => Number(formatPounds(amo
 
 /** The one currency Qwip charges in, as the payment provider writes it. */
 export const CHARGE_CURRENCY = "gbp"
+/** The smallest amount the payment provider charges (or holds) in GBP: Stripe refuses less than 30p. */
+export const SMALLEST_CHARGE_PENCE = 30
