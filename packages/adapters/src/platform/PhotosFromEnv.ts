@@ -7,14 +7,15 @@
  */
 import * as path from "node:path"
 import type { CheckoutPhotos } from "@qwip/core"
-import { Config, Effect, Layer, Option } from "effect"
+import { Effect, Layer, Option } from "effect"
 import { LocalPhotoFiles, layerLocalCheckoutPhotos } from "../photos/LocalCheckoutPhotos.js"
 import {
   layerFromConfig as layerSupabasePhotos,
   type PhotoStorageStartupError
 } from "../photos/SupabaseCheckoutPhotos.js"
 import { supabaseStorageConfigured } from "../store/StoreConfig.js"
-import { fromConfigError, PlatformStartError } from "./StartError.js"
+import { publicUrlFromEnv } from "./PublicUrlFromEnv.js"
+import { PlatformStartError } from "./StartError.js"
 
 export type PhotoStoreKind = "supabase-storage" | "local"
 
@@ -22,19 +23,6 @@ export interface PlatformPhotos {
   readonly kind: PhotoStoreKind
   readonly layer: Layer.Layer<CheckoutPhotos | LocalPhotoFiles, PlatformStartError>
 }
-
-/** Where the service is reached from outside; local photo links start with it. */
-const publicUrlConfig: Config.Config<string> = Config.all({
-  publicUrl: Config.option(Config.string("PUBLIC_URL")),
-  port: Config.port("PORT").pipe(Config.withDefault(8000))
-}).pipe(
-  Config.map(({ publicUrl, port }) =>
-    Option.match(publicUrl, {
-      onSome: (url) => url.replace(/\/+$/, ""),
-      onNone: () => `http://localhost:${port}`
-    })
-  )
-)
 
 /**
  * The photo store `kind` names. Supabase Storage reads its URL and key from the environment;
@@ -59,6 +47,6 @@ const toStartError = (e: PhotoStorageStartupError) => {
 export const photosFromEnv = (dataDir: string): Effect.Effect<PlatformPhotos, PlatformStartError> =>
   Effect.gen(function* () {
     const kind: PhotoStoreKind = (yield* supabaseStorageConfigured) ? "supabase-storage" : "local"
-    const publicUrl = yield* publicUrlConfig.pipe(Effect.mapError(fromConfigError))
+    const publicUrl = yield* publicUrlFromEnv
     return { kind, layer: layerCheckoutPhotos(kind, { dataDir, publicUrl }).pipe(Layer.mapError(toStartError)) }
   })

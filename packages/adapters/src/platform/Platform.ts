@@ -38,8 +38,9 @@ import type { PlatformStartError } from "./StartError.js"
 import { storeFromEnv } from "./StoreFromEnv.js"
 
 export { makePayLinks, PAY_AUDIENCE, type PayLinksOptions } from "../paylinks/PayLinks.js"
-export { payLinksFromEnv, publicUrlFromEnv } from "./PayLinksFromEnv.js"
+export { payLinksFromEnv } from "./PayLinksFromEnv.js"
 export { parseDunningSchedule, parseDurationText, policyFromEnv } from "./PolicyFromEnv.js"
+export { publicUrlFromEnv } from "./PublicUrlFromEnv.js"
 export { CodeCipher } from "./SecretsFromEnv.js"
 export { PlatformStartError } from "./StartError.js"
 
@@ -79,7 +80,7 @@ const fromEnv = Effect.gen(function* () {
   const photos = yield* photosFromEnv(store.dataDir)
   const requestLimits = yield* requestLimitsFromEnv(store.choice)
   const staffChannel = yield* staffChannelFromEnv({ callDeadline })
-  const payLinks = yield* payLinksFromEnv(local)
+  const payLinks = yield* payLinksFromEnv({ secret: secrets.jwtSecret, previousSecrets: secrets.previousJwtSecrets })
 
   const info: PlatformInfoShape = {
     store: store.kind,

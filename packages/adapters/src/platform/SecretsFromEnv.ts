@@ -14,6 +14,9 @@ export class CodeCipher extends Context.Tag("@qwip/adapters/CodeCipher")<CodeCip
 
 export interface PlatformSecrets {
   readonly tokens: AccessTokensShape
+  /** The tokens' key and the retired ones still accepted; pay links are signed with them too. */
+  readonly jwtSecret: Redacted.Redacted<string>
+  readonly previousJwtSecrets: ReadonlyArray<Redacted.Redacted<string>>
   readonly cipher: StaticCodeCipher
   /** The sandbox's webhook secret unless `QWIP_SANDBOX_WEBHOOK_SECRET` is set. */
   readonly sandboxWebhookSecret: Redacted.Redacted<string>
@@ -76,6 +79,8 @@ export const secretsFromEnv = (local: Option.Option<LocalSecrets>) =>
 
     return {
       tokens,
+      jwtSecret,
+      previousJwtSecrets: settings.previousSecrets,
       cipher,
       // A shared database: every instance must accept what any of them (or a tester) signed.
       sandboxWebhookSecret: Option.match(local, {
