@@ -15,11 +15,11 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import * as path from "node:path"
 import { afterAll, afterEach } from "@effect/vitest"
-import { layerFromEnv, Store } from "@qwip/adapters"
+import { layerFromEnv, parseDunningSchedule, Store } from "@qwip/adapters"
 import { pgliteBehind } from "@qwip/adapters/store/Pglite"
 import { chargeOf, type PolicyShape } from "@qwip/core"
 import { defaultHttpConfig, type HttpConfigShape, type RunningService, start } from "@qwip/http"
-import { ConfigProvider, Context, Duration, Effect, Layer, Logger, LogLevel, Option } from "effect"
+import { ConfigProvider, Context, Duration, Effect, Either, Layer, Logger, LogLevel, Option } from "effect"
 import pg from "pg"
 import { type Client, client } from "./Client.js"
 import {
@@ -195,18 +195,9 @@ export interface SentMail {
  */
 export type DeploySettings = Readonly<Record<string, string>>
 
-const DURATION_UNITS: Record<string, Duration.DurationInput> = { m: "1 minute", h: "1 hour", d: "1 day" }
-
-/** `1h,2h,3h` (units m, h, d) as the policy's schedule, for the in-memory platform. */
+/** `1h,2h,3h` as the policy's schedule, read as the environment reads it, for the in-memory platform. */
 const scheduleOf = (raw: string): ReadonlyArray<Duration.Duration> =>
-  raw.trim() === "off"
-    ? []
-    : raw.split(",").map((part) => {
-        const match = /^(\d+)([mhd])$/.exec(part.trim())
-        const unit = DURATION_UNITS[match?.[2] ?? ""]
-        if (match === null || unit === undefined) throw new Error(`DUNNING_SCHEDULE: "${part}" is not like 1h`)
-        return Duration.times(Duration.decode(unit), Number(match[1]))
-      })
+  Either.getOrThrowWith(parseDunningSchedule(raw), (reason) => new Error(`DUNNING_SCHEDULE: ${reason}`))
 
 const memoryPolicyOf = (settings: DeploySettings): Partial<PolicyShape> => {
   const policy: { -readonly [K in keyof PolicyShape]?: PolicyShape[K] } = {}

@@ -5,7 +5,7 @@
 import { Option, Schema } from "effect"
 import { AccessCode } from "./doorcodes/AccessCode.js"
 import { SessionId } from "./Ids.js"
-import { Pence } from "./tariff/Money.js"
+import { Pence, pence } from "./tariff/Money.js"
 import { RatePerMinute } from "./tariff/Rate.js"
 
 /** The customer's door code is working. */
@@ -41,6 +41,9 @@ export class Receipt extends Schema.TaggedClass<Receipt>()("Receipt", {
    */
   basis: Schema.Literal("charged", "not_billed", "no_door_code", "waived")
 }) {}
+
+/** Of a receipt's amount, what was charged at the end beyond what the hold's capture took. */
+export const chargedAtEndPence = (r: Receipt): Pence => pence(Math.max(0, r.amountPence - r.capturedPence))
 
 /** To the customer: we could not make a door code; nothing is charged. */
 export class ProvisioningFailedNotice extends Schema.TaggedClass<ProvisioningFailedNotice>()(

@@ -85,7 +85,7 @@ export const recordWorkWaiting = (store: SessionStoreShape): Effect.Effect<void>
   Effect.flatMap(store.workWaiting, (n) => Metric.set(workWaiting, n))
 
 /** `PaymentFailed` → `payment_failed`: the label Prometheus and OTLP readers expect. */
-const snake = (tag: string) => tag.replace(/([a-z])([A-Z])/g, "$1_$2").toLowerCase()
+export const snake = (tag: string) => tag.replace(/([a-z])([A-Z])/g, "$1_$2").toLowerCase()
 
 const isOver = (s: Session) => s.state._tag === "Ended" || s.state._tag === "ProvisioningFailed"
 

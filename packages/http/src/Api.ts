@@ -16,7 +16,7 @@ import { PodId, SessionId } from "@qwip/core"
 import { Context, Schema } from "effect"
 import type { ProvisioningClaims, SessionClaims } from "./Adapters.js"
 import { MetricsGroup } from "./observability/MetricsGroup.js"
-import { Problem } from "./Problem.js"
+import { Problem, problemAt } from "./Problem.js"
 
 // ---- authentication ---------------------------------------------------------------------
 
@@ -46,9 +46,6 @@ export class ProvisioningAuth extends HttpApiMiddleware.Tag<ProvisioningAuth>()(
 }) {}
 
 // ---- shapes -----------------------------------------------------------------------------
-
-const problemAt = (code: number, description: string) =>
-  Problem.annotations({ ...HttpApiSchema.annotations({ status: code }), description })
 
 const Pounds = Schema.Number.annotations({ description: "Pounds, exact to the penny (2 dp)" })
 const IsoTime = Schema.String.annotations({ description: "ISO 8601 time, UTC" })

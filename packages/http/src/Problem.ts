@@ -8,6 +8,8 @@
  * table (error tag → status, code, detail). Client mistakes are 4xx and say what to fix; 5xx
  * is only for our faults and never carries internal text.
  */
+
+import { HttpApiSchema } from "@effect/platform"
 import type {
   CardDeclined,
   CardNotSetUp,
@@ -217,3 +219,7 @@ export const malformedJson = () => problem(400, "malformed_json", "The request b
 
 export const internalError = () =>
   problem(500, "internal_error", "Something went wrong on our side; please try again or contact Qwip")
+
+/** `Problem` as the error an endpoint declares with `code`, described for the OpenAPI document. */
+export const problemAt = (code: number, description: string) =>
+  Problem.annotations({ ...HttpApiSchema.annotations({ status: code }), description })

@@ -7,13 +7,13 @@
  */
 import {
   type AccessReady,
+  chargedAtEndPence,
   describeRate,
   formatPounds,
   type Message,
   type PaymentProblem,
   type PaymentRequest,
   type ProvisioningFailedNotice,
-  pence,
   type Receipt,
   type RefundNotice,
   type SessionId,
@@ -210,7 +210,7 @@ const receipt = (m: Receipt): RenderedEmail => {
   // booking: say how it splits, so the two lines on the card statement add up.
   if (m.basis === "charged" && m.capturedPence > 0) {
     rows.push(["From the hold at booking", `£${formatPounds(m.capturedPence)}`])
-    const charged = pence(Math.max(0, m.amountPence - m.capturedPence))
+    const charged = chargedAtEndPence(m)
     if (charged > 0) rows.push(["Charged at the end", `£${formatPounds(charged)}`])
   }
   const subject = subjectLine(`Your qwip receipt: ${m.podName}, ${start}`)

@@ -38,9 +38,7 @@ import type { PlatformStartError } from "./StartError.js"
 import { storeFromEnv } from "./StoreFromEnv.js"
 
 export { makePayLinks, PAY_AUDIENCE, type PayLinksOptions } from "../paylinks/PayLinks.js"
-export { payLinksFromEnv } from "./PayLinksFromEnv.js"
-export { parseDunningSchedule, parseDurationText, policyFromEnv } from "./PolicyFromEnv.js"
-export { publicUrlFromEnv } from "./PublicUrlFromEnv.js"
+export { parseDunningSchedule } from "./PolicyFromEnv.js"
 export { CodeCipher } from "./SecretsFromEnv.js"
 export { PlatformStartError } from "./StartError.js"
 

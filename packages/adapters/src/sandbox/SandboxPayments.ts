@@ -18,6 +18,7 @@ import { randomBytes } from "node:crypto"
 import {
   type CaptureResult,
   type CardSetUpResult,
+  CHARGE_CURRENCY,
   type ChargeReading,
   type ChargeResult,
   customerEmail,
@@ -295,7 +296,7 @@ export const makeSandboxPayments = (ledger: SandboxLedgerShape) => {
           session_id: request.sessionId,
           customer: request.customerId,
           payment_method: request.paymentMethodId,
-          currency: "gbp",
+          currency: CHARGE_CURRENCY,
           capture_method: request.manual ? "manual" : "automatic",
           client_secret: clientSecretFor(id),
           created: created.toISOString(),
@@ -517,7 +518,7 @@ export const makeSandboxPayments = (ledger: SandboxLedgerShape) => {
                 data: {
                   session_id: request.sessionId,
                   customer: request.customerId,
-                  currency: "gbp",
+                  currency: CHARGE_CURRENCY,
                   capture_method: "automatic",
                   purpose: "charge",
                   client_secret: clientSecretFor(id),

@@ -7,6 +7,7 @@
  */
 import {
   type CaptureResult,
+  CHARGE_CURRENCY,
   type HoldRequest,
   type HoldResult,
   type PaymentsShape,
@@ -59,7 +60,7 @@ export const makeHolds = (call: StripeCall): Pick<PaymentsShape, "placeHold" | "
         stripe.paymentIntents.create(
           {
             amount: request.amountPence,
-            currency: "gbp",
+            currency: CHARGE_CURRENCY,
             customer: request.customerId,
             payment_method: request.paymentMethodId,
             capture_method: "manual",

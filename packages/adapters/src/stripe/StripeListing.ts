@@ -6,6 +6,7 @@
  * (`latest_charge` expanded) for what was refunded.
  */
 import {
+  CHARGE_CURRENCY,
   type PaymentForCustomer,
   type PaymentsShape,
   type Pence,
@@ -121,7 +122,7 @@ export const makeListing = (
               stripe.paymentIntents.create(
                 {
                   amount: request.amountPence,
-                  currency: "gbp",
+                  currency: CHARGE_CURRENCY,
                   customer: request.customerId,
                   // Cards only, as off-session: the page confirms with the saved card or a new one.
                   allowed_payment_method_types: ["card"],

@@ -9,6 +9,7 @@
 import {
   type CardSetUpResult,
   type CardSetUpStarted,
+  CHARGE_CURRENCY,
   type ChargeRequest,
   type ChargeResult,
   customerEmail,
@@ -131,7 +132,7 @@ export const makeStripePayments = (options: StripePaymentsOptions): Effect.Effec
           stripe.paymentIntents.create(
             {
               amount: request.amountPence,
-              currency: "gbp",
+              currency: CHARGE_CURRENCY,
               customer: request.customerId,
               payment_method: request.paymentMethodId,
               confirm: true,

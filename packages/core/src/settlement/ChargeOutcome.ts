@@ -43,10 +43,14 @@ export const stillOwedPence = (session: Session): number => remainderPence(owedP
  * The outcome a definite answer to a charge records. `capturedPence` (from the card check
  * hold) is added to what a success charged: `Paid` is everything paid for the session.
  */
+/** A payment received for the session: `Paid` is what it received plus what the hold's capture took. */
+export const paidWithCapture = (paymentIntentId: string, receivedPence: number, captured: number): Paid =>
+  new Paid({ paymentIntentId, amountPence: pence(receivedPence + captured) })
+
 export const outcomeOf = (result: ChargeResult, captured = 0): Outcome => {
   switch (result._tag) {
     case "Succeeded":
-      return new Paid({ paymentIntentId: result.paymentIntentId, amountPence: pence(result.amountPence + captured) })
+      return paidWithCapture(result.paymentIntentId, result.amountPence, captured)
     case "Declined":
       return new PaymentFailed({
         paymentIntentId: result.paymentIntentId,

@@ -9,10 +9,10 @@ import type { SessionId } from "../Ids.js"
 import { boundedPayments } from "../OutsideCalls.js"
 import { PayLinks } from "../ports/PayLinks.js"
 import { chargeKeyFor, type PaymentForCustomer } from "../ports/Payments.js"
-import { Paid, type Session } from "../session/Session.js"
+import type { Session } from "../session/Session.js"
 import { loadSessionWithPod } from "../session/SessionSteps.js"
 import { pence } from "../tariff/Money.js"
-import { stillOwedPence } from "./ChargeOutcome.js"
+import { paidWithCapture, stillOwedPence } from "./ChargeOutcome.js"
 import { capturedPence } from "./Collection.js"
 import { recordSettlement } from "./Settlement.js"
 
@@ -123,10 +123,7 @@ export const confirmPayPage = Effect.fn("PayPage.confirmPayPage")(function* (tok
   if (read.value.status !== "succeeded") {
     return { _tag: "NotPaid", status: read.value.status } satisfies PayPageResult as PayPageResult
   }
-  const paid = new Paid({
-    paymentIntentId,
-    amountPence: pence(read.value.receivedPence + capturedPence(session.collection))
-  })
+  const paid = paidWithCapture(paymentIntentId, read.value.receivedPence, capturedPence(session.collection))
   const recorded = yield* recordSettlement(session.id, paid)
   return { _tag: "Paid", session: recorded } satisfies PayPageResult as PayPageResult
 })

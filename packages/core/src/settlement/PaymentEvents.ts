@@ -17,6 +17,7 @@ import { SessionStore } from "../ports/SessionStore.js"
 import { NeedsAuthentication, type Outcome, Paid, PaymentFailed, type Session } from "../session/Session.js"
 import { now } from "../session/SessionSteps.js"
 import { CHARGE_CURRENCY, Pence, pence } from "../tariff/Money.js"
+import { paidWithCapture } from "./ChargeOutcome.js"
 import { capturedPence, remainderPence } from "./Collection.js"
 import { applyRefundEvent } from "./Refunds.js"
 import { recordSettlement } from "./Settlement.js"
@@ -192,10 +193,7 @@ const settleFromEvent = (event: ChargeEvent, outcome: Outcome) =>
     // A success is what the charge received plus what the hold's capture did: the total paid.
     const total =
       outcome._tag === "Paid"
-        ? new Paid({
-            paymentIntentId: outcome.paymentIntentId,
-            amountPence: pence(outcome.amountPence + capturedPence(session.value.collection))
-          })
+        ? paidWithCapture(outcome.paymentIntentId, outcome.amountPence, capturedPence(session.value.collection))
         : outcome
     return yield* recordSettlement(sessionId, total).pipe(
       Effect.as<PaymentEventResult>({ _tag: "Applied", sessionId }),

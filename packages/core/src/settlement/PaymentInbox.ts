@@ -5,7 +5,7 @@
  * acknowledged except a failure, which the provider should retry. Payloads are never logged.
  */
 import { Cause, Effect, Metric, Option, Schema } from "effect"
-import { paymentEvents } from "../Metrics.js"
+import { paymentEvents, snake } from "../Metrics.js"
 import { PaymentEventInbox, type ProviderEvent } from "../ports/PaymentEventInbox.js"
 import { handlePaymentEvent, type PaymentEventResult } from "./PaymentEvents.js"
 
@@ -28,8 +28,6 @@ export class PaymentEventNotProcessed extends Schema.TaggedError<PaymentEventNot
 
 const alreadyProcessed: PaymentEventReceipt = { _tag: "AlreadyProcessed" }
 const notActedOn: PaymentEventReceipt = { _tag: "NotActedOn" }
-
-const snake = (tag: string) => tag.replace(/([a-z])([A-Z])/g, "$1_$2").toLowerCase()
 
 /** Each event counted once, by what taking it in did (`failed` when the provider should retry). */
 const countResult = <E, R>(self: Effect.Effect<PaymentEventReceipt, E, R>) =>

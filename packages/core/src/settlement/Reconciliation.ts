@@ -17,13 +17,12 @@ import { Policy } from "../Policy.js"
 import type { ProviderPayment } from "../ports/Payments.js"
 import { SessionStore } from "../ports/SessionStore.js"
 import { recordCollection } from "../session/Lifecycle.js"
-import { isUnsettled, Paid, type Session } from "../session/Session.js"
+import { isUnsettled, type Session } from "../session/Session.js"
 import { loadSession, now, persist, retryWhenStale } from "../session/SessionSteps.js"
-import { pence } from "../tariff/Money.js"
 import { heldHold, releaseKeyFor, releaseLeftoverHold } from "./CardHolds.js"
-import { owedPence } from "./ChargeOutcome.js"
+import { owedPence, paidWithCapture } from "./ChargeOutcome.js"
 import { CardHold, capturedPence, withHold } from "./Collection.js"
-import { paidParts, recordProviderRefunds } from "./Refunds.js"
+import { paidParts, recordProviderRefunds, refundedFrom } from "./Refunds.js"
 import { recordSettlement } from "./Settlement.js"
 
 export type ReconciliationAction = "settled" | "fixed" | "refund_recorded" | "hold_released" | "reported"
@@ -47,12 +46,6 @@ export interface ReconciliationReport {
 /** The key releasing a hold its session never recorded (the recorded one is `CardHolds`'). */
 const strayReleaseKeyFor = (sessionId: SessionId, paymentIntentId: string) =>
   `${releaseKeyFor(sessionId)}-${paymentIntentId}`
-
-/** Refunded so far from one PaymentIntent, as we recorded it. */
-const recordedRefunds = (session: Session, paymentIntentId: string) =>
-  session.collection.refunds
-    .filter((r) => r.paymentIntentId === paymentIntentId && r.status !== "failed")
-    .reduce((sum, r) => sum + r.amountPence, 0)
 
 /** Records the session's hold released: the provider cancelled it. */
 const recordHoldReleased = (sessionId: SessionId, paymentIntentId: string) =>
@@ -94,7 +87,7 @@ const reconcileOne = (p: ProviderPayment) =>
     const session = found.value
     // A refund made in the dashboard is final whatever else disagrees.
     const refunds: Array<ReconciliationFinding> = []
-    if (p.receivedPence > 0 && p.refundedPence !== recordedRefunds(session, p.paymentIntentId)) {
+    if (p.receivedPence > 0 && p.refundedPence !== refundedFrom(session.collection, p.paymentIntentId)) {
       const ours = paidParts(session).some((part) => part.paymentIntentId === p.paymentIntentId)
       const r = ours ? yield* recordProviderRefunds(p.sessionId, p.paymentIntentId) : undefined
       const about = { sessionId: p.sessionId, paymentIntentId: p.paymentIntentId }
@@ -106,7 +99,10 @@ const reconcileOne = (p: ProviderPayment) =>
         })
       }
       const after = yield* store.session(p.sessionId)
-      const recorded = Option.match(after, { onNone: () => 0, onSome: (s) => recordedRefunds(s, p.paymentIntentId) })
+      const recorded = Option.match(after, {
+        onNone: () => 0,
+        onSome: (s) => refundedFrom(s.collection, p.paymentIntentId)
+      })
       if (recorded !== p.refundedPence) {
         // Typically our refund whose request never reached the provider: staff repeat it to finish it.
         refunds.push({
@@ -215,10 +211,7 @@ const compare = (
           `${pi} received ${p.receivedPence}p${captured > 0 ? ` (plus ${captured}p captured from the hold)` : ""}; the session owes ${owed}p and recorded ${outcome._tag}`
         )
       }
-      yield* recordSettlement(
-        p.sessionId,
-        new Paid({ paymentIntentId: p.paymentIntentId, amountPence: pence(p.receivedPence + captured) })
-      )
+      yield* recordSettlement(p.sessionId, paidWithCapture(p.paymentIntentId, p.receivedPence, captured))
       return finding("settled", `${pi} received ${p.receivedPence}p; the session had recorded ${outcome._tag}`)
     }
     if (outcome._tag === "Paid") {

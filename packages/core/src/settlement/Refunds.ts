@@ -62,7 +62,7 @@ export const paidPence = (session: Session): Pence =>
   pence(paidParts(session).reduce((sum, p) => sum + p.amountPence, 0))
 
 /** Refunded so far from one PaymentIntent (pending refunds count: they may have landed). */
-const refundedFrom = (collection: Collection, paymentIntentId: string): number =>
+export const refundedFrom = (collection: Collection, paymentIntentId: string): number =>
   collection.refunds
     .filter((r) => r.paymentIntentId === paymentIntentId && r.status !== "failed")
     .reduce((sum, r) => sum + r.amountPence, 0)

@@ -11,8 +11,8 @@ import { settle } from "../session/Lifecycle.js"
 import { type Outcome, Paid, PaymentUnknown } from "../session/Session.js"
 import { loadSession, loadSessionWithPod, now, persist, retryWhenStale } from "../session/SessionSteps.js"
 import { captureForEnd } from "./CardHolds.js"
-import { chargeFixedPrice, followUpsFor, outcomeOf, owedPence } from "./ChargeOutcome.js"
-import { capturedPence, remainderPence } from "./Collection.js"
+import { chargeFixedPrice, followUpsFor, outcomeOf, owedPence, stillOwedPence } from "./ChargeOutcome.js"
+import { capturedPence } from "./Collection.js"
 import { startDunning } from "./Dunning.js"
 
 /**
@@ -27,7 +27,7 @@ export const settleUnknownCharge = Effect.fn("Settlement.settleUnknownCharge")(f
   if (loaded.state._tag !== "Ended" || loaded.state.outcome._tag !== "PaymentUnknown") return loaded
   const session = yield* captureForEnd(loaded, owedPence(loaded))
   const captured = capturedPence(session.collection)
-  const remainder = remainderPence(owedPence(session), session.collection)
+  const remainder = stillOwedPence(session)
   const paidByHold = Option.filter(session.collection.hold, () => remainder === 0 && captured > 0)
   const reading = Option.isSome(paidByHold)
     ? Option.none()

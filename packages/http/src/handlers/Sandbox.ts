@@ -61,9 +61,7 @@ export const SandboxLive = HttpApiBuilder.group(QwipApi, "sandbox", (handlers) =
         Option.match(authentication, {
           onNone: () => Effect.fail(disabled()),
           onSome: (auth) =>
-            auth
-              .payWithCard(path.payment_intent_id, payload.card.replace(/[\s-]/g, ""))
-              .pipe(Effect.map(paymentStatus), orProblem)
+            auth.payWithCard(path.payment_intent_id, payload.card).pipe(Effect.map(paymentStatus), orProblem)
         })
       )
   })

@@ -5,10 +5,7 @@
  */
 import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
 import { Schema } from "effect"
-import { Problem } from "../Problem.js"
-
-const problemAt = (code: number, description: string) =>
-  Problem.annotations({ ...HttpApiSchema.annotations({ status: code }), description })
+import { problemAt } from "../Problem.js"
 
 /** Prometheus' text exposition format, version 0.0.4. */
 export const PrometheusText = Schema.String.pipe(

@@ -6,11 +6,10 @@ import { timingSafeEqual } from "node:crypto"
 import { HttpApiBuilder, HttpServerRequest } from "@effect/platform"
 import { QwipMetrics, SessionStore } from "@qwip/core"
 import { Effect, Option, Redacted } from "effect"
+import { bearerToken } from "../Adapters.js"
 import { QwipApi } from "../Api.js"
 import { problem } from "../Problem.js"
 import { Telemetry } from "./Telemetry.js"
-
-const BEARER = /^Bearer ([^\s]+)$/
 
 const sameToken = (given: string, expected: Redacted.Redacted<string>) => {
   const a = Buffer.from(given)
@@ -28,7 +27,7 @@ export const MetricsLive = HttpApiBuilder.group(QwipApi, "metrics", (handlers) =
           return yield* Effect.fail(problem(404, "not_found", "Metrics are off"))
         }
         const request = yield* HttpServerRequest.HttpServerRequest
-        const given = BEARER.exec(request.headers.authorization ?? "")?.[1]
+        const given = Option.getOrUndefined(bearerToken(request.headers.authorization))
         if (given === undefined || !sameToken(given, telemetry.scrape.value.token)) {
           return yield* Effect.fail(
             problem(401, "unauthorized", "Send Authorization: Bearer <METRICS_TOKEN>", {
