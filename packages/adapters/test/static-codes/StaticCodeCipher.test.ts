@@ -11,8 +11,9 @@ import {
   TAG_BYTES
 } from "../../src/static-codes/StaticCodeCipher.js"
 
-// The repository is cloned at <x>/main with the shared reference material at <x>/shared.
-const vectorsUrl = new URL("../../../../../shared/reference/static-code-vectors.json", import.meta.url)
+// The old service's vectors (shared/reference/static-code-vectors.json), kept beside the test so
+// `npm test` needs nothing outside the clone.
+const vectorsUrl = new URL("./static-code-vectors.json", import.meta.url)
 
 const Vectors = Schema.parseJson(
   Schema.Struct({
